@@ -1,0 +1,54 @@
+"""The contract between a harvester and the pipeline that stores what it yields.
+
+A harvester is built from one member feed's configuration and asked for pages, given the
+checkpoint the pipeline last committed for that feed (``None`` on the very first run). After the
+pipeline has stored a page it commits ``page.checkpoint`` in the same transaction, so a harvest
+killed at any point resumes after the last stored page and repeats nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Syntax = Literal["marc21", "unimarc", "dc"]
+Encoding = Literal["xml", "iso2709"]
+
+
+class HarvestError(Exception):
+    """A feed could not be harvested (unreachable, garbage, protocol error). The message names why."""
+
+
+@dataclass(frozen=True)
+class HarvestedRecord:
+    """One source record exactly as the member sent it.
+
+    ``raw`` is the record alone: for XML the ``<record>`` (MARCXML) or ``<oai_dc:dc>`` element
+    serialised as UTF-8, for ISO 2709 the record's bytes. ``syntax`` is ``None`` when the feed
+    does not say (the crosswalk then detects it). ``error`` set means the record is malformed: the
+    pipeline stores it as a reject with that reason and carries on.
+    """
+
+    local_id: str
+    raw: bytes
+    encoding: Encoding = "xml"
+    syntax: Syntax | None = None
+    datestamp: str | None = None
+    deleted: bool = False
+    error: str | None = None
+
+
+@dataclass
+class Page:
+    records: list[HarvestedRecord]
+    #: JSON-serialisable state to persist once this page is stored (opaque to the pipeline).
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    #: Human-readable notes for the harvest report (retries, skipped files, ...).
+    notes: list[str] = field(default_factory=list)
+
+
+class Harvester(Protocol):
+    def pages(self, checkpoint: dict[str, Any] | None) -> Iterator[Page]:
+        """Yield pages until the feed is exhausted; raise :class:`HarvestError` on a fatal fault."""
+        ...

@@ -1,0 +1,76 @@
+"""The one bibliographic document every crosswalk produces, whatever the source format."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Values of :attr:`BibDocument.format`.
+FORMATS = ("book", "serial", "eresource", "thesis", "map", "score", "audio", "video", "other")
+
+
+@dataclass
+class Holding:
+    """What a member's own record says about its copies (852/952/999, CNMARC 905/995, ...)."""
+
+    call_number: str | None = None
+    location: str | None = None
+    collection: str | None = None
+    item_id: str | None = None
+    status: str | None = None
+    items: int = 1
+
+
+@dataclass
+class Link:
+    url: str
+    label: str | None = None
+
+
+@dataclass
+class BibDocument:
+    """Normalised bibliographic fields. Text is kept as catalogued (display form); folding for
+    search and matching happens in :mod:`mappings.textnorm` and :mod:`mappings.matchkeys`."""
+
+    source_format: str  # "marc21" | "unimarc" | "dc"
+    local_id: str | None = None
+    title: str | None = None
+    subtitle: str | None = None
+    parallel_titles: list[str] = field(default_factory=list)
+    #: Part/volume designation (245$n/$p, UNIMARC 200$h/$i); never merge volume 1 with volume 2.
+    part: str | None = None
+    responsibility: str | None = None
+    authors: list[str] = field(default_factory=list)
+    isbns: list[str] = field(default_factory=list)  # valid ISBNs as ISBN-13, in record order
+    invalid_isbns: list[str] = field(default_factory=list)  # as found, for display only
+    issns: list[str] = field(default_factory=list)
+    lccn: list[str] = field(default_factory=list)
+    oclc: list[str] = field(default_factory=list)
+    national_numbers: list[str] = field(default_factory=list)  # e.g. "CNB:..." / "BNF:..."
+    publisher: str | None = None
+    place: str | None = None
+    year: int | None = None
+    edition: str | None = None
+    languages: list[str] = field(default_factory=list)  # MARC/ISO 639-2 codes, e.g. "chi", "eng"
+    format: str = "book"
+    subjects: list[str] = field(default_factory=list)
+    classification: dict[str, list[str]] = field(default_factory=dict)  # keys: "clc", "lcc", "ddc", "udc"
+    series: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    pages: int | None = None
+    extent: str | None = None
+    #: Cataloguing source (MARC 040$a, UNIMARC 801$b) and encoding level, for picking the best record.
+    cataloguing_source: str | None = None
+    encoding_level: str | None = None
+    holdings: list[Holding] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BibDocument:
+        data = dict(data)
+        data["links"] = [Link(**link) for link in data.get("links", [])]
+        data["holdings"] = [Holding(**h) for h in data.get("holdings", [])]
+        return cls(**data)

@@ -1,0 +1,61 @@
+"""Settings read from ``UNICAT_*`` environment variables, with working local defaults.
+
+Nothing here is built at import time: call :func:`get_settings` (or construct
+:class:`Settings`) in an app factory, a CLI command or a worker start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="UNICAT_", extra="ignore")
+
+    #: Where local state lives (SQLite file, Elasticsearch data, logs, uploads).
+    var_dir: Path = PROJECT_ROOT / "var"
+    members: Path = PROJECT_ROOT / "demo" / "members.toml"
+    database_url: str = ""
+    es_url: str = "http://127.0.0.1:9200"
+    es_username: str | None = None
+    es_password: str | None = None
+    es_api_key: str | None = None
+    es_ca_file: Path | None = None
+    es_version: str = "8.19.8"
+    es_port: int = 9200
+    index_prefix: str = "unicat"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    #: Search paging never goes deeper than this many hits (from + size).
+    max_result_window: int = 1000
+    #: A cluster growing beyond this many source records is reported, not grown.
+    max_cluster_size: int = 500
+    #: Secret for signing session cookies and CSRF tokens; refused when left empty in production.
+    secret_key: str = Field(default="dev-only-not-secret", repr=False)
+    harvest_timeout: float = 30.0
+    harvest_retries: int = 4
+    availability_timeout: float = 2.0
+    availability_cache_ttl: int = 60
+
+    @field_validator("index_prefix")
+    @classmethod
+    def _prefix_is_index_safe(cls, value: str) -> str:
+        if not value or value != value.lower() or any(c in value for c in ' "*\\<|,>/?#:'):
+            raise ValueError("index prefix must be lowercase and contain no spaces or \\/*?\"<>|,#:")
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'unicat.sqlite3'}"
+
+    @property
+    def records_alias(self) -> str:
+        return f"{self.index_prefix}-records"
+
+
+def get_settings() -> Settings:
+    return Settings()
