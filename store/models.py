@@ -1,0 +1,176 @@
+"""SQL tables of the record store: the source of truth that Elasticsearch is projected from."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Member(Base):
+    """A member library, loaded from the members file (the file stays the operator's source)."""
+
+    __tablename__ = "member"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(255))
+    name_en: Mapped[str] = mapped_column(String(255))
+    region: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(32), default="member")
+    #: Feeds and other per-member configuration exactly as validated from the members file.
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    def name(self, lang: str = "zh") -> str:
+        return self.name_zh if lang.startswith("zh") else self.name_en
+
+
+class SourceRecord(Base):
+    """A member's record exactly as received, plus what the pipeline derived from it."""
+
+    __tablename__ = "source_record"
+    __table_args__ = (UniqueConstraint("member_code", "local_id", name="uq_source_member_local"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_code: Mapped[str] = mapped_column(ForeignKey("member.code"), index=True)
+    local_id: Mapped[str] = mapped_column(String(255))
+    feed: Mapped[str] = mapped_column(String(32))
+    syntax: Mapped[str | None] = mapped_column(String(16))
+    encoding: Mapped[str] = mapped_column(String(16))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    checksum: Mapped[str] = mapped_column(String(64))
+    datestamp: Mapped[str | None] = mapped_column(String(32))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    #: The crosswalked document (a cache: always re-derivable from ``raw``).
+    document: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    cluster_id: Mapped[str | None] = mapped_column(ForeignKey("cluster.id"), index=True, default=None)
+    harvest_run_id: Mapped[int | None] = mapped_column(ForeignKey("harvest_run.id"), default=None)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    keys: Mapped[list[MatchKeyRow]] = relationship(
+        back_populates="record", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class MatchKeyRow(Base):
+    """One match key of one live source record; the clusterer looks records up by key."""
+
+    __tablename__ = "match_key"
+
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("source_record.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    strong: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    record: Mapped[SourceRecord] = relationship(back_populates="keys")
+
+    __table_args__ = (Index("ix_match_key_key", "key"),)
+
+
+class Cluster(Base):
+    """A union record: the set of source records taken to describe one work/edition."""
+
+    __tablename__ = "cluster"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    #: Set when the clusterer refused to grow it past the configured size (reported, not grown).
+    oversized: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ClusterOverride(Base):
+    """A cataloguer's decision, kept across reclustering: force two source records apart or together."""
+
+    __tablename__ = "cluster_override"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "split" | "merge"
+    a_member: Mapped[str] = mapped_column(String(64))
+    a_local_id: Mapped[str] = mapped_column(String(255))
+    b_member: Mapped[str] = mapped_column(String(64))
+    b_local_id: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HarvestRun(Base):
+    __tablename__ = "harvest_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_code: Mapped[str] = mapped_column(ForeignKey("member.code"), index=True)
+    feed: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|failed|interrupted
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class Checkpoint(Base):
+    """The last committed harvest position of one member feed (opaque to everything but its harvester)."""
+
+    __tablename__ = "checkpoint"
+
+    member_code: Mapped[str] = mapped_column(ForeignKey("member.code"), primary_key=True)
+    feed: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Reject(Base):
+    """A record that could not be used, kept with the reason so nothing is silently dropped."""
+
+    __tablename__ = "reject"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_code: Mapped[str] = mapped_column(ForeignKey("member.code"), index=True)
+    harvest_run_id: Mapped[int | None] = mapped_column(ForeignKey("harvest_run.id"))
+    local_id: Mapped[str | None] = mapped_column(String(255))
+    stage: Mapped[str] = mapped_column(String(16))  # "harvest" | "crosswalk"
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IndexFailure(Base):
+    """A union record Elasticsearch refused during bulk indexing: stored, counted, visible."""
+
+    __tablename__ = "index_failure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    union_id: Mapped[str] = mapped_column(String(32), index=True)
+    index_name: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
