@@ -1,7 +1,7 @@
 """record store: members, source records, clusters, harvest runs
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 22:34:00.750450
 """
 import sqlalchemy as sa
