@@ -1,0 +1,85 @@
+"""The ASGI application factory: API under /api/v1, web pages at /, services built in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.errors import ApiError, error_body
+from catalog.context import Services, build_services
+from unicat import __version__
+from unicat.settings import Settings, get_settings
+from web.templating import STATIC_DIR
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or build_services(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.services.close()
+
+    app = FastAPI(
+        title="unicat",
+        version=__version__,
+        description="Union-catalogue discovery and resource sharing: one search over every member library.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.settings = settings
+    _install_error_handlers(app)
+    _include_routers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from api.routes import records, search, sources
+    from web import pages
+
+    for module in (search, records, sources):
+        app.include_router(module.router, prefix="/api/v1")
+    app.include_router(pages.router)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    from web.pages import render_error_page
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = exc.code if isinstance(exc, ApiError) else _default_code(exc.status_code)
+        if _is_api(request):
+            return JSONResponse(error_body(exc.status_code, code, str(exc.detail)), status_code=exc.status_code)
+        return render_error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"][1:]), "message": err["msg"]} for err in exc.errors()
+        ]
+        message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        if _is_api(request):
+            return JSONResponse(error_body(422, "invalid_parameter", message, problems=problems), status_code=422)
+        return render_error_page(request, 400, message)
+
+
+def _default_code(status: int) -> str:
+    return {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+            409: "conflict", 413: "too_large", 422: "invalid_parameter", 429: "too_many_requests"}.get(status, "error")
