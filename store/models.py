@@ -164,6 +164,16 @@ class Reject(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ProjectionQueue(Base):
+    """Union records whose Elasticsearch document must be rewritten (an outbox: queued in the same
+    transaction as the store change, removed once the bulk request succeeded)."""
+
+    __tablename__ = "projection_queue"
+
+    union_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class IndexFailure(Base):
     """A union record Elasticsearch refused during bulk indexing: stored, counted, visible."""
 

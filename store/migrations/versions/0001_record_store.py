@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 22:34:00.750450
+Create Date: 2026-11-22 22:37:15.948550
 """
 import sqlalchemy as sa
 from alembic import op
@@ -59,6 +59,11 @@ def upgrade() -> None:
     with op.batch_alter_table('member', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_member_region'), ['region'], unique=False)
 
+    op.create_table('projection_queue',
+    sa.Column('union_id', sa.String(length=32), nullable=False),
+    sa.Column('queued_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('union_id')
+    )
     op.create_table('checkpoint',
     sa.Column('member_code', sa.String(length=64), nullable=False),
     sa.Column('feed', sa.String(length=32), nullable=False),
@@ -165,6 +170,7 @@ def downgrade() -> None:
 
     op.drop_table('harvest_run')
     op.drop_table('checkpoint')
+    op.drop_table('projection_queue')
     with op.batch_alter_table('member', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_member_region'))
 

@@ -1,0 +1,178 @@
+"""The member registry: a TOML file with one ``[[member]]`` table per library, loaded into the store.
+
+The file stays the operator's source of truth; ``unicat members load`` validates the whole file
+first and changes nothing when any entry is invalid. Errors name the member and the field.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from store.models import Member
+
+CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: Feed tables a member may declare, in the order a full harvest runs them.
+FEED_KINDS = ("oai", "files", "z3950", "sru")
+ROLES = ("national", "regional", "member")
+
+
+class MembersFileError(Exception):
+    """The members file cannot be used; ``problems`` lists each one as ``member 'x': field: why``."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__(f"invalid members file {path}:\n  " + "\n  ".join(problems))
+
+
+class MemberName(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class MemberEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    name: MemberName
+    region: str = Field(min_length=1)
+    role: str = "member"
+    #: Harvest schedule for the worker: an interval such as "6h", "1d", or "off".
+    schedule: str = "1d"
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        if not CODE_PATTERN.match(value):
+            raise ValueError("must be lowercase letters, digits, '-' or '_' (at most 64)")
+        return value
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if value not in ROLES:
+            raise ValueError(f"must be one of {', '.join(ROLES)}")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        if value != "off" and not re.fullmatch(r"\d+[mhd]", value):
+            raise ValueError("must be an interval like '30m', '6h', '1d' or 'off'")
+        return value
+
+
+def _feed_models() -> dict[str, type[BaseModel]]:
+    from harvesters.files import FilesFeed
+    from harvesters.oai import OaiFeed
+
+    models: dict[str, type[BaseModel]] = {"oai": OaiFeed, "files": FilesFeed}
+    try:
+        from harvesters.sru import SruFeed
+        from harvesters.z3950 import Z3950Feed
+
+        models.update({"z3950": Z3950Feed, "sru": SruFeed})
+    except ImportError:  # pragma: no cover - protocols not installed in this build
+        pass
+    return models
+
+
+def _holdings_adapter() -> TypeAdapter[Any] | None:
+    try:
+        from holdings.config import HoldingsConfig
+    except ImportError:  # pragma: no cover - live availability not installed in this build
+        return None
+    return TypeAdapter(HoldingsConfig)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in error["loc"]) or "(table)"
+    return f"{loc}: {error['msg']}"
+
+
+def parse_members(path: Path) -> list[dict[str, Any]]:
+    """Read and validate the whole file; return one normalised config dict per member."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MembersFileError(path, ["file not found (set UNICAT_MEMBERS)"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise MembersFileError(path, [f"not valid TOML: {exc}"]) from None
+    tables = data.get("member")
+    if not isinstance(tables, list) or not tables:
+        raise MembersFileError(path, ["no [[member]] tables"])
+    feed_models, holdings = _feed_models(), _holdings_adapter()
+    problems: list[str] = []
+    members: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for position, table in enumerate(tables, start=1):
+        label = f"member '{table.get('code')}'" if isinstance(table.get("code"), str) else f"member #{position}"
+        try:
+            entry = MemberEntry.model_validate(table)
+        except ValidationError as exc:
+            problems.extend(f"{label}: {_describe(e)}" for e in exc.errors())
+            continue
+        if entry.code in seen:
+            problems.append(f"{label}: code: duplicate member code")
+        seen.add(entry.code)
+        config = entry.model_dump(mode="json")
+        feeds = [kind for kind in FEED_KINDS if kind in table]
+        if not feeds:
+            problems.append(f"{label}: feeds: declare at least one of {', '.join(FEED_KINDS)}")
+        for kind in feeds:
+            model = feed_models.get(kind)
+            if model is None:
+                problems.append(f"{label}: {kind}: this feed type is not available in this build")
+                continue
+            raw = dict(table[kind]) if isinstance(table[kind], dict) else table[kind]
+            if kind == "files" and isinstance(raw, dict):
+                raw = _resolve_relative(raw, path.parent)
+            try:
+                config[kind] = model.model_validate(raw).model_dump(mode="json", by_alias=True)
+            except ValidationError as exc:
+                problems.extend(f"{label}: {kind}.{_describe(e)}" for e in exc.errors())
+        if "holdings" in table and holdings is not None:
+            try:
+                config["holdings"] = holdings.dump_python(holdings.validate_python(table["holdings"]), mode="json")
+            except ValidationError as exc:
+                problems.extend(f"{label}: holdings.{_describe(e)}" for e in exc.errors())
+        members.append(config)
+    if problems:
+        raise MembersFileError(path, problems)
+    return members
+
+
+def _resolve_relative(feed: dict[str, Any], base: Path) -> dict[str, Any]:
+    target = feed.get("url_or_path")
+    if isinstance(target, str) and "://" not in target and not Path(target).is_absolute():
+        feed["url_or_path"] = str((base / target).resolve())
+    return feed
+
+
+def sync_members(session: Any, members: list[dict[str, Any]]) -> tuple[int, int]:
+    """Insert or update members (never deletes: a member's records stay until removed explicitly)."""
+    added = updated = 0
+    for config in members:
+        row = session.get(Member, config["code"])
+        if row is None:
+            row = Member(code=config["code"])
+            session.add(row)
+            added += 1
+        else:
+            updated += 1
+        row.name_zh = config["name"]["zh"]
+        row.name_en = config["name"]["en"]
+        row.region = config["region"]
+        row.role = config["role"]
+        row.config = config
+    return added, updated
+
+
+def member_feeds(member: Member) -> list[str]:
+    return [kind for kind in FEED_KINDS if kind in (member.config or {})]
