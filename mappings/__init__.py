@@ -1,1 +1,101 @@
-"""mappings package."""
+"""Crosswalks: one raw source record → one :class:`BibDocument` plus match keys.
+
+Pure functions, no I/O::
+
+    doc = crosswalk(raw, "iso2709")          # syntax detected
+    keys = match_keys(doc)
+    xml = to_marcxml(raw, "iso2709")         # for display
+
+Anything unusable (unparseable XML, garbage leader, no title) raises :class:`CrosswalkError`
+and nothing else.
+"""
+
+from __future__ import annotations
+
+from mappings._common import CrosswalkError
+from mappings.dc import map_dc
+from mappings.document import BibDocument, Holding, Link
+from mappings.marc21 import map_marc21
+from mappings.marcio import dc_to_text, detect_marc, parse_iso2709, parse_xml, record_to_marcxml
+from mappings.matchkeys import MatchKeys, compatible, match_keys
+from mappings.textnorm import fold, has_han
+from mappings.unimarc import map_unimarc
+
+__all__ = [
+    "BibDocument",
+    "CrosswalkError",
+    "Holding",
+    "Link",
+    "MatchKeys",
+    "compatible",
+    "crosswalk",
+    "detect_syntax",
+    "fold",
+    "has_han",
+    "match_keys",
+    "to_marcxml",
+]
+
+_SYNTAXES = ("marc21", "unimarc", "dc")
+
+
+def crosswalk(raw: bytes, encoding: str, syntax: str | None = None) -> BibDocument:
+    """Parse ``raw`` (``encoding`` "xml" or "iso2709") and map it to a document.
+
+    ``syntax`` ("marc21", "unimarc", "dc") is trusted for MARC 21 vs UNIMARC; ``None`` means
+    detect. Whether XML holds MARC or Dublin Core is always decided by its content.
+    """
+    try:
+        if encoding == "xml":
+            parsed = parse_xml(raw)
+            if parsed.dc is not None:
+                return map_dc(parsed.dc)
+            record, hint = parsed.record, parsed.hint
+        elif encoding == "iso2709":
+            record, hint = parse_iso2709(raw), None
+        else:
+            raise CrosswalkError(f"unknown encoding {encoding!r}")
+        assert record is not None
+        chosen = syntax if syntax in ("marc21", "unimarc") else detect_marc(record, hint)
+        return map_unimarc(record) if chosen == "unimarc" else map_marc21(record)
+    except CrosswalkError:
+        raise
+    except Exception as exc:  # a crosswalk bug or hostile input must not stop a harvest page
+        raise CrosswalkError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def detect_syntax(raw: bytes, encoding: str) -> str:
+    """"marc21", "unimarc" or "dc" for a raw record; :class:`CrosswalkError` when unreadable."""
+    try:
+        if encoding == "xml":
+            parsed = parse_xml(raw)
+            if parsed.dc is not None:
+                return "dc"
+            assert parsed.record is not None
+            return detect_marc(parsed.record, parsed.hint)
+        if encoding == "iso2709":
+            return detect_marc(parse_iso2709(raw))
+        raise CrosswalkError(f"unknown encoding {encoding!r}")
+    except CrosswalkError:
+        raise
+    except Exception as exc:
+        raise CrosswalkError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def to_marcxml(raw: bytes, encoding: str) -> str:
+    """MARCXML (UTF-8, MARC 21 slim namespace) of a MARC record for display; for Dublin Core the
+    ``oai_dc:dc`` XML itself. :class:`CrosswalkError` when unreadable."""
+    try:
+        if encoding == "xml":
+            parsed = parse_xml(raw)
+            if parsed.dc is not None:
+                return dc_to_text(parsed.dc)
+            assert parsed.record is not None
+            return record_to_marcxml(parsed.record)
+        if encoding == "iso2709":
+            return record_to_marcxml(parse_iso2709(raw))
+        raise CrosswalkError(f"unknown encoding {encoding!r}")
+    except CrosswalkError:
+        raise
+    except Exception as exc:
+        raise CrosswalkError(f"{type(exc).__name__}: {exc}") from exc

@@ -64,6 +64,9 @@ class BibDocument:
     cataloguing_source: str | None = None
     encoding_level: str | None = None
     holdings: list[Holding] = field(default_factory=list)
+    #: Leading characters of ``title`` to skip when filing and matching ("The ", "Le "): MARC 21
+    #: 245 second indicator, or the span a non-sorting marker pair enclosed.
+    title_nonfiling: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

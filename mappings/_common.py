@@ -1,0 +1,172 @@
+"""Helpers shared by the crosswalks: the error type, ISBD clean-up and identifier normalisation."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+
+import isbnlib
+
+from mappings.document import Holding
+
+
+class CrosswalkError(ValueError):
+    """A source record cannot be turned into a document; the message says why."""
+
+
+_NSB = ("\u0088", "\u0098")
+_NSE = ("\u0089", "\u009c")
+_MARKERS = dict.fromkeys(map(ord, "\u0088\u0089\u0098\u009c"))
+_TRAILING = " /:;,=.\t\u3000"
+_YEAR_RE = re.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2})(?!\d)")
+_NCR_RE = re.compile(r"&#(x[0-9a-fA-F]{1,6}|[0-9]{1,7});")
+_PAGES_RE = re.compile(
+    r"(\d+)\s*(?:p\b|pp\b|pages?\b|pag|páginas|s\.|S\.|f\.|ff\.|leaves|feuillets|页|頁|面)", re.IGNORECASE
+)
+_NUMBER_RE = re.compile(r"\d+")
+_MULTIVOL_RE = re.compile(r"\d+\s*(?:v\.|vol|vols|volumes|bd|bde|册|冊|卷)", re.IGNORECASE)
+_ISSN_RE = re.compile(r"\b(\d{4})-?(\d{3}[\dXx])\b")
+_LCCN_SPACES = re.compile(r"\s+")
+
+
+def clean(value: str | None) -> str | None:
+    """Strip ISBD trailing punctuation (`` /:;,=.``) and surrounding space; ``None`` when empty.
+
+    A trailing full stop after a single capital (an initial, "Smith, J.") is kept.
+    """
+    if value is None:
+        return None
+    if "&#" in value:
+        value = decode_ncr(value)
+    if not value.isascii():
+        value = value.translate(_MARKERS)
+    text = " ".join(value.split())
+    stripped = text.rstrip(_TRAILING)
+    if stripped != text and text.endswith(".") and re.search(r"(?:^|[\s,.])\w\.$", text):
+        stripped = text[:-1].rstrip(_TRAILING) + "."
+    return stripped or None
+
+
+def clean_title(value: str | None) -> tuple[str | None, int]:
+    """A cleaned title and its non-filing prefix length from non-sorting markers
+    (``"\x98The \x9cbook"`` → ``("The book", 4)``)."""
+    if not value:
+        return None, 0
+    text = value.lstrip()
+    if text[:1] in _NSB and any(c in text for c in _NSE):
+        end = min(text.index(c) for c in _NSE if c in text)
+        article = text[1:end]
+        prefix = " ".join(article.split()) + (" " if article[-1:].isspace() else "")
+        cleaned = clean(text)
+        return cleaned, len(prefix) if cleaned and len(prefix) < len(cleaned) else 0
+    return clean(value), 0
+
+
+def decode_ncr(value: str) -> str:
+    """Decode numeric character references (``&#x8ECA;``), which MARC-8 uses for unmappable
+    characters (LC's lossless conversion rule)."""
+    return _NCR_RE.sub(lambda m: html.unescape(m.group(0)), value)
+
+
+def join_clean(parts: Iterable[str | None], sep: str = " ") -> str | None:
+    """Join the cleaned non-empty parts with ``sep``."""
+    out = [c for c in (clean(p) for p in parts) if c]
+    return sep.join(out) if out else None
+
+
+def year_from(text: str | None) -> int | None:
+    """First plausible four-digit year (1000-2099) in free text such as ``c1994.`` or ``[2003]``."""
+    if not text:
+        return None
+    match = _YEAR_RE.search(text)
+    return int(match.group(1)) if match else None
+
+
+def pages_from(extent: str | None) -> int | None:
+    """Page count from an extent statement: the number before "p."/"pages"/"页"; else the first
+    number unless the extent counts volumes ("3 v.", "2册")."""
+    if not extent:
+        return None
+    match = _PAGES_RE.search(extent)
+    if match:
+        return int(match.group(1))
+    if _MULTIVOL_RE.search(extent):
+        return None
+    number = _NUMBER_RE.search(extent)
+    return int(number.group(0)) if number else None
+
+
+def split_isbns(values: Iterable[str], valid: list[str], invalid: list[str]) -> None:
+    """Append each ISBN found in ``values`` to ``valid`` as ISBN-13, or to ``invalid`` as found.
+
+    A value is the subfield text, e.g. ``"7-5037-1744-0 (pbk.)"``; its first token is the ISBN.
+    """
+    for value in values:
+        token = value.strip().split(" ")[0].strip("():;,.") if value.strip() else ""
+        if not token:
+            continue
+        isbn13 = normalise_isbn(token)
+        if isbn13:
+            if isbn13 not in valid:
+                valid.append(isbn13)
+        elif value.strip() not in invalid:
+            invalid.append(value.strip())
+
+
+def normalise_isbn(token: str) -> str | None:
+    """ISBN-10 or ISBN-13 (hyphens, spaces allowed) → ISBN-13 digits, or ``None`` when invalid."""
+    canon = isbnlib.canonical(token)
+    if len(canon) == 10 and isbnlib.is_isbn10(canon):
+        return isbnlib.to_isbn13(canon) or None
+    if len(canon) == 13 and isbnlib.is_isbn13(canon):
+        return canon
+    return None
+
+
+def normalise_issn(value: str | None) -> str | None:
+    """``00280836`` / ``0028-0836`` → ``0028-0836`` when the check digit is right, else ``None``."""
+    if not value:
+        return None
+    match = _ISSN_RE.search(value)
+    if not match:
+        return None
+    digits = (match.group(1) + match.group(2)).upper()
+    total = sum(int(d) * w for d, w in zip(digits[:7], range(8, 1, -1), strict=True))
+    check = (11 - total % 11) % 11
+    if digits[7] != ("X" if check == 10 else str(check)):
+        return None
+    return f"{digits[:4]}-{digits[4:]}"
+
+
+def normalise_lccn(value: str | None) -> str | None:
+    """LC's LCCN normalisation: drop blanks and anything after "/", then a hyphen-split serial
+    is zero-padded to six digits ("n78-890351" → "n78890351", "2001-1234" → "2001001234")."""
+    if not value:
+        return None
+    text = _LCCN_SPACES.sub("", value).split("/")[0]
+    if "-" in text:
+        prefix, _, serial = text.partition("-")
+        if serial.isdigit():
+            text = prefix + serial.zfill(6)
+    return text.lower() or None
+
+
+def add_unique(target: list[str], value: str | None) -> None:
+    if value and value not in target:
+        target.append(value)
+
+
+def group_items(items: Iterable[Holding]) -> list[Holding]:
+    """Group item-level holdings with the same call number, location, collection and status,
+    counting items; the item id is kept only for a group of one."""
+    groups: dict[tuple[str | None, ...], Holding] = {}
+    for item in items:
+        key = (item.call_number, item.location, item.collection, item.status)
+        found = groups.get(key)
+        if found is None:
+            groups[key] = Holding(item.call_number, item.location, item.collection, item.item_id, item.status)
+        else:
+            found.items += 1
+            found.item_id = None
+    return list(groups.values())
