@@ -79,9 +79,7 @@ class MatchKeyRow(Base):
 
     __tablename__ = "match_key"
 
-    record_id: Mapped[int] = mapped_column(
-        ForeignKey("source_record.id", ondelete="CASCADE"), primary_key=True
-    )
+    record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     strong: Mapped[bool] = mapped_column(Boolean, default=True)
 

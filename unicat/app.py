@@ -71,9 +71,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        problems = [
-            {"field": ".".join(str(p) for p in err["loc"][1:]), "message": err["msg"]} for err in exc.errors()
-        ]
+        problems = [{"field": ".".join(str(p) for p in err["loc"][1:]), "message": err["msg"]} for err in exc.errors()]
         message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
         if _is_api(request):
             return JSONResponse(error_body(422, "invalid_parameter", message, problems=problems), status_code=422)
@@ -81,5 +79,14 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _default_code(status: int) -> str:
-    return {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-            409: "conflict", 413: "too_large", 422: "invalid_parameter", 429: "too_many_requests"}.get(status, "error")
+    return {
+        400: "bad_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        409: "conflict",
+        413: "too_large",
+        422: "invalid_parameter",
+        429: "too_many_requests",
+    }.get(status, "error")

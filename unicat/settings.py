@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     @classmethod
     def _prefix_is_index_safe(cls, value: str) -> str:
         if not value or value != value.lower() or any(c in value for c in ' "*\\<|,>/?#:'):
-            raise ValueError("index prefix must be lowercase and contain no spaces or \\/*?\"<>|,#:")
+            raise ValueError('index prefix must be lowercase and contain no spaces or \\/*?"<>|,#:')
         return value
 
     @property

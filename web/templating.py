@@ -43,8 +43,12 @@ def url_with(request: Request, **changes: Any) -> str:
 def render(request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200) -> HTMLResponse:
     locale = negotiate(request)
     _locale.set(locale)
-    ctx = {"request": request, "locale": locale, "lang": "zh" if locale.startswith("zh") else "en",
-           "url_with": lambda **kw: url_with(request, **kw)}
+    ctx = {
+        "request": request,
+        "locale": locale,
+        "lang": "zh" if locale.startswith("zh") else "en",
+        "url_with": lambda **kw: url_with(request, **kw),
+    }
     ctx.update(context or {})
     response = templates.TemplateResponse(request, template, ctx, status_code=status)
     if request.query_params.get("lang") == locale:

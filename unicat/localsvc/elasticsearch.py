@@ -108,9 +108,7 @@ def ensure_distribution(settings: Settings) -> Path:
         fetched = sorted(dist.glob(f"elasticsearch-{settings.es_version}*.zip"))
         if result.returncode != 0 or not fetched:
             output = (result.stdout + result.stderr).strip().splitlines()[-20:]
-            raise LocalServiceError(
-                f"mvn could not fetch Elasticsearch {settings.es_version}:\n" + "\n".join(output)
-            )
+            raise LocalServiceError(f"mvn could not fetch Elasticsearch {settings.es_version}:\n" + "\n".join(output))
         if fetched[0] != archive:
             fetched[0].rename(archive)
     _unzip(archive, dist)

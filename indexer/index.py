@@ -1,0 +1,74 @@
+"""Versioned indices behind an alias.
+
+The mapping files are ``mappings/es/records-v<N>.json``; the live index is
+``<prefix>-records-v<N>-<stamp>`` and is only ever reached through the alias ``<prefix>-records``.
+A rebuild writes a new index and swaps the alias in one atomic ``_aliases`` call.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch, NotFoundError
+
+MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings" / "es"
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    version: int
+    body: dict[str, Any]
+
+
+def latest_spec(kind: str = "records") -> IndexSpec:
+    files = sorted(MAPPINGS_DIR.glob(f"{kind}-v*.json"), key=lambda p: int(p.stem.rsplit("-v", 1)[1]))
+    if not files:
+        raise FileNotFoundError(f"no mapping file for {kind} in {MAPPINGS_DIR}")
+    body = json.loads(files[-1].read_text(encoding="utf-8"))
+    body.pop("_comment", None)
+    return IndexSpec(version=int(files[-1].stem.rsplit("-v", 1)[1]), body=body)
+
+
+def alias_targets(es: Elasticsearch, alias: str) -> list[str]:
+    try:
+        return sorted(es.indices.get_alias(name=alias).keys())
+    except NotFoundError:
+        return []
+
+
+def create_index(es: Elasticsearch, alias: str, spec: IndexSpec | None = None) -> str:
+    """Create a fresh, empty versioned index for ``alias`` (not yet pointed to)."""
+    spec = spec or latest_spec()
+    name = f"{alias}-v{spec.version}-{time.strftime('%Y%m%d%H%M%S')}-{time.time_ns() % 1_000_000:06d}"
+    es.indices.create(index=name, settings=spec.body["settings"], mappings=spec.body["mappings"])
+    return name
+
+
+def ensure_alias(es: Elasticsearch, alias: str) -> str:
+    """Return the index behind ``alias``, creating the first one if there is none."""
+    targets = alias_targets(es, alias)
+    if targets:
+        return targets[0]
+    name = create_index(es, alias)
+    es.indices.update_aliases(actions=[{"add": {"index": name, "alias": alias, "is_write_index": True}}])
+    return name
+
+
+def switch_alias(es: Elasticsearch, alias: str, new_index: str, *, delete_old: bool = True) -> list[str]:
+    """Point ``alias`` at ``new_index`` atomically; return (and optionally delete) the old indices."""
+    old = alias_targets(es, alias)
+    actions: list[dict[str, Any]] = [{"remove": {"index": name, "alias": alias}} for name in old]
+    actions.append({"add": {"index": new_index, "alias": alias, "is_write_index": True}})
+    es.indices.update_aliases(actions=actions)
+    if delete_old:
+        for name in old:
+            es.indices.delete(index=name, ignore_unavailable=True)
+    return old
+
+
+def refresh(es: Elasticsearch, alias: str) -> None:
+    es.indices.refresh(index=alias)
