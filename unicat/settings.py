@@ -40,6 +40,21 @@ class Settings(BaseSettings):
     harvest_retries: int = 4
     availability_timeout: float = 2.0
     availability_cache_ttl: int = 60
+    # Interlibrary loan: e-mail sent by the worker, delivered copies, the session cookie.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "ill@unicat.invalid"
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_starttls: bool = False
+    smtp_timeout: float = 10.0
+    #: Uploaded PDFs of delivered copies; defaults to ``var_dir / "ill-uploads"``.
+    ill_upload_dir: Path | None = None
+    ill_upload_max_bytes: int = 50 * 1024 * 1024
+    ill_delivery_days: int = 14
+    #: Send the session cookie only over HTTPS (turn off for local plain-HTTP development and tests).
+    session_cookie_secure: bool = True
+    session_max_age: int = 12 * 3600
 
     @field_validator("index_prefix")
     @classmethod
