@@ -1,0 +1,289 @@
+"""The harvest pipeline: one page at a time, store → crosswalk → cluster → commit checkpoint → project.
+
+A page and its checkpoint are committed in one transaction, so a harvest killed at any point
+resumes after the last stored page and repeats nothing; the union records the page touched are
+queued for projection in the same transaction (an outbox), so Elasticsearch catches up even if the
+process dies between the commit and the bulk request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from elasticsearch import ConnectionError, TransportError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog.context import Services
+from catalog.members import member_feeds
+from harvesters.base import HarvestedRecord, Harvester, HarvestError, Page
+from indexer.clusterstore import recluster, write_keys
+from indexer.index import ensure_alias
+from indexer.project import drain_queue, queue
+from mappings import CrosswalkError, crosswalk
+from store.db import transaction
+from store.models import Checkpoint, HarvestRun, Member, Reject, SourceRecord, utcnow
+
+
+class UnknownMemberError(LookupError):
+    """No member with that code is loaded (run ``unicat members load``)."""
+
+
+@dataclass
+class HarvestReport:
+    member: str
+    feed: str
+    run_id: int | None = None
+    status: str = "running"
+    pages: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    rejected: int = 0
+    indexed: int = 0
+    index_failed: int = 0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_harvester(kind: str, config: dict[str, Any], services: Services) -> Harvester:
+    settings = services.settings
+    opts = {"timeout": settings.harvest_timeout, "retries": settings.harvest_retries}
+    if kind == "oai":
+        from harvesters.oai import OaiFeed, OaiHarvester
+
+        return OaiHarvester(OaiFeed.model_validate(config), **opts)
+    if kind == "files":
+        from harvesters.files import FileHarvester, FilesFeed
+
+        return FileHarvester(FilesFeed.model_validate(config), **opts)
+    if kind == "z3950":
+        from harvesters.z3950 import Z3950Feed, Z3950Harvester
+
+        return Z3950Harvester(Z3950Feed.model_validate(config), timeout=settings.harvest_timeout)
+    if kind == "sru":
+        from harvesters.sru import SruFeed, SruHarvester
+
+        return SruHarvester(SruFeed.model_validate(config), timeout=settings.harvest_timeout)
+    raise ValueError(f"unknown feed type {kind!r}")
+
+
+def _existing(session: Session, member: str, local_ids: list[str]) -> dict[str, SourceRecord]:
+    found: dict[str, SourceRecord] = {}
+    for start in range(0, len(local_ids), 500):
+        batch = local_ids[start : start + 500]
+        stmt = select(SourceRecord).where(SourceRecord.member_code == member, SourceRecord.local_id.in_(batch))
+        found.update({r.local_id: r for r in session.scalars(stmt)})
+    return found
+
+
+def store_records(
+    session: Session, member: Member, feed: str, records: Iterable[HarvestedRecord], run: HarvestRun
+) -> set[int]:
+    """Store one page of records; return the ids of records whose clustering must be recomputed."""
+    records = list(records)
+    existing = _existing(session, member.code, [r.local_id for r in records if r.local_id])
+    default_syntax = (member.config.get(feed) or {}).get("syntax")
+    seeds: set[int] = set()
+    for rec in records:
+        if rec.error or not rec.local_id:
+            reason = rec.error or "record has no identifier"
+            session.add(
+                Reject(
+                    member_code=member.code,
+                    harvest_run_id=run.id,
+                    local_id=rec.local_id or None,
+                    stage="harvest",
+                    reason=reason,
+                    raw=rec.raw,
+                )
+            )
+            run.rejected += 1
+            continue
+        row = existing.get(rec.local_id)
+        if rec.deleted:
+            if row is not None and not row.deleted:
+                row.deleted, row.datestamp, row.updated_at = True, rec.datestamp, utcnow()
+                session.flush()
+                write_keys(session, row)
+                seeds.add(row.id)
+                run.deleted += 1
+            continue
+        checksum = hashlib.sha256(rec.raw).hexdigest()
+        if row is not None and row.checksum == checksum and not row.deleted:
+            run.unchanged += 1
+            continue
+        try:
+            doc = crosswalk(rec.raw, rec.encoding, rec.syntax or default_syntax)
+        except CrosswalkError as exc:
+            session.add(
+                Reject(
+                    member_code=member.code,
+                    harvest_run_id=run.id,
+                    local_id=rec.local_id,
+                    stage="crosswalk",
+                    reason=str(exc),
+                    raw=rec.raw,
+                )
+            )
+            run.rejected += 1
+            continue
+        if row is None:
+            row = SourceRecord(member_code=member.code, local_id=rec.local_id)
+            session.add(row)
+            existing[rec.local_id] = row
+            run.added += 1
+        else:
+            run.updated += 1
+        row.feed, row.syntax, row.encoding = feed, doc.source_format, rec.encoding
+        row.raw, row.checksum, row.datestamp = rec.raw, checksum, rec.datestamp
+        row.deleted, row.document, row.harvest_run_id, row.updated_at = False, doc.to_dict(), run.id, utcnow()
+        session.flush()
+        write_keys(session, row)
+        seeds.add(row.id)
+    return seeds
+
+
+def _commit_page(services: Services, member_code: str, feed: str, run_id: int, page: Page) -> None:
+    with transaction(services.db) as session:
+        member = session.get(Member, member_code)
+        run = session.get(HarvestRun, run_id)
+        assert member is not None and run is not None
+        seeds = store_records(session, member, feed, page.records, run)
+        change = recluster(session, seeds, max_size=services.settings.max_cluster_size)
+        queue(session, change.touched | change.removed)
+        run.pages += 1
+        run.notes = [*(run.notes or []), *page.notes][-200:]
+        state = session.get(Checkpoint, (member_code, feed))
+        if state is None:
+            session.add(Checkpoint(member_code=member_code, feed=feed, state=page.checkpoint))
+        else:
+            state.state = page.checkpoint
+
+
+def project_pending(services: Services) -> tuple[int, int]:
+    """Drain the projection outbox into the live alias; returns (indexed + deleted, failed)."""
+    alias = services.settings.records_alias
+    ensure_alias(services.es, alias)
+    done = failed = 0
+    while True:
+        with transaction(services.db) as session:
+            report = drain_queue(services.es, session, alias)
+        done += report.indexed + report.deleted
+        failed += report.failed
+        if report.indexed + report.deleted == 0 or report.failed:
+            return done, failed
+
+
+def _start_run(services: Services, member_code: str, feed: str) -> int:
+    with transaction(services.db) as session:
+        if session.get(Member, member_code) is None:
+            raise UnknownMemberError(f"unknown member {member_code!r} (is it in the members file and loaded?)")
+        run = HarvestRun(member_code=member_code, feed=feed)
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def _finish_run(services: Services, report: HarvestReport) -> None:
+    with transaction(services.db) as session:
+        run = session.get(HarvestRun, report.run_id)
+        assert run is not None
+        run.status, run.error, run.finished_at = report.status, report.error, utcnow()
+        for name in ("pages", "added", "updated", "unchanged", "deleted", "rejected"):
+            setattr(report, name, getattr(run, name))
+        report.notes = [*list(run.notes or []), *report.notes]
+
+
+def harvest_feed(
+    services: Services,
+    member_code: str,
+    feed: str,
+    *,
+    harvester: Harvester | None = None,
+    progress: Callable[[HarvestReport], None] | None = None,
+    max_pages: int | None = None,
+) -> HarvestReport:
+    """Harvest one feed of one member to completion (or ``max_pages`` pages) and project the result."""
+    run_id = _start_run(services, member_code, feed)
+    report = HarvestReport(member=member_code, feed=feed, run_id=run_id)
+    try:
+        with services.db() as session:
+            member = session.get(Member, member_code)
+            assert member is not None
+            config = dict(member.config.get(feed) or {})
+            state = session.get(Checkpoint, (member_code, feed))
+            checkpoint = dict(state.state) if state else None
+        harvester = harvester or build_harvester(feed, config, services)
+        projecting = True
+        for number, page in enumerate(harvester.pages(checkpoint), start=1):
+            _commit_page(services, member_code, feed, run_id, page)
+            if projecting:
+                try:
+                    indexed, failed = project_pending(services)
+                except (ConnectionError, TransportError) as exc:
+                    # The store has the page; the outbox keeps the work for `unicat reindex --pending`.
+                    projecting = False
+                    report.notes.append(f"search index unreachable, projection deferred: {exc}")
+                else:
+                    report.indexed += indexed
+                    report.index_failed += failed
+            report.pages = number
+            if progress:
+                _refresh_counts(services, report)
+                progress(report)
+            if max_pages and number >= max_pages:
+                report.status = "interrupted"
+                break
+        else:
+            report.status = "ok"
+    except HarvestError as exc:
+        report.status, report.error = "failed", str(exc)
+    except Exception as exc:  # a bug or an outage: the run is marked failed, stored pages stay
+        report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
+        _finish_run(services, report)
+        raise
+    _finish_run(services, report)
+    return report
+
+
+def _refresh_counts(services: Services, report: HarvestReport) -> None:
+    with services.db() as session:
+        run = session.get(HarvestRun, report.run_id)
+        if run is not None:
+            for name in ("added", "updated", "unchanged", "deleted", "rejected"):
+                setattr(report, name, getattr(run, name))
+
+
+def harvest_member(
+    services: Services, member_code: str, *, progress: Callable[[HarvestReport], None] | None = None
+) -> list[HarvestReport]:
+    with services.db() as session:
+        member = session.get(Member, member_code)
+        if member is None:
+            raise UnknownMemberError(f"unknown member {member_code!r} (is it in the members file and loaded?)")
+        feeds = member_feeds(member)
+    return [harvest_feed(services, member_code, feed, progress=progress) for feed in feeds]
+
+
+class _ListHarvester:
+    def __init__(self, records: list[HarvestedRecord]) -> None:
+        self.records = records
+
+    def pages(self, checkpoint: dict[str, Any] | None) -> Iterable[Page]:
+        for start in range(0, len(self.records), 500):
+            yield Page(records=self.records[start : start + 500], checkpoint=checkpoint or {})
+
+
+def ingest(
+    services: Services, member_code: str, records: Iterable[HarvestedRecord], feed: str = "files"
+) -> HarvestReport:
+    """Store, cluster and project records handed over directly (tests, imports, ILL fixtures)."""
+    return harvest_feed(services, member_code, feed, harvester=_ListHarvester(list(records)))

@@ -1,0 +1,126 @@
+"""Projection of union records from the store into Elasticsearch (bulk, failures kept)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from elasticsearch.helpers import streaming_bulk
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from indexer.union import MemberInfo, SourceView, build_union, to_es_document
+from store.models import Cluster, IndexFailure, Member, ProjectionQueue, SourceRecord
+
+
+@dataclass
+class ProjectionReport:
+    indexed: int = 0
+    deleted: int = 0
+    failed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def members_by_code(session: Session) -> dict[str, MemberInfo]:
+    return {
+        m.code: MemberInfo(code=m.code, name_zh=m.name_zh, name_en=m.name_en, region=m.region, role=m.role)
+        for m in session.scalars(select(Member))
+    }
+
+
+def load_sources(session: Session, union_ids: list[str], members: dict[str, MemberInfo]) -> dict[str, list[SourceView]]:
+    """Live source records of each union id, ready for :func:`indexer.union.build_union`."""
+    out: dict[str, list[SourceView]] = {uid: [] for uid in union_ids}
+    for start in range(0, len(union_ids), 500):
+        batch = union_ids[start : start + 500]
+        rows = session.execute(
+            select(
+                SourceRecord.cluster_id,
+                SourceRecord.member_code,
+                SourceRecord.local_id,
+                SourceRecord.document,
+                SourceRecord.datestamp,
+                SourceRecord.syntax,
+            ).where(
+                SourceRecord.cluster_id.in_(batch),
+                SourceRecord.deleted.is_(False),
+                SourceRecord.document.is_not(None),
+            )
+        )
+        for cid, member, local_id, doc, datestamp, syntax in rows:
+            out[cid].append(SourceView(members[member], local_id, doc, datestamp, syntax))
+    return out
+
+
+def union_documents(session: Session, union_ids: Iterable[str]) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    """(union id, ES document or None when the union record no longer exists)."""
+    members = members_by_code(session)
+    now = datetime.now(UTC).isoformat()
+    ids = sorted(set(union_ids))
+    for start in range(0, len(ids), 500):
+        sources = load_sources(session, ids[start : start + 500], members)
+        for uid, views in sources.items():
+            yield uid, (to_es_document(build_union(uid, views), now) if views else None)
+
+
+def _actions(session: Session, index: str, union_ids: Iterable[str], report: ProjectionReport) -> Iterator[dict]:
+    for uid, doc in union_documents(session, union_ids):
+        if doc is None:
+            report.deleted += 1
+            yield {"_op_type": "delete", "_index": index, "_id": uid}
+        else:
+            yield {"_op_type": "index", "_index": index, "_id": uid, "_source": doc}
+
+
+def project(
+    es: Elasticsearch, session: Session, index: str, union_ids: Iterable[str], *, chunk_size: int = 500
+) -> ProjectionReport:
+    """Write the union records to ``index`` (an alias or a concrete index); keep every failure."""
+    report = ProjectionReport()
+    for ok, item in streaming_bulk(
+        es,
+        _actions(session, index, union_ids, report),
+        chunk_size=chunk_size,
+        raise_on_error=False,
+        raise_on_exception=False,
+        max_retries=2,
+    ):
+        op, result = next(iter(item.items()))
+        if ok or (op == "delete" and result.get("status") == 404):
+            if op == "index":
+                report.indexed += 1
+            continue
+        reason = str(result.get("error") or result)[:2000]
+        report.failed += 1
+        report.failures.append((result.get("_id", "?"), reason))
+        session.add(IndexFailure(union_id=result.get("_id", "?"), index_name=index, reason=reason))
+    return report
+
+
+def queue(session: Session, union_ids: Iterable[str]) -> None:
+    """Note, inside the caller's transaction, that these union records must be re-projected."""
+    ids = set(union_ids)
+    if not ids:
+        return
+    existing = set(session.scalars(select(ProjectionQueue.union_id).where(ProjectionQueue.union_id.in_(ids))))
+    session.add_all(ProjectionQueue(union_id=uid) for uid in sorted(ids - existing))
+
+
+def drain_queue(es: Elasticsearch, session: Session, index: str, *, limit: int = 5000) -> ProjectionReport:
+    """Project what the outbox holds; failed ids stay queued (and are recorded in ``index_failure``)."""
+    ids = list(session.scalars(select(ProjectionQueue.union_id).limit(limit)))
+    if not ids:
+        return ProjectionReport()
+    report = project(es, session, index, ids)
+    failed = {uid for uid, _ in report.failures}
+    done = [uid for uid in ids if uid not in failed]
+    for start in range(0, len(done), 500):
+        session.execute(delete(ProjectionQueue).where(ProjectionQueue.union_id.in_(done[start : start + 500])))
+    return report
+
+
+def all_union_ids(session: Session) -> list[str]:
+    return list(session.scalars(select(Cluster.id).order_by(Cluster.id)))
