@@ -19,13 +19,13 @@ _NSB = ("\u0088", "\u0098")
 _NSE = ("\u0089", "\u009c")
 _MARKERS = dict.fromkeys(map(ord, "\u0088\u0089\u0098\u009c"))
 _TRAILING = " /:;,=.\t\u3000"
+_INITIAL_RE = re.compile(r"(?:^|[\s,.])[A-Z]$")
 _YEAR_RE = re.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2})(?!\d)")
 _NCR_RE = re.compile(r"&#(x[0-9a-fA-F]{1,6}|[0-9]{1,7});")
 _PAGES_RE = re.compile(
     r"(\d+)\s*(?:p\b|pp\b|pages?\b|pag|páginas|s\.|S\.|f\.|ff\.|leaves|feuillets|页|頁|面)", re.IGNORECASE
 )
-_NUMBER_RE = re.compile(r"\d+")
-_MULTIVOL_RE = re.compile(r"\d+\s*(?:v\.|vol|vols|volumes|bd|bde|册|冊|卷)", re.IGNORECASE)
+_BARE_PAGES_RE = re.compile(r"^(?:\[?[ivxlcdm]+\]?,\s*)?(\d+)\s*[;:,.]?$", re.IGNORECASE)
 _ISSN_RE = re.compile(r"\b(\d{4})-?(\d{3}[\dXx])\b")
 _LCCN_SPACES = re.compile(r"\s+")
 
@@ -33,7 +33,8 @@ _LCCN_SPACES = re.compile(r"\s+")
 def clean(value: str | None) -> str | None:
     """Strip ISBD trailing punctuation (`` /:;,=.``) and surrounding space; ``None`` when empty.
 
-    A trailing full stop after a single capital (an initial, "Smith, J.") is kept.
+    A trailing full stop after a single capital (an initial, "Smith, J.") is kept, and an
+    unbalanced ISBD bracket left by subfield boundaries ("[New York :") is dropped.
     """
     if value is None:
         return None
@@ -43,8 +44,12 @@ def clean(value: str | None) -> str | None:
         value = value.translate(_MARKERS)
     text = " ".join(value.split())
     stripped = text.rstrip(_TRAILING)
-    if stripped != text and text.endswith(".") and re.search(r"(?:^|[\s,.])\w\.$", text):
-        stripped = text[:-1].rstrip(_TRAILING) + "."
+    if len(stripped) < len(text) and text[len(stripped)] == "." and _INITIAL_RE.search(stripped):
+        stripped += "."
+    if stripped.startswith("[") and "]" not in stripped:
+        stripped = stripped[1:].lstrip()
+    elif stripped.endswith("]") and "[" not in stripped:
+        stripped = stripped[:-1].rstrip(_TRAILING)
     return stripped or None
 
 
@@ -84,17 +89,15 @@ def year_from(text: str | None) -> int | None:
 
 
 def pages_from(extent: str | None) -> int | None:
-    """Page count from an extent statement: the number before "p."/"pages"/"页"; else the first
-    number unless the extent counts volumes ("3 v.", "2册")."""
+    """Page count from an extent statement: the number before "p."/"pages"/"页"/"S.", or a bare
+    number ("320", "xii, 320"); ``None`` for volumes, discs and the like ("3 v.", "1 videodisc")."""
     if not extent:
         return None
     match = _PAGES_RE.search(extent)
     if match:
         return int(match.group(1))
-    if _MULTIVOL_RE.search(extent):
-        return None
-    number = _NUMBER_RE.search(extent)
-    return int(number.group(0)) if number else None
+    bare = _BARE_PAGES_RE.match(extent.strip())
+    return int(bare.group(1)) if bare else None
 
 
 def split_isbns(values: Iterable[str], valid: list[str], invalid: list[str]) -> None:

@@ -14,6 +14,11 @@ UNIMARC/CNMARC (lenient, the local fields vary between Chinese systems):
   $e book number → call number "$d/$e", $f volume appended.
   995: $b (else $a, $c) library → location, $e shelving location → collection, $k call number
   with $l/$v volume appended, $f barcode → item id.
+Alma publishing (both syntaxes): AVA $q (else $b) library → location, $c location → collection,
+  $d call number, $e availability → status, $f item count. When AVA is present the 905/995 local
+  fields are left out (they repeat older copy-cataloguing data).
+995 fields with neither a barcode ($f) nor a call number ($k) are ignored (some Aleph exports put
+a bare call number in $a).
 Items with the same call number, location, collection and status are grouped into one
 :class:`Holding` whose ``items`` counts them.
 """
@@ -65,11 +70,24 @@ def marc21_holdings(record: Record) -> list[Holding]:
         current = clean(f.get("k"))
         status = current or (home if home and home.upper() in _SIRSI_STATES else None)
         items.append(Holding(clean(f.get("a")), clean(f.get("m")), home, clean(f.get("i")), status))
-    return holdings + group_items(items)
+    return alma_holdings(record) + holdings + group_items(items)
+
+
+def alma_holdings(record: Record) -> list[Holding]:
+    """Holdings from Alma's published availability fields (AVA)."""
+    out = []
+    for f in record.get_fields("AVA"):
+        count = (f.get("f") or "").strip()
+        out.append(Holding(clean(f.get("d")), clean(f.get("q") or f.get("b")), clean(f.get("c")),
+                           None, clean(f.get("e")), int(count) if count.isdigit() else 1))
+    return out
 
 
 def unimarc_holdings(record: Record) -> list[Holding]:
     """Holdings from CNMARC/UNIMARC 905 and 995 (see module docstring)."""
+    alma = alma_holdings(record)
+    if alma:
+        return alma
     items: list[Holding] = []
     for f in record.get_fields("905"):
         call = join_clean(f.get_subfields("d", "e"), "/")
@@ -77,6 +95,8 @@ def unimarc_holdings(record: Record) -> list[Holding]:
         call = f"{call} {volume}" if call and volume else call
         items.append(Holding(call, clean(f.get("a")), clean(f.get("c")), clean(f.get("b"))))
     for f in record.get_fields("995"):
+        if not (f.get("f") or f.get("k")):
+            continue
         call = clean(f.get("k"))
         volume = clean(f.get("l") or f.get("v"))
         call = f"{call} {volume}" if call and volume else call or volume

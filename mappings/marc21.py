@@ -80,7 +80,7 @@ def map_marc21(record: Record) -> BibDocument:
     """Map a decoded MARC 21 record; :class:`CrosswalkError` when it has no title at all."""
     linked = _linked(record)
     doc = BibDocument(source_format="marc21")
-    doc.local_id = _control(record, "001")
+    doc.local_id = (_control(record, "001") or "").strip() or None
     leader = str(record.leader)
     doc.encoding_level = leader[17] if len(leader) > 17 else None
     _titles(record, doc, linked)
@@ -108,7 +108,8 @@ def _titles(record: Record, doc: BibDocument, linked: dict[tuple[str, str], Fiel
     main = _preferred(f245, linked)
     if main is not None:
         doc.title, marked = clean_title(main.get("a") or main.get("k"))
-        doc.subtitle = clean(main.get("b"))
+        doc.subtitle, parallel = _subtitle(main)
+        add_unique(doc.parallel_titles, parallel)
         doc.part = _join(main, "np", ". ")
         doc.responsibility = clean(main.get("c"))
         nonfiling = main.indicator2 or " "
@@ -116,7 +117,8 @@ def _titles(record: Record, doc: BibDocument, linked: dict[tuple[str, str], Fiel
             doc.title_nonfiling = int(nonfiling)
         doc.title_nonfiling = marked or doc.title_nonfiling
         if main is not f245 and f245 is not None:
-            add_unique(doc.parallel_titles, _join(f245, "ab", " : "))
+            romanised, romanised_subtitle = clean(f245.get("a")), _subtitle(f245)[0]
+            add_unique(doc.parallel_titles, " : ".join(t for t in (romanised, romanised_subtitle) if t))
     for field in record.get_fields("246"):
         if field.indicator2 == "1":
             add_unique(doc.parallel_titles, clean(field.get("a")))
@@ -126,6 +128,17 @@ def _titles(record: Record, doc: BibDocument, linked: dict[tuple[str, str], Fiel
                 doc.title = clean(field.get("a"))
                 if doc.title:
                     return
+
+
+def _subtitle(field: Field) -> tuple[str | None, str | None]:
+    """245 $b as (subtitle, parallel title): after a subfield ending in "=" it is a parallel title."""
+    previous = ""
+    for sub in field.subfields:
+        if sub.code == "b":
+            value = clean(sub.value)
+            return (None, value) if previous.rstrip().endswith("=") else (value, None)
+        previous = sub.value
+    return None, None
 
 
 def _names(record: Record, doc: BibDocument, linked: dict[tuple[str, str], Field]) -> None:
@@ -250,7 +263,9 @@ def _add_class(classes: dict[str, list[str]], scheme: str, value: str | None) ->
 
 def _description(record: Record, doc: BibDocument, linked: dict[tuple[str, str], Field]) -> None:
     for field in record.get_fields("490", "440", "800", "810", "811", "830"):
-        title = _join(field, "atnp") if field.tag in ("440", "490", "830") else _join(field, "tnp")
+        field = _preferred(field, linked) or field
+        series_tag = (field.get("6") or "")[:3] if field.tag == "880" else field.tag
+        title = _join(field, "atnp") if series_tag in ("440", "490", "830") else _join(field, "tnp")
         volume = clean(field.get("v"))
         if title:
             add_unique(doc.series, f"{title} ; {volume}" if volume else title)

@@ -19,8 +19,9 @@ Chinese::
 * title: the title proper after the non-filing characters (MARC 21 245 second indicator or
   non-sorting markers) or, when none are recorded, after one leading article (the a an, le la
   les l', der die das ein eine, el los las un una, il lo gli i uno un'); the subtitle is added only
-  when the title proper is short (fewer than 3 words, fewer than 4 Han characters), because
-  libraries record subtitles inconsistently ("Pride and prejudice : a novel"). Then
+  when the title proper is short (fewer than 3 words, fewer than 3 Han characters) and in the
+  same script, because libraries record subtitles inconsistently ("Pride and prejudice : a
+  novel") and a Latin "subtitle" of a Chinese book is usually a parallel title. Then
   :func:`~mappings.textnorm.fold` (so 紅樓夢 = 红楼梦, full width = half width, é = e), every
   non-letter/digit becomes a space, the words "and", "et", "und" are dropped (so "&" and "and"
   agree). Latin script keeps the first 5 words. A title with Han characters is not split on
@@ -153,10 +154,9 @@ def title_key(doc: BibDocument) -> str:
         return ""
     words = _title_words(doc.title, doc.title_nonfiling)
     han = has_han(words)
-    short = len(words.replace(" ", "")) < 4 if han else len(words.split()) < 3
-    if short and doc.subtitle:
+    short = len(words.replace(" ", "")) < 3 if han else len(words.split()) < 3
+    if short and doc.subtitle and has_han(doc.subtitle) == han:
         words = f"{words} {_title_words(doc.subtitle, 0)}".strip()
-        han = han or has_han(words)
     if han:
         return words.replace(" ", "")[:HAN_CHARS]
     return " ".join(words.split()[:LATIN_WORDS])

@@ -9,7 +9,8 @@ to a query and to the records it should find:
 3. case folding (``ß`` → ``ss``);
 4. Latin/Greek/Cyrillic diacritics removed (only marks of the Combining Diacritical Marks block,
    so Japanese voicing marks and Indic vowel signs survive), plus a few letters that do not
-   decompose (``ø ł đ æ œ þ``);
+   decompose (``ø ł đ æ œ þ``); ALA-LC ligature halves (``i︠a︡``) removed, romanisation primes
+   and curly apostrophes become ``'``;
 5. Traditional → Simplified Chinese with OpenCC ``t2s`` (only when the text contains Han);
 6. runs of whitespace collapsed to one space, ends stripped.
 
@@ -24,9 +25,13 @@ from functools import lru_cache
 from typing import Any
 
 _MARKERS = dict.fromkeys(map(ord, "\u0088\u0089\u0098\u009c"))
-_LETTERS = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ð": "d", "æ": "ae", "œ": "oe", "þ": "th", "ı": "i"})
+_LETTERS = str.maketrans({
+    "ø": "o", "ł": "l", "đ": "d", "ð": "d", "æ": "ae", "œ": "oe", "þ": "th", "ı": "i",
+    # romanisation primes and typographic apostrophes (ALA-LC "zhiznʹ" = "zhizn'")
+    "ʹ": "'", "ʺ": '"', "ʻ": "'", "ʼ": "'", "’": "'", "‘": "'",
+})
 _SPACE_RE = re.compile(r"\s+")
-_COMBINING_RE = re.compile("[\u0300-\u036f]")
+_COMBINING_RE = re.compile("[\u0300-\u036f\ufe20-\ufe2f]")  # diacritics, ALA-LC ligature halves
 # CJK Unified Ideographs, Extension A, Compatibility Ideographs, Extensions B+ (supplementary planes).
 _HAN_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 
