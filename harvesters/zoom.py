@@ -15,6 +15,7 @@ task and close it in the same thread (``with Connection(...) as conn:``).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 from collections.abc import Iterator
@@ -280,7 +281,5 @@ class Connection:
         self.close()
 
     def __del__(self) -> None:  # a safety net only; close explicitly
-        try:
+        with contextlib.suppress(Exception):  # interpreter shutdown may have unloaded ctypes
             self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown may have unloaded ctypes
-            pass
