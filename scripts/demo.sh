@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The whole demo on one machine: set up, start Elasticsearch, Redis and the members' OAI-PMH
+# providers in the background, load the members, harvest everything and serve the web site.
+#   bash scripts/demo.sh          # then open http://127.0.0.1:8000
+#   bash scripts/demo.sh stop     # stop the background services again
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+RUN=var/demo
+mkdir -p "$RUN"
+
+# port member-code "Repository name" records-folder
+PROVIDERS=(
+    "8081 pku 北京大学图书馆 Peking University Library demo/data/pku"
+    "8082 sjtu 上海交通大学图书馆 Shanghai Jiao Tong University Library demo/data/sjtu"
+)
+
+stop_all() {
+    for line in "${PROVIDERS[@]}"; do
+        port="${line%% *}"
+        pidfile="$RUN/oai-$port.pid"
+        if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+            kill "$(cat "$pidfile")" && echo "demo: stopped OAI provider on $port"
+        fi
+        rm -f "$pidfile"
+    done
+    "$PY" -m unicat.localsvc.redis stop || true
+    "$PY" -m unicat.localsvc.elasticsearch stop || true
+}
+
+if [ "${1:-}" = "stop" ]; then
+    stop_all
+    exit 0
+fi
+
+bash scripts/setup.sh
+"$PY" -m unicat.localsvc.elasticsearch start
+"$PY" -m unicat.localsvc.redis start
+
+for line in "${PROVIDERS[@]}"; do
+    read -r port code rest <<<"$line"
+    records="${rest##* }"
+    name="${rest% *}"
+    pidfile="$RUN/oai-$port.pid"
+    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        echo "demo: OAI provider for $code already runs on $port"
+        continue
+    fi
+    nohup "$PY" -m demo.oai_provider --port "$port" --records "$records" --id "$code" --name "$name" \
+        --batch 100 --state "$RUN/oai-$port-state.json" >"$RUN/oai-$port.log" 2>&1 &
+    echo $! >"$pidfile"
+done
+for line in "${PROVIDERS[@]}"; do
+    port="${line%% *}"
+    for _ in $(seq 1 100); do
+        if "$PY" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+            "http://127.0.0.1:$port/oai?verb=Identify" 2>/dev/null; then
+            break
+        fi
+        sleep 0.2
+    done
+    echo "demo: OAI provider on http://127.0.0.1:$port/oai"
+done
+
+.venv/bin/unicat members load
+.venv/bin/unicat harvest --all
+echo "demo: serving on http://127.0.0.1:8000 (stop background services with: bash scripts/demo.sh stop)"
+exec .venv/bin/unicat serve --host 127.0.0.1 --port 8000
