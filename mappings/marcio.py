@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from xml.etree import ElementTree
 
 import pymarc
 from lxml import etree
@@ -212,8 +213,8 @@ def record_to_marcxml(record: Record) -> str:
     """MARCXML (MARC 21 slim namespace, UTF-8 leader) of a decoded record, as text."""
     leader = str(record.leader)
     record.leader = leader[:9] + "a" + leader[10:]
-    xml: bytes = pymarc.record_to_xml(record, namespace=True)
-    return xml.decode("utf-8")
+    node = pymarc.record_to_xml_node(record, namespace=True)
+    return ElementTree.tostring(node, encoding="unicode")
 
 
 def dc_to_text(element: etree._Element) -> str:

@@ -8,7 +8,6 @@ from mappings import CrosswalkError, crosswalk, detect_syntax, to_marcxml
 from tests.mappings.golden import RECORDS, split_records
 
 
-
 def _records(name: str) -> list[tuple[bytes, str]]:
     return list(split_records(name))
 

@@ -1,0 +1,85 @@
+"""Match keys and merge vetoes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from mappings import BibDocument, compatible, crosswalk, match_keys
+from tests.mappings.golden import split_records
+
+
+def _book(**fields: object) -> BibDocument:
+    return BibDocument(source_format="marc21", **fields)  # type: ignore[arg-type]
+
+
+def test_weak_key_ignores_case_article_ampersand_and_punctuation() -> None:
+    a = _book(title="Pride and Prejudice", authors=["Austen, Jane, 1775-1817"], year=1813)
+    b = _book(title="pride & prejudice.", authors=["AUSTEN, JANE"], year=1813)
+    assert match_keys(a).weak == match_keys(b).weak == "w:pride prejudice|austen|1813|"
+    c = _book(title="The pride and prejudice", title_nonfiling=4, authors=["Austen, Jane"], year=1813)
+    assert match_keys(c).weak == match_keys(a).weak
+
+
+def test_volumes_get_different_keys_and_never_merge() -> None:
+    one = match_keys(_book(title="红楼梦", part="第一卷", authors=["曹雪芹"], year=1982, isbns=["9787020002207"]))
+    two = match_keys(_book(title="红楼梦", part="第二卷", authors=["曹雪芹"], year=1982, isbns=["9787020002207"]))
+    assert one.part == "1" and two.part == "2"
+    assert one.weak != two.weak
+    assert set(one.strong) == set(two.strong)  # the set ISBN is shared ...
+    assert not compatible(one, two, strong=True)  # ... but volume 1 never merges with volume 2
+    vol = match_keys(_book(title="Collected papers", part="Vol. 2", year=1990))
+    assert vol.part == match_keys(_book(title="Collected papers", part="Volume II", year=1990)).part == "2"
+
+
+def test_isbn10_and_its_isbn13_give_the_same_strong_key() -> None:
+    doc10 = crosswalk(_marcxml("020", "a", "7-02-000220-X"), "xml")
+    doc13 = crosswalk(_marcxml("020", "a", "978-7-02-000220-7 (pbk.)"), "xml")
+    assert match_keys(doc10).strong == match_keys(doc13).strong == ("isbn:9787020002207",)
+
+
+def test_malformed_isbn_yields_no_key() -> None:
+    doc = crosswalk(_marcxml("020", "a", "7-02-000220-1"), "xml")  # wrong check digit
+    assert doc.isbns == [] and doc.invalid_isbns == ["7-02-000220-1"]
+    assert match_keys(doc).strong == ()
+
+
+def test_chinese_title_not_split_on_spaces_and_author_kept() -> None:
+    doc = _book(title="紅樓夢 脂評本 校注 彙編 全本", authors=["曹雪芹, 1715?-1763"], year=1982)
+    keys = match_keys(doc)
+    assert keys.weak == "w:红楼梦脂评本校注汇编全本|曹雪芹|1982|"
+    same = _book(title="红楼梦脂评本校注汇编全本", authors=["(清)曹雪芹"], year=1982)
+    assert match_keys(same).weak == keys.weak
+
+
+def test_lc_romanised_record_and_cnmarc_record_share_weak_key() -> None:
+    [taiwan] = split_records("unimarc-pride-and-prejudice-taiwan.mrc")
+    doc = crosswalk(*taiwan)
+    assert match_keys(doc).weak == "w:傲慢与偏见|奥斯丁|1993|"
+    simplified = _book(title="傲慢与偏见", authors=["奥斯丁"], year=1993)
+    assert match_keys(simplified).weak == match_keys(doc).weak
+
+
+def test_generic_title_without_author_has_no_weak_key() -> None:
+    assert match_keys(_book(title="Works", year=1990)).weak is None
+    assert match_keys(_book(title="Works", authors=["Shakespeare, William"], year=1990)).weak
+    assert match_keys(_book(title="")).weak is None
+
+
+def test_weak_merge_vetoes() -> None:
+    base = match_keys(_book(title="Emma", authors=["Austen, Jane"], year=1816, pages=400, isbns=["9780141439587"]))
+    assert compatible(base, base, strong=False)
+    assert not compatible(base, replace(base, year=1817), strong=False)
+    assert compatible(base, replace(base, year=1817), strong=True)
+    assert not compatible(base, replace(base, isbns=frozenset({"9780199535552"})), strong=False)
+    assert not compatible(base, replace(base, pages=420), strong=False)
+    assert compatible(base, replace(base, pages=405), strong=False)
+    assert not compatible(base, replace(base, format="eresource"), strong=True)
+    assert compatible(base, replace(base, issns=frozenset({"0028-0836"})) , strong=False) is not False
+
+
+def _marcxml(tag: str, code: str, value: str) -> bytes:
+    return (
+        '<record xmlns="http://www.loc.gov/MARC21/slim"><leader>00000nam a2200000 a 4500</leader>'
+        f'<datafield tag="{tag}" ind1=" " ind2=" "><subfield code="{code}">{value}</subfield></datafield>'
+        '<datafield tag="245" ind1="0" ind2="0"><subfield code="a">红楼梦</subfield></datafield></record>'
+    ).encode()
