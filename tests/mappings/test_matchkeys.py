@@ -74,7 +74,8 @@ def test_weak_merge_vetoes() -> None:
     assert not compatible(base, replace(base, pages=420), strong=False)
     assert compatible(base, replace(base, pages=405), strong=False)
     assert not compatible(base, replace(base, format="eresource"), strong=True)
-    assert compatible(base, replace(base, issns=frozenset({"0028-0836"})) , strong=False) is not False
+    nature, science = replace(base, issns=frozenset({"0028-0836"})), replace(base, issns=frozenset({"0036-8075"}))
+    assert not compatible(nature, science, strong=False)
 
 
 def _marcxml(tag: str, code: str, value: str) -> bytes:
