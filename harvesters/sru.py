@@ -14,6 +14,7 @@ complete harvest started. The checkpoint holds the query and the next ``startRec
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -240,6 +241,9 @@ def marcxml_element(root: etree._Element) -> tuple[bytes, str | None]:
         if isinstance(el.tag, str) and etree.QName(el).localname == "controlfield" and el.get("tag") == "001":
             local_id = (el.text or "").strip() or None
             break
+    if record.getparent() is not None or root.nsmap != record.nsmap:
+        record = copy.deepcopy(record)  # detach from the envelope, drop its unused namespaces
+        etree.cleanup_namespaces(record)
     return etree.tostring(record, encoding="utf-8"), local_id
 
 
