@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from elasticsearch import ConnectionError, TransportError
+from elasticsearch import ApiError as EsApiError
+from elasticsearch import TransportError as EsTransportError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -228,7 +229,7 @@ def harvest_feed(
             if projecting:
                 try:
                     indexed, failed = project_pending(services)
-                except (ConnectionError, TransportError) as exc:
+                except (EsTransportError, EsApiError) as exc:
                     # The store has the page; the outbox keeps the work for `unicat reindex --pending`.
                     projecting = False
                     report.notes.append(f"search index unreachable, projection deferred: {exc}")

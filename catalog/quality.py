@@ -1,0 +1,92 @@
+"""Data-quality reports on clustering and cataloguers' split/merge decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from catalog.context import Services
+from indexer.clusterstore import recluster
+from indexer.project import queue
+from store.db import transaction
+from store.models import Cluster, ClusterOverride, SourceRecord
+
+
+class OverrideError(ValueError):
+    """A split/merge decision names a record that does not exist or is malformed."""
+
+
+def duplicates_report(services: Services, *, top: int = 20) -> dict[str, Any]:
+    with services.db() as session:
+        largest = list(
+            session.scalars(select(Cluster).where(Cluster.size > 1).order_by(Cluster.size.desc(), Cluster.id))
+        )
+        rows: list[dict[str, Any]] = []
+        suspicious: list[dict[str, Any]] = []
+        for cluster in largest:
+            docs = session.execute(
+                select(SourceRecord.member_code, SourceRecord.document).where(
+                    SourceRecord.cluster_id == cluster.id, SourceRecord.deleted.is_(False)
+                )
+            ).all()
+            years = sorted({d.get("year") for _, d in docs if d and d.get("year")})
+            formats = sorted({d.get("format") for _, d in docs if d and d.get("format")})
+            title = next((d.get("title") for _, d in docs if d and d.get("title")), "") or ""
+            row = {
+                "id": cluster.id,
+                "size": cluster.size,
+                "members": len({m for m, _ in docs}),
+                "title": title,
+                "years": years,
+                "formats": formats,
+            }
+            if len(rows) < top:
+                rows.append(row)
+            why = []
+            if len(years) > 1 and max(years) - min(years) > 1:
+                why.append(f"years {min(years)}–{max(years)}")
+            if len(formats) > 1:
+                why.append("formats " + "/".join(formats))
+            if why:
+                suspicious.append({**row, "why": "; ".join(why)})
+        oversized = list(session.scalars(select(Cluster.id).where(Cluster.oversized.is_(True))))
+    return {"largest": rows, "suspicious": suspicious[:top], "oversized": oversized}
+
+
+def _parse(ref: str) -> tuple[str, str]:
+    member, sep, local_id = ref.partition(":")
+    if not sep or not member or not local_id:
+        raise OverrideError(f"{ref!r}: write a source record as member:local_id")
+    return member, local_id
+
+
+def add_override(
+    services: Services, kind: str, a: str, b: str, *, note: str | None = None, by: str | None = None
+) -> dict[str, Any]:
+    """Record a force-split or force-merge and re-cluster the records involved at once."""
+    if kind not in ("split", "merge"):
+        raise OverrideError("kind must be split or merge")
+    (am, al), (bm, bl) = _parse(a), _parse(b)
+    with transaction(services.db) as session:
+        ids = []
+        for member, local_id in ((am, al), (bm, bl)):
+            rid = session.scalar(
+                select(SourceRecord.id).where(SourceRecord.member_code == member, SourceRecord.local_id == local_id)
+            )
+            if rid is None:
+                raise OverrideError(f"no source record {member}:{local_id}")
+            ids.append(rid)
+        session.add(
+            ClusterOverride(kind=kind, a_member=am, a_local_id=al, b_member=bm, b_local_id=bl, note=note, created_by=by)
+        )
+        session.flush()
+        change = recluster(session, set(ids), max_size=services.settings.max_cluster_size)
+        queue(session, change.touched | change.removed)
+        union_ids = sorted(
+            {session.scalar(select(SourceRecord.cluster_id).where(SourceRecord.id == i)) or "-" for i in ids}
+        )
+    from catalog.pipeline import project_pending
+
+    project_pending(services)
+    return {"union_ids": union_ids}

@@ -1,0 +1,102 @@
+"""arq worker: scheduled harvests per member (and any jobs other domains register).
+
+Shared resources are built once in ``startup`` and handed to jobs in ``ctx``; each job is a thin
+call into a service function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from arq import cron
+from sqlalchemy import select
+
+from unicat.settings import get_settings
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    from catalog.context import build_services
+
+    ctx["services"] = build_services(get_settings())
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    ctx["services"].close()
+
+
+async def harvest_member_job(ctx: dict[str, Any], code: str) -> list[dict[str, Any]]:
+    """Harvest every feed of one member (run in a thread: the pipeline is blocking I/O)."""
+    from catalog.pipeline import harvest_member
+
+    reports = await asyncio.to_thread(harvest_member, ctx["services"], code)
+    return [r.as_dict() for r in reports]
+
+
+def _interval(schedule: str) -> timedelta | None:
+    match = re.fullmatch(r"(\d+)([mhd])", schedule or "")
+    if not match:
+        return None
+    n, unit = int(match.group(1)), match.group(2)
+    return {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n)}[unit]
+
+
+def due_members(services: Any, now: datetime) -> list[str]:
+    """Members whose schedule interval has passed since their last harvest started."""
+    from store.models import HarvestRun, Member
+
+    due = []
+    with services.db() as session:
+        for member in session.scalars(select(Member)):
+            interval = _interval(member.config.get("schedule", "1d"))
+            if interval is None:
+                continue
+            last = session.scalar(
+                select(HarvestRun.started_at)
+                .where(HarvestRun.member_code == member.code)
+                .order_by(HarvestRun.started_at.desc())
+                .limit(1)
+            )
+            if last is not None and last.tzinfo is None:
+                last = last.replace(tzinfo=UTC)
+            if last is None or now - last >= interval:
+                due.append(member.code)
+    return due
+
+
+async def schedule_harvests(ctx: dict[str, Any]) -> list[str]:
+    """Every few minutes: queue a harvest for each member that is due (one job per member at a time)."""
+    codes = due_members(ctx["services"], datetime.now(UTC))
+    for code in codes:
+        await ctx["redis"].enqueue_job("harvest_member_job", code, _job_id=f"harvest:{code}")
+    return codes
+
+
+def _extra_functions() -> tuple[list[Any], list[Any]]:
+    try:
+        from ill.jobs import CRON_JOBS, FUNCTIONS
+    except ImportError:  # pragma: no cover - ILL not installed in this build
+        return [], []
+    return list(FUNCTIONS), list(CRON_JOBS)
+
+
+_ill_functions, _ill_cron = _extra_functions()
+
+
+class WorkerSettings:
+    functions = [harvest_member_job, *_ill_functions]
+    cron_jobs = [cron(schedule_harvests, minute=set(range(0, 60, 5)), run_at_startup=True), *_ill_cron]
+    on_startup = startup
+    on_shutdown = shutdown
+    job_timeout = 6 * 3600
+    max_jobs = 4
+
+
+def run() -> None:
+    """Start the worker with the Redis of the current settings (built now, not at import)."""
+    from arq import run_worker
+    from arq.connections import RedisSettings
+
+    run_worker(WorkerSettings, redis_settings=RedisSettings.from_dsn(get_settings().redis_url))  # type: ignore[arg-type]

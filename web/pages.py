@@ -1,0 +1,122 @@
+"""Discovery pages: home, results with facets, record page with holdings by region, members."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from elasticsearch import ApiError as EsApiError
+from elasticsearch import TransportError
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import func, select
+
+from api.deps import ServicesDep
+from catalog.records import get_record
+from catalog.search import SearchError, SearchQuery, search
+from store.models import Cluster, HarvestRun, Member, SourceRecord
+from web.templating import render
+
+router = APIRouter(include_in_schema=False)
+FILTERS = ("member", "region", "format", "language", "subject_filter")
+
+
+def render_error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    headings = {400: "The request could not be understood", 404: "Not found", 503: "Temporarily unavailable"}
+    return render(
+        request,
+        "error.html",
+        {"status": status, "heading": headings.get(status, "Something went wrong"), "message": message},
+        status=status if status >= 400 else 500,
+    )
+
+
+def _members(services: Any) -> dict[str, Member]:
+    with services.db() as session:
+        return {m.code: m for m in session.scalars(select(Member).order_by(Member.region, Member.code))}
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, services: ServicesDep) -> HTMLResponse:
+    with services.db() as session:
+        counts = {
+            "members": session.scalar(select(func.count()).select_from(Member)) or 0,
+            "records": session.scalar(
+                select(func.count()).select_from(SourceRecord).where(SourceRecord.deleted.is_(False))
+            )
+            or 0,
+            "works": session.scalar(select(func.count()).select_from(Cluster)) or 0,
+        }
+    return render(request, "home.html", {"counts": counts})
+
+
+@router.get("/search", response_class=HTMLResponse)
+def results(
+    request: Request,
+    services: ServicesDep,
+    q: Annotated[str, Query(max_length=500)] = "",
+    sort: str = "relevance",
+    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+    size: Annotated[int, Query(ge=1, le=100)] = 20,
+    year_from: Annotated[int | None, Query(ge=0, le=9999)] = None,
+    year_to: Annotated[int | None, Query(ge=0, le=9999)] = None,
+) -> HTMLResponse:
+    params = request.query_params
+    filters = {name: params.getlist(name) for name in FILTERS if params.getlist(name)}
+    query = SearchQuery(
+        q=q,
+        title=params.get("title"),
+        author=params.get("author"),
+        subject=params.get("subject"),
+        isbn=params.get("isbn") or None,
+        issn=params.get("issn") or None,
+        filters={("subject" if k == "subject_filter" else k): v for k, v in filters.items()},
+        year_from=year_from,
+        year_to=year_to,
+        sort=sort,
+        page=page,
+        size=size,
+    )
+    try:
+        result = search(services, query)
+    except SearchError as exc:
+        return render_error_page(request, 400, str(exc))
+    except (TransportError, EsApiError):
+        return render_error_page(request, 503, "The search index is not available right now. Please try again.")
+    return render(
+        request,
+        "search.html",
+        {"q": q, "result": result, "filters": filters, "members": _members(services), "query": query},
+    )
+
+
+@router.get("/records/{union_id}", response_class=HTMLResponse)
+def record_page(request: Request, services: ServicesDep, union_id: str) -> HTMLResponse:
+    record = get_record(services, union_id, with_marcxml=False) if len(union_id) <= 64 else None
+    if record is None:
+        return render_error_page(request, 404, f"There is no record {union_id} in the union catalogue.")
+    home_region = request.query_params.get("region") or request.cookies.get("unicat_region")
+    regions: dict[str, list[dict[str, Any]]] = {}
+    for holding in record["holdings"]:
+        regions.setdefault(holding["region"], []).append(holding)
+    order = sorted(regions, key=lambda r: (r != home_region, r))
+    return render(
+        request,
+        "record.html",
+        {"record": record, "regions": [(r, regions[r]) for r in order], "home_region": home_region},
+    )
+
+
+@router.get("/members", response_class=HTMLResponse)
+def members_page(request: Request, services: ServicesDep) -> HTMLResponse:
+    with services.db() as session:
+        counts = dict(
+            session.execute(
+                select(SourceRecord.member_code, func.count())
+                .where(SourceRecord.deleted.is_(False))
+                .group_by(SourceRecord.member_code)
+            ).all()
+        )
+        last_runs: dict[str, HarvestRun] = {}
+        for run in session.scalars(select(HarvestRun).order_by(HarvestRun.id)):
+            last_runs[run.member_code] = run
+    return render(request, "members.html", {"members": _members(services), "counts": counts, "last_runs": last_runs})
