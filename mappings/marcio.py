@@ -92,18 +92,17 @@ def _tidy(record: Record, *, ncr: bool) -> None:
     for field in record.fields:
         if field.control_field:
             continue
-        changed = False
-        subfields = []
-        for sub in field.subfields:
+        subfields = field.subfields
+        for i, sub in enumerate(subfields):
             value = sub.value
-            if not value.isascii() and not unicodedata.is_normalized("NFC", value):
+            if value.isascii() and not (ncr and "&#" in value):
+                continue
+            if not unicodedata.is_normalized("NFC", value):
                 value = unicodedata.normalize("NFC", value)
             if ncr and "&#" in value:
                 value = decode_ncr(value)
-            changed = changed or value is not sub.value
-            subfields.append(Subfield(sub.code, value))
-        if changed:
-            field.subfields = subfields
+            if value != sub.value:
+                subfields[i] = Subfield(sub.code, value)
 
 
 def parse_xml(raw: bytes) -> ParsedXml:
