@@ -92,7 +92,7 @@ def store_records(
     records = list(records)
     existing = _existing(session, member.code, [r.local_id for r in records if r.local_id])
     default_syntax = (member.config.get(feed) or {}).get("syntax")
-    seeds: set[int] = set()
+    changed: list[SourceRecord] = []
     for rec in records:
         if rec.error or not rec.local_id:
             reason = rec.error or "record has no identifier"
@@ -112,9 +112,7 @@ def store_records(
         if rec.deleted:
             if row is not None and not row.deleted:
                 row.deleted, row.datestamp, row.updated_at = True, rec.datestamp, utcnow()
-                session.flush()
-                write_keys(session, row)
-                seeds.add(row.id)
+                changed.append(row)
                 run.deleted += 1
             continue
         checksum = hashlib.sha256(rec.raw).hexdigest()
@@ -146,10 +144,10 @@ def store_records(
         row.feed, row.syntax, row.encoding = feed, doc.source_format, rec.encoding
         row.raw, row.checksum, row.datestamp = rec.raw, checksum, rec.datestamp
         row.deleted, row.document, row.harvest_run_id, row.updated_at = False, doc.to_dict(), run.id, utcnow()
-        session.flush()
-        write_keys(session, row)
-        seeds.add(row.id)
-    return seeds
+        changed.append(row)
+    session.flush()
+    write_keys(session, changed)
+    return {row.id for row in changed}
 
 
 def _commit_page(services: Services, member_code: str, feed: str, run_id: int, page: Page) -> None:

@@ -14,13 +14,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from indexer.partition import Group, Item, partition
 from mappings.document import BibDocument
 from mappings.matchkeys import match_keys
-from store.models import Cluster, ClusterOverride, MatchKeyRow, SourceRecord
+from store.models import Cluster, ClusterOverride, MatchKeyRow, SourceRecord, utcnow
 
 #: A key shared by more records than this links nothing (e.g. a placeholder ISBN).
 DEFAULT_KEY_LIMIT = 1000
@@ -45,15 +45,19 @@ def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
         yield batch
 
 
-def write_keys(session: Session, record: SourceRecord) -> None:
-    """Replace a record's match keys from its document (none when deleted or unmapped)."""
-    session.execute(delete(MatchKeyRow).where(MatchKeyRow.record_id == record.id))
-    if record.deleted or not record.document:
-        return
-    keys = match_keys(BibDocument.from_dict(record.document))
-    rows = [{"record_id": record.id, "key": k, "strong": True} for k in dict.fromkeys(keys.strong)]
-    if keys.weak:
-        rows.append({"record_id": record.id, "key": keys.weak, "strong": False})
+def write_keys(session: Session, records: Iterable[SourceRecord]) -> None:
+    """Replace the match keys of ``records`` from their documents (none when deleted or unmapped)."""
+    records = list(records)
+    for batch in _chunks([r.id for r in records]):
+        session.execute(delete(MatchKeyRow).where(MatchKeyRow.record_id.in_(batch)))
+    rows: list[dict[str, Any]] = []
+    for record in records:
+        if record.deleted or not record.document:
+            continue
+        keys = match_keys(BibDocument.from_dict(record.document))
+        rows.extend({"record_id": record.id, "key": k, "strong": True} for k in dict.fromkeys(keys.strong))
+        if keys.weak:
+            rows.append({"record_id": record.id, "key": keys.weak, "strong": False})
     if rows:
         session.execute(MatchKeyRow.__table__.insert(), rows)
 
@@ -149,45 +153,73 @@ def _split_pairs(session: Session, items: list[Item]) -> list[tuple[int, int]]:
     return pairs
 
 
-def _new_id(session: Session, anchor: tuple[str, str], taken: set[str]) -> str:
-    """A union id derived from the group's first record, so a rebuild mints the same ids."""
-    for attempt in range(1000):
-        digest = hashlib.sha1(f"{anchor[0]}\x1f{anchor[1]}\x1f{attempt}".encode()).hexdigest()
-        candidate = "u" + digest[:15]
-        if candidate not in taken and session.get(Cluster, candidate) is None:
-            return candidate
-    raise RuntimeError("could not find a free union id")  # pragma: no cover
+def _candidate(anchor: tuple[str, str], attempt: int) -> str:
+    return "u" + hashlib.sha1(f"{anchor[0]}\x1f{anchor[1]}\x1f{attempt}".encode()).hexdigest()[:15]
+
+
+def _existing_cluster_ids(session: Session, ids: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for batch in _chunks(ids):
+        found.update(session.scalars(select(Cluster.id).where(Cluster.id.in_(batch))))
+    return found
 
 
 def assign(
     session: Session, groups: list[Group], old_of: dict[int, str | None], old_clusters: set[str]
 ) -> ClusterChange:
-    """Write ``groups`` back: keep old union ids where they carry most records, mint the rest."""
+    """Write ``groups`` back: keep old union ids where they carry most records, mint the rest.
+
+    New ids derive from the group's first record, so a rebuild mints the same ids.
+    """
     change = ClusterChange()
     overlaps = []
     for index, group in enumerate(groups):
         counts = Counter(old_of.get(it.ref) for it in group.items)
         overlaps.extend((-n, cid, index) for cid, n in counts.items() if cid)
     chosen: dict[int, str] = {}
+    used: set[str] = set()
     for _neg, cid, index in sorted(overlaps):
-        if index not in chosen and cid not in chosen.values():
+        if index not in chosen and cid not in used:
             chosen[index] = cid
-    taken = set(chosen.values()) | old_clusters
-    for index, group in enumerate(groups):
-        cid = chosen.get(index) or _new_id(session, group.items[0].sort_key, taken)
+            used.add(cid)
+    fresh = [i for i in range(len(groups)) if i not in chosen]
+    wanted = {i: _candidate(groups[i].items[0].sort_key, 0) for i in fresh}
+    taken = used | old_clusters | _existing_cluster_ids(session, wanted.values())
+    for index in fresh:
+        cid, attempt = wanted[index], 0
+        while cid in taken:
+            attempt += 1
+            cid = _candidate(groups[index].items[0].sort_key, attempt)
+            if attempt > 5:
+                taken |= _existing_cluster_ids(session, [cid])
+        chosen[index] = cid
         taken.add(cid)
-        cluster = session.get(Cluster, cid)
-        if cluster is None:
-            cluster = Cluster(id=cid)
-            session.add(cluster)
-        cluster.size = len(group.items)
-        cluster.oversized = group.oversized
+    existing = _existing_cluster_ids(session, chosen.values())
+    now = utcnow()
+    inserts, updates, moves = [], [], []
+    for index, group in enumerate(groups):
+        cid = chosen[index]
+        row = {"size": len(group.items), "oversized": group.oversized, "updated_at": now}
+        if cid in existing:
+            updates.append({"cid": cid, **row})
+        else:
+            inserts.append({"id": cid, "created_at": now, **row})
+        moves.extend({"rid": it.ref, "cid": cid} for it in group.items if old_of.get(it.ref) != cid)
         if group.oversized:
             change.oversized.add(cid)
-        session.flush()
-        for batch in _chunks([it.ref for it in group.items if old_of.get(it.ref) != cid]):
-            session.execute(SourceRecord.__table__.update().where(SourceRecord.id.in_(batch)).values(cluster_id=cid))
         change.touched.add(cid)
+    if inserts:
+        session.execute(insert(Cluster), inserts)
+    if updates:
+        session.execute(
+            update(Cluster.__table__)
+            .where(Cluster.__table__.c.id == bindparam("cid"))
+            .values(size=bindparam("size"), oversized=bindparam("oversized"), updated_at=bindparam("updated_at")),
+            updates,
+        )
+    if moves:
+        table = SourceRecord.__table__
+        session.execute(update(table).where(table.c.id == bindparam("rid")).values(cluster_id=bindparam("cid")), moves)
     change.removed = old_clusters - change.touched
     return change
 
@@ -197,9 +229,8 @@ def _apply(
 ) -> ClusterChange:
     old_of: dict[int, str | None] = {}
     for batch in _chunks(ids):
-        old_of.update(
-            session.execute(select(SourceRecord.id, SourceRecord.cluster_id).where(SourceRecord.id.in_(batch)))
-        )
+        rows = session.execute(select(SourceRecord.id, SourceRecord.cluster_id).where(SourceRecord.id.in_(batch)))
+        old_of.update({ref: cid for ref, cid in rows})
     old_clusters = old_clusters | {c for c in old_of.values() if c}
     items = _items(session, ids)
     live = {it.ref for it in items}
