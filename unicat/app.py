@@ -47,10 +47,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 
 def _include_routers(app: FastAPI) -> None:
-    from api.routes import records, search, sources
+    from api.routes import availability, records, search, sources
     from web import pages
 
-    for module in (search, records, sources):
+    for module in (search, records, sources, availability):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(pages.router)
 

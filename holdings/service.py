@@ -1,0 +1,232 @@
+"""Live availability for a union record: ask every holding member at once, never wait too long.
+
+Each holding member gets its own task bounded by its timeout (``availability_timeout``, 2 s, or
+the member's ``holdings.timeout``); the answer always has one entry per member in one of three
+states — ``ok`` (items), ``unknown`` (timed out / unreachable) or ``error`` (answered garbage, a
+diagnostic, a bad configuration). Good answers are cached in Redis for ``availability_cache_ttl``
+seconds; a member failing ``BREAKER_THRESHOLD`` times in a row is not asked again for
+``BREAKER_COOLDOWN`` seconds (circuit breaker, per process). When Redis is down the service still
+answers, without a cache, and logs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select
+
+from catalog.context import Services
+from holdings.config import HarvestedHoldings, HoldingsConfig
+from holdings.connectors import ConnectorError, LookupContext, Unreachable, connector_for
+from store.models import Member
+
+log = logging.getLogger(__name__)
+
+BREAKER_THRESHOLD = 3
+BREAKER_COOLDOWN = 30.0
+#: YAZ look-ups in flight at once (hung members hold a thread until YAZ's own timeout fires).
+EXECUTOR_THREADS = 64
+_REDIS_RETRY_AFTER = 30.0
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(HoldingsConfig)
+
+
+@dataclass
+class _Breaker:
+    failures: int = 0
+    open_until: float = 0.0
+    last_reason: str = ""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _executor(services: Services) -> ThreadPoolExecutor:
+    pool = services.extras.get("holdings_executor")
+    if not isinstance(pool, ThreadPoolExecutor):
+        pool = ThreadPoolExecutor(max_workers=EXECUTOR_THREADS, thread_name_prefix="holdings-yaz")
+        services.extras["holdings_executor"] = pool
+    return pool
+
+
+def _breakers(services: Services) -> dict[str, _Breaker]:
+    found = services.extras.setdefault("holdings_breakers", {})
+    assert isinstance(found, dict)
+    return found
+
+
+async def _redis(services: Services) -> Any | None:
+    """The shared ``redis.asyncio`` client, created lazily for the running loop; None when down."""
+    if time.monotonic() < float(services.extras.get("redis_down_until", 0.0)):  # type: ignore[arg-type]
+        return None
+    loop = asyncio.get_running_loop()
+    client = services.extras.get("redis")
+    if client is None or services.extras.get("redis_loop") is not loop:
+        from redis import asyncio as aioredis
+
+        client = aioredis.from_url(services.settings.redis_url, socket_connect_timeout=0.25, socket_timeout=0.25)
+        services.extras["redis"], services.extras["redis_loop"] = client, loop
+    return client
+
+
+def _redis_failed(services: Services, exc: Exception) -> None:
+    log.warning("availability cache off for %.0fs: Redis unreachable (%s)", _REDIS_RETRY_AFTER, exc)
+    services.extras["redis_down_until"] = time.monotonic() + _REDIS_RETRY_AFTER
+
+
+def _cache_key(services: Services, holding: dict[str, Any], config: Any) -> str:
+    ident = json.dumps([sorted(holding.get("local_ids") or []), config.model_dump(mode="json")], sort_keys=True)
+    digest = hashlib.sha1(ident.encode(), usedforsecurity=False).hexdigest()[:20]
+    return f"{services.settings.index_prefix}:avail:{holding['member']}:{digest}"
+
+
+def _member_configs(services: Services, codes: list[str]) -> dict[str, dict[str, Any]]:
+    with services.db() as session:
+        rows = session.execute(select(Member.code, Member.config).where(Member.code.in_(codes)))
+        return {code: (config or {}).get("holdings") or {} for code, config in rows}
+
+
+def _config(raw: dict[str, Any] | None) -> Any:
+    return _ADAPTER.validate_python(raw) if raw else HarvestedHoldings(type="harvested")
+
+
+async def availability_for_record(services: Services, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per holding member (see module docstring); never raises for a member's fault.
+
+    A holding entry may carry its member's holdings table as ``holdings_config``; otherwise it is
+    read from the ``member`` table.
+    """
+    holdings = list(record.get("holdings") or [])
+    if not holdings:
+        return []
+    missing = [h["member"] for h in holdings if "holdings_config" not in h]
+    stored = await asyncio.to_thread(_member_configs, services, missing) if missing else {}
+    timeout = float(services.settings.availability_timeout)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(timeout + 1.0), follow_redirects=True) as http:
+        tasks = [
+            _one_member(services, h, h["holdings_config"] if "holdings_config" in h else stored.get(h["member"]),
+                        http, timeout)
+            for h in holdings
+        ]
+        return list(await asyncio.gather(*tasks))
+
+
+async def _one_member(services: Services, holding: dict[str, Any], raw_config: dict[str, Any] | None,
+                      http: httpx.AsyncClient, default_timeout: float) -> dict[str, Any]:
+    member = holding["member"]
+    entry: dict[str, Any] = {
+        "member": member, "member_name": holding.get("member_name"), "region": holding.get("region"),
+        "state": "error", "detail": None, "checked_at": _now(), "cached": False, "items": [], "source": None,
+    }
+    try:
+        config = _config(raw_config)
+    except ValidationError as exc:
+        entry["detail"] = f"bad holdings configuration: {exc.errors()[0]['msg']}"
+        return entry
+    entry["source"] = config.type
+    if config.type == "harvested":
+        entry["as_of"] = holding.get("as_of")
+    breaker = _breakers(services).setdefault(member, _Breaker())
+    if breaker.open_until > time.monotonic():
+        entry.update(state="unknown", detail=f"not asked: failed {breaker.failures} times in a row "
+                                             f"({breaker.last_reason})")
+        return entry
+    key = _cache_key(services, holding, config)
+    cached = await _cache_get(services, key)
+    if cached is not None:
+        return {**entry, **cached, "cached": True}
+    timeout = config.timeout or default_timeout
+    ctx = LookupContext(http=http, executor=_executor(services), timeout=timeout)
+    started = time.monotonic()
+    try:
+        items = await asyncio.wait_for(connector_for(config).items(holding, ctx), timeout)
+    except TimeoutError:
+        entry.update(state="unknown", detail=f"unknown: timed out after {timeout:g} s")
+    except Unreachable as exc:
+        entry.update(state="unknown", detail=f"unknown: unreachable ({exc})")
+    except ConnectorError as exc:
+        entry.update(state="error", detail=str(exc))
+    except Exception as exc:  # a connector bug must not sink the whole answer
+        log.exception("availability connector %s failed for %s", config.type, member)
+        entry.update(state="error", detail=f"{type(exc).__name__}: {exc}")
+    else:
+        entry.update(state="ok", items=[i.to_dict() for i in items],
+                     detail=f"as of {holding.get('as_of')}" if config.type == "harvested" else None)
+    entry["checked_at"] = _now()
+    entry["elapsed_ms"] = round((time.monotonic() - started) * 1000)
+    _record_outcome(breaker, entry)
+    if entry["state"] == "ok":
+        await _cache_set(services, key, {k: entry[k] for k in ("state", "detail", "checked_at", "items")})
+    return entry
+
+
+def _record_outcome(breaker: _Breaker, entry: dict[str, Any]) -> None:
+    if entry["state"] == "ok":
+        breaker.failures, breaker.open_until = 0, 0.0
+        return
+    breaker.failures += 1
+    breaker.last_reason = str(entry["detail"])
+    if breaker.failures >= BREAKER_THRESHOLD:
+        breaker.open_until = time.monotonic() + BREAKER_COOLDOWN
+
+
+async def _cache_get(services: Services, key: str) -> dict[str, Any] | None:
+    client = await _redis(services)
+    if client is None:
+        return None
+    try:
+        raw = await client.get(key)
+    except Exception as exc:  # noqa: BLE001 - any Redis fault means "no cache", never a failed answer
+        _redis_failed(services, exc)
+        return None
+    return json.loads(raw) if raw else None
+
+
+async def _cache_set(services: Services, key: str, value: dict[str, Any]) -> None:
+    client = await _redis(services)
+    if client is None:
+        return
+    try:
+        await client.set(key, json.dumps(value), ex=int(services.settings.availability_cache_ttl))
+    except Exception as exc:  # noqa: BLE001
+        _redis_failed(services, exc)
+
+
+def summarise(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """``available_somewhere``: True when a member answered live with an available item; False when
+    every member answered and none has one; None (unknown) otherwise. Harvested data is not "now"."""
+    live_ok = [e for e in entries if e["state"] == "ok" and e.get("source") != "harvested"]
+    available = sum(1 for e in live_ok for i in e["items"] if i["status"] == "available")
+    silent = [e["member"] for e in entries if e["state"] != "ok"]
+    if available:
+        somewhere: bool | None = True
+    elif entries and not silent and live_ok:
+        somewhere = False
+    else:
+        somewhere = None
+    return {
+        "available_somewhere": somewhere,
+        "available_items": available,
+        "requestable_somewhere": any(i["requestable"] for e in entries if e["state"] == "ok" for i in e["items"]),
+        "members": len(entries),
+        "members_ok": sum(1 for e in entries if e["state"] == "ok"),
+        "members_unknown": [e["member"] for e in entries if e["state"] == "unknown"],
+        "members_error": [e["member"] for e in entries if e["state"] == "error"],
+    }
+
+
+async def available_somewhere(services: Services, records: list[dict[str, Any]]) -> dict[str, bool | None]:
+    """For a page of hits: union id → available now somewhere (True / False / None = unknown)."""
+    answers = await asyncio.gather(*(availability_for_record(services, r) for r in records))
+    return {str(r.get("id") or r.get("union_id")): summarise(a)["available_somewhere"]
+            for r, a in zip(records, answers, strict=True)}
