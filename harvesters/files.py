@@ -1,0 +1,356 @@
+"""File-dump harvester: ISO 2709 or MARCXML files from a URL, a file or a directory, optionally gzipped.
+
+Checkpoint (JSON) committed with every page::
+
+    {"files": {"<name>": {"etag": "<ETag>" | None, "sha256": "<hex>", "done": bool}},
+     "current": {"name": "<name>", "offset": <records already yielded from it>} | None}
+
+``name`` is the URL, the file's path, or for a directory the file's name inside it. A file that is
+``done`` with the same sha256 (or a URL answering 304 to ``If-None-Match``) is skipped and noted. A
+killed harvest re-reads the file it was in and skips the ``offset`` records already stored, unless
+the file changed meanwhile (then it starts that file over, noted).
+
+Records keep their bytes as received (ISO 2709) or are the ``<record>`` element alone (MARCXML).
+``local_id`` is the ``id_field`` (``001`` or ``TAG$c``); a record without it gets
+``sha256:<hash of its bytes>`` (noted), which is stable only while the record is unchanged.
+
+Deletions: a dump has no deletion signal; a record missing from a new dump is *not* deleted by this
+harvester. A member can list deleted ids, one per line, in the optional ``deleted`` file/URL; each
+becomes a deleted record.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import re
+import tempfile
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import httpx
+from lxml import etree
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from harvesters.base import HarvestedRecord, HarvestError, Page
+from harvesters.http import RetryPolicy, check_status, with_retries
+from harvesters.xmlsafe import XmlError, iter_elements, serialise
+
+ISO_SUFFIXES = {".mrc", ".marc"}
+XML_SUFFIXES = {".xml", ".marcxml"}
+DIRECTORY_SUFFIXES = ISO_SUFFIXES | XML_SUFFIXES | {".gz"}
+RECORD_TAGS = (
+    "{http://www.loc.gov/MARC21/slim}record",
+    "{info:lc/xmlns/marcxchange-v1}record",
+    "{info:lc/xmlns/marcxchange-v2}record",
+    "record",
+)
+RECORD_TERMINATOR, FIELD_TERMINATOR, SUBFIELD_DELIMITER = b"\x1d", 0x1E, b"\x1f"
+Format = Literal["iso2709", "marcxml"]
+
+
+class FilesFeed(BaseModel):
+    """One member's file feed as configured in the members file (paths already made absolute)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url_or_path: str
+    format: Format | None = None
+    syntax: Literal["marc21", "unimarc"] | None = None
+    id_field: str = "001"
+    #: Optional file or URL listing deleted local ids, one per line.
+    deleted: str | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    retries: int | None = Field(default=None, ge=0)
+
+    @field_validator("url_or_path", "deleted")
+    @classmethod
+    def _location(cls, value: str | None) -> str | None:
+        if value is None or re.match(r"^https?://[^/\s]+", value) or Path(value).is_absolute():
+            return value
+        raise ValueError(f"must be an http(s) URL or an absolute path, got {value!r}")
+
+    @field_validator("id_field")
+    @classmethod
+    def _id_field(cls, value: str) -> str:
+        if not re.fullmatch(r"\d{3}|\d{3}\$[a-z0-9]", value):
+            raise ValueError(f"id_field must be a tag like 001 or a subfield like 035$a, got {value!r}")
+        return value
+
+
+def is_url(location: str) -> bool:
+    return location.startswith(("http://", "https://"))
+
+
+class FileHarvester:
+    """Harvest one :class:`FilesFeed`; see the module docstring for the checkpoint."""
+
+    def __init__(
+        self,
+        feed: FilesFeed,
+        *,
+        timeout: float = 30.0,
+        retries: int = 4,
+        page_size: int = 500,
+        sleep: Callable[[float], None] = time.sleep,
+        backoff: float = 1.0,
+    ) -> None:
+        self.feed = feed
+        self.page_size = page_size
+        self.sleep = sleep
+        self.policy = RetryPolicy(
+            retries=feed.retries if feed.retries is not None else retries,
+            timeout=feed.timeout if feed.timeout is not None else timeout,
+            backoff=backoff,
+        )
+        self._notes: list[str] = []
+
+    def pages(self, checkpoint: dict[str, Any] | None) -> Iterator[Page]:
+        previous: dict[str, dict[str, Any]] = dict((checkpoint or {}).get("files") or {})
+        current: dict[str, Any] = (checkpoint or {}).get("current") or {}
+        files = {name: dict(state) for name, state in previous.items()}
+        seen: set[str] = set()
+        emitted = False
+        with tempfile.TemporaryDirectory(prefix="unicat-files-") as tmp, self._client() as client:
+            for name, kind, location in self._sources():
+                seen.add(name)
+                before = previous.get(name) or {}
+                fetched = self._fetch(client, location, before, Path(tmp) / "download")
+                if fetched is None:
+                    self._notes.append(f"{name}: not modified (ETag), skipped")
+                    continue
+                path, etag, sha256 = fetched
+                if before.get("done") and before.get("sha256") == sha256:
+                    files[name] = {**before, "etag": etag or before.get("etag")}
+                    self._notes.append(f"{name}: unchanged, skipped")
+                    continue
+                skip = 0
+                if current.get("name") == name and not before.get("done"):
+                    if before.get("sha256") == sha256:
+                        skip = int(current.get("offset") or 0)
+                    else:
+                        self._notes.append(f"{name}: changed since the interrupted harvest; starting it over")
+                files[name] = {"etag": etag, "sha256": sha256, "done": False}
+                for page in self._file_pages(name, kind, path, files, skip):
+                    emitted = True
+                    yield page
+        for name in set(files) - seen:
+            del files[name]
+            self._notes.append(f"{name}: no longer offered; its records are not deleted")
+        if not emitted or self._notes:
+            yield Page([], {"files": files, "current": None}, self._take_notes())
+
+    # ------------------------------------------------------------------ sources
+    def _sources(self) -> list[tuple[str, str, str]]:
+        """(checkpoint name, "records" | "deleted", URL or path) in harvest order."""
+        found = [*self._expand(self.feed.url_or_path, "records")]
+        if self.feed.deleted:
+            found += self._expand(self.feed.deleted, "deleted")
+        return found
+
+    @staticmethod
+    def _expand(location: str, kind: str) -> list[tuple[str, str, str]]:
+        if is_url(location):
+            return [(location, kind, location)]
+        path = Path(location)
+        if path.is_dir():
+            members = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in DIRECTORY_SUFFIXES)
+            return [(p.name, kind, str(p)) for p in members]
+        if not path.is_file():
+            raise HarvestError(f"{location}: no such file or directory")
+        return [(str(path), kind, str(path))]
+
+    def _client(self) -> httpx.Client:
+        return httpx.Client(timeout=self.policy.timeout, follow_redirects=True)
+
+    def _fetch(
+        self, client: httpx.Client, location: str, before: dict[str, Any], dest: Path
+    ) -> tuple[Path, str | None, str] | None:
+        """The file to read, its ETag and sha256; ``None`` when the server says 304 Not Modified."""
+        if not is_url(location):
+            digest = hashlib.sha256()
+            with open(location, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            return Path(location), None, digest.hexdigest()
+        # Ask conditionally only for a file finished last time: a half-read one must be re-read.
+        etag = before.get("etag") if before.get("done") else None
+
+        def attempt() -> tuple[Path, str | None, str] | None:
+            headers = {"If-None-Match": etag} if etag else {}
+            with client.stream("GET", location, headers=headers) as response:
+                if response.status_code == 304:
+                    return None
+                check_status(location, response.status_code, response.headers)
+                digest = hashlib.sha256()
+                with dest.open("wb") as out:
+                    for block in response.iter_bytes(1 << 16):
+                        digest.update(block)
+                        out.write(block)
+                return dest, response.headers.get("ETag"), digest.hexdigest()
+
+        return with_retries(location, attempt, self.policy, sleep=self.sleep, notes=self._notes)
+
+    # ------------------------------------------------------------------ pages
+    def _file_pages(
+        self, name: str, kind: str, path: Path, files: dict[str, dict[str, Any]], skip: int
+    ) -> Iterator[Page]:
+        hashed = [0]
+        records = self._deleted(path) if kind == "deleted" else self._records(name, path, hashed)
+        page: list[HarvestedRecord] = []
+        count = 0
+        for record in records:
+            count += 1
+            if count <= skip:
+                continue
+            if len(page) == self.page_size:
+                yield self._page(page, files, {"name": name, "offset": count - 1})
+                page = []
+            page.append(record)
+        files[name]["done"] = True
+        if skip:
+            self._notes.append(f"{name}: resumed after record {skip}")
+        if hashed[0]:
+            self._notes.append(f"{name}: {hashed[0]} records without {self.feed.id_field}; ids are hashes")
+        yield self._page(page, files, None)
+
+    def _page(self, records: list[HarvestedRecord], files: dict[str, Any], current: dict[str, Any] | None) -> Page:
+        snapshot = {name: dict(state) for name, state in files.items()}
+        return Page(records, {"files": snapshot, "current": current}, self._take_notes())
+
+    def _take_notes(self) -> list[str]:
+        notes, self._notes = self._notes, []
+        return notes
+
+    def _deleted(self, path: Path) -> Iterator[HarvestedRecord]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                yield HarvestedRecord(line.strip(), b"", encoding=self._format(path.name) or "xml", deleted=True)
+
+    def _format(self, name: str) -> Format | None:
+        if self.feed.format:
+            return self.feed.format
+        suffixes = [s.lower() for s in Path(name.split("?")[0]).suffixes if s.lower() != ".gz"]
+        if suffixes and suffixes[-1] in ISO_SUFFIXES:
+            return "iso2709"
+        if suffixes and suffixes[-1] in XML_SUFFIXES:
+            return "marcxml"
+        return None
+
+    def _records(self, name: str, path: Path, hashed: list[int]) -> Iterator[HarvestedRecord]:
+        with path.open("rb") as handle:
+            stream: IO[bytes] = handle
+            magic = handle.read(2)
+            handle.seek(0)
+            if magic == b"\x1f\x8b":
+                stream = io.BufferedReader(gzip.GzipFile(fileobj=handle, mode="rb"))  # type: ignore[arg-type]
+            fmt = self._format(name)
+            try:
+                if fmt is None:
+                    peeked = stream.peek(256) if isinstance(stream, io.BufferedReader) else b""
+                    fmt = "marcxml" if peeked.lstrip()[:1] == b"<" else "iso2709"
+                if fmt == "marcxml":
+                    yield from self._marcxml(stream, hashed)
+                else:
+                    yield from self._iso2709(stream, hashed)
+            except (OSError, EOFError, zlib.error) as exc:
+                reason = f"{name} unreadable ({type(exc).__name__}: {exc}); the rest of the file was skipped"
+                yield HarvestedRecord(hash_id(reason.encode()), b"", fmt or "xml", self.feed.syntax, error=reason)
+
+    def _iso2709(self, stream: IO[bytes], hashed: list[int]) -> Iterator[HarvestedRecord]:
+        for raw, error in split_iso2709(stream):
+            if error:
+                yield HarvestedRecord(hash_id(raw), raw, "iso2709", self.feed.syntax, error=error)
+                continue
+            local_id = iso2709_field(raw, self.feed.id_field)
+            if not local_id:
+                hashed[0] += 1
+            yield HarvestedRecord(local_id or hash_id(raw), raw, "iso2709", self.feed.syntax)
+
+    def _marcxml(self, stream: IO[bytes], hashed: list[int]) -> Iterator[HarvestedRecord]:
+        count = 0
+        try:
+            for element in iter_elements(stream, RECORD_TAGS):
+                count += 1
+                raw = serialise(element)
+                local_id = marcxml_field(element, self.feed.id_field)
+                if not local_id:
+                    hashed[0] += 1
+                yield HarvestedRecord(local_id or hash_id(raw), raw, "xml", self.feed.syntax)
+        except XmlError as exc:
+            reason = f"file {exc} after record {count}; the rest was skipped"
+            yield HarvestedRecord(hash_id(reason.encode()), b"", "xml", self.feed.syntax, error=reason)
+
+
+# ---------------------------------------------------------------------- MARC helpers
+
+
+def split_iso2709(stream: IO[bytes], block: int = 1 << 20) -> Iterator[tuple[bytes, str | None]]:
+    """Yield (record bytes, error or None), cutting at record terminators so one bad leader costs one record."""
+    buffer = b""
+    while chunk := stream.read(block):
+        parts = (buffer + chunk).split(RECORD_TERMINATOR)
+        buffer = parts.pop()
+        for part in parts:
+            record = part.lstrip(b"\r\n\t \x00\x1a") + RECORD_TERMINATOR
+            if len(record) > 1:
+                yield record, leader_problem(record)
+    rest = buffer.strip(b"\r\n\t \x00\x1a")
+    if rest:
+        yield rest, "truncated record at end of file (no record terminator)"
+
+
+def leader_problem(record: bytes) -> str | None:
+    if len(record) < 25 or not record[:5].isdigit() or not record[12:17].isdigit():
+        return f"broken leader {record[:24]!r}"
+    if int(record[:5]) != len(record):
+        return f"leader gives length {int(record[:5])} but the record has {len(record)} bytes"
+    base = int(record[12:17])
+    if not 24 < base <= len(record) or record[base - 1] != FIELD_TERMINATOR or (base - 25) % 12:
+        return f"broken leader: bad base address {base}"
+    return None
+
+
+def iso2709_field(record: bytes, id_field: str) -> str | None:
+    """The first ``TAG`` (control field) or ``TAG$c`` (subfield) value of a valid ISO 2709 record."""
+    tag, _, code = id_field.partition("$")
+    base = int(record[12:17])
+    directory = record[24 : base - 1]
+    for i in range(0, len(directory) - 11, 12):
+        entry = directory[i : i + 12]
+        if entry[:3].decode("ascii", "replace") != tag or not entry[3:12].isdigit():
+            continue
+        length, start = int(entry[3:7]), int(entry[7:12])
+        data = record[base + start : base + start + length].rstrip(b"\x1e")
+        if code:
+            found = [s[1:] for s in data.split(SUBFIELD_DELIMITER)[1:] if s[:1] == code.encode()]
+            data = found[0] if found else b""
+        value = data.decode("utf-8", "replace").strip()
+        if value:
+            return value
+    return None
+
+
+def marcxml_field(record: etree._Element, id_field: str) -> str | None:
+    tag, _, code = id_field.partition("$")
+    for child in record:
+        if not isinstance(child.tag, str) or child.get("tag") != tag:
+            continue
+        if not code and etree.QName(child).localname == "controlfield":
+            value = (child.text or "").strip()
+        elif code and etree.QName(child).localname == "datafield":
+            subfield = next((s for s in child if isinstance(s.tag, str) and s.get("code") == code), None)
+            value = (subfield.text or "").strip() if subfield is not None else ""
+        else:
+            continue
+        if value:
+            return value
+    return None
+
+
+def hash_id(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw).hexdigest()[:32]
