@@ -178,3 +178,16 @@ def test_feed_validation_names_the_field(tmp_path: Path) -> None:
         FilesFeed.model_validate({"url_or_path": str(tmp_path), "format": "json"})
     with pytest.raises(HarvestError, match="no such file"):
         run(harvester(tmp_path / "missing.mrc"), None)
+
+
+def test_xml_entities_and_external_dtds_are_never_resolved(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET")
+    path = tmp_path / "xxe.xml"
+    path.write_text(
+        f'<?xml version="1.0"?><!DOCTYPE collection [<!ENTITY x SYSTEM "file://{secret}">]>'
+        '<collection xmlns="http://www.loc.gov/MARC21/slim"><record><leader>00000nam a2200000 a 4500</leader>'
+        '<controlfield tag="001">&x;</controlfield></record></collection>'
+    )
+    got = records(run(harvester(path), None))
+    assert all(b"TOP-SECRET" not in r.raw and "TOP-SECRET" not in r.local_id for r in got)
