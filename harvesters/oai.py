@@ -318,13 +318,11 @@ class OaiHarvester:
                     partial = self._record(_wrapped(header.group(0), prefix, nsmap, encoding))
                 except XmlError:
                     partial = HarvestedRecord(_hash_id(chunk), b"", error="unreadable OAI header")
+                line = data.count(b"\n", 0, begin) + 1
+                reason = f"malformed record (its header is on line {line} of the response): {exc}"
                 records.append(
                     HarvestedRecord(
-                        partial.local_id,
-                        chunk,
-                        syntax=self.feed.syntax,
-                        datestamp=partial.datestamp,
-                        error=f"malformed record: {exc}",
+                        partial.local_id, body, syntax=self.feed.syntax, datestamp=partial.datestamp, error=reason
                     )
                 )
         return records
