@@ -112,17 +112,19 @@ async def availability_for_record(services: Services, record: dict[str, Any]) ->
     missing = [h["member"] for h in holdings if "holdings_config" not in h]
     stored = await asyncio.to_thread(_member_configs, services, missing) if missing else {}
     timeout = float(services.settings.availability_timeout)
+    started = time.monotonic()
     async with httpx.AsyncClient(timeout=httpx.Timeout(timeout + 1.0), follow_redirects=True) as http:
         tasks = [
             _one_member(services, h, h["holdings_config"] if "holdings_config" in h else stored.get(h["member"]),
-                        http, timeout)
+                        http, timeout, started)
             for h in holdings
         ]
         return list(await asyncio.gather(*tasks))
 
 
 async def _one_member(services: Services, holding: dict[str, Any], raw_config: dict[str, Any] | None,
-                      http: httpx.AsyncClient, default_timeout: float) -> dict[str, Any]:
+                      http: httpx.AsyncClient, default_timeout: float, started: float) -> dict[str, Any]:
+    """Everything for one member — cache, connector — within its timeout counted from ``started``."""
     member = holding["member"]
     entry: dict[str, Any] = {
         "member": member, "member_name": holding.get("member_name"), "region": holding.get("region"),
@@ -142,14 +144,14 @@ async def _one_member(services: Services, holding: dict[str, Any], raw_config: d
                                              f"({breaker.last_reason})")
         return entry
     key = _cache_key(services, holding, config)
-    cached = await _cache_get(services, key)
+    cached = await _cache_get(services, key, started + (config.timeout or default_timeout))
     if cached is not None:
         return {**entry, **cached, "cached": True}
     timeout = config.timeout or default_timeout
     ctx = LookupContext(http=http, executor=_executor(services), timeout=timeout)
-    started = time.monotonic()
     try:
-        items = await asyncio.wait_for(connector_for(config).items(holding, ctx), timeout)
+        remaining = max(0.0, started + timeout - time.monotonic())
+        items = await asyncio.wait_for(connector_for(config).items(holding, ctx), remaining)
     except TimeoutError:
         entry.update(state="unknown", detail=f"unknown: timed out after {timeout:g} s")
     except Unreachable as exc:
@@ -180,12 +182,14 @@ def _record_outcome(breaker: _Breaker, entry: dict[str, Any]) -> None:
         breaker.open_until = time.monotonic() + BREAKER_COOLDOWN
 
 
-async def _cache_get(services: Services, key: str) -> dict[str, Any] | None:
+async def _cache_get(services: Services, key: str, deadline: float) -> dict[str, Any] | None:
     client = await _redis(services)
     if client is None:
         return None
     try:
-        raw = await client.get(key)
+        raw = await asyncio.wait_for(client.get(key), max(0.01, min(0.25, deadline - time.monotonic())))
+    except TimeoutError:
+        return None  # slow cache: ask the member instead
     except Exception as exc:  # noqa: BLE001 - any Redis fault means "no cache", never a failed answer
         _redis_failed(services, exc)
         return None

@@ -79,7 +79,7 @@ _STATUS_PATTERNS: list[tuple[re.Pattern[str], str]] = [
         (r"checked.?out|on.?loan|charged|due|recalled|借出|已借", "on_loan"),
         (r"not.?for.?loan|reference|non.?circ|library use|in.?library|unavailable|not available"
          r"|vault|order|in.?process|bindery|阅览|不外借|馆内", "not_for_loan"),
-        (r"^(available|on shelf|available on shelf|in|stacks|check_holdings|可借|在架)$|stack|shelf|在架|可借",
+        (r"^(available|on shelf|available on shelf|in|check_holdings)$|stack|shelf|by.?request|在架|可借",
          "available"),
     ]
 ]
