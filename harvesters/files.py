@@ -21,6 +21,7 @@ becomes a deleted record.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -115,8 +116,13 @@ class FileHarvester:
         files = {name: dict(state) for name, state in previous.items()}
         seen: set[str] = set()
         emitted = False
-        with tempfile.TemporaryDirectory(prefix="unicat-files-") as tmp, self._client() as client:
-            for name, kind, location in self._sources():
+        sources = self._sources()
+        needs_http = any(is_url(location) for _name, _kind, location in sources)
+        with (
+            tempfile.TemporaryDirectory(prefix="unicat-files-") as tmp,
+            self._client() if needs_http else contextlib.nullcontext() as client,
+        ):
+            for name, kind, location in sources:
                 seen.add(name)
                 before = previous.get(name) or {}
                 fetched = self._fetch(client, location, before, Path(tmp) / "download")
@@ -168,10 +174,10 @@ class FileHarvester:
         return httpx.Client(timeout=self.policy.timeout, follow_redirects=True)
 
     def _fetch(
-        self, client: httpx.Client, location: str, before: dict[str, Any], dest: Path
+        self, client: httpx.Client | None, location: str, before: dict[str, Any], dest: Path
     ) -> tuple[Path, str | None, str] | None:
         """The file to read, its ETag and sha256; ``None`` when the server says 304 Not Modified."""
-        if not is_url(location):
+        if client is None or not is_url(location):
             digest = hashlib.sha256()
             with open(location, "rb") as handle:
                 for block in iter(lambda: handle.read(1 << 20), b""):
