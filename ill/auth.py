@@ -70,6 +70,10 @@ def _find(session: Session, member_code: str, username: str) -> IllAccount | Non
                                                    IllAccount.username == username))
 
 
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
 def actor_of(account: IllAccount) -> Actor:
     return Actor(kind=account.kind, name=account.username, member_code=account.member_code,
                  account_id=account.id, desks=frozenset(account.desks or ()))

@@ -39,7 +39,7 @@ def on_transition(session: Session, req: IllRequest, action: str, before: str, l
     for target in who:
         addr = _address(session, req, target, lender_before)
         if addr:
-            session.add(Notification(request=None, request_id=req.id, to_addr=addr,
+            session.add(Notification(request_id=req.id, to_addr=addr,
                                      subject=f"[unicat ILL #{req.id}] {subject}", body=body))
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.context import Services
-from ill.auth import create_account
+from ill.auth import hash_password
+from ill.models import IllAccount
 from ill.policies import get_policy, update_policy
 from store.db import transaction
 from store.models import Member
@@ -70,15 +71,18 @@ def seed(services: Services) -> dict[str, Any]:
             get_policy(session, code)
             update_policy(session, code, {"email": f"ill@{code.lower()}.example", "holidays": [],
                                           "pickup_locations": [f"{code} main desk", f"{code} branch"]})
-    accounts: dict[str, Any] = {}
+    hashed = hash_password(PASSWORD)  # once: argon2 is slow on purpose
+    specs = {}
     for code, *_ in MEMBERS:
         low = code.lower()
-        accounts[f"patron_{low}"] = create_account(services, member_code=code, username=f"p_{low}",
-                                                   password=PASSWORD, email=f"patron@{low}.example")
-        accounts[f"patron2_{low}"] = create_account(services, member_code=code, username=f"q_{low}",
-                                                    password=PASSWORD, email=f"q@{low}.example")
-        accounts[f"staff_{low}"] = create_account(services, member_code=code, username=f"s_{low}",
-                                                  password=PASSWORD, kind="staff", desks=["borrowing", "lending"])
-    accounts["admin"] = create_account(services, member_code="PKU", username="admin", password=PASSWORD,
-                                       kind="admin")
+        specs[f"patron_{low}"] = (code, f"p_{low}", "patron", [], f"patron@{low}.example")
+        specs[f"patron2_{low}"] = (code, f"q_{low}", "patron", [], f"q@{low}.example")
+        specs[f"staff_{low}"] = (code, f"s_{low}", "staff", ["borrowing", "lending"], f"staff@{low}.example")
+    specs["admin"] = ("PKU", "admin", "admin", [], None)
+    accounts: dict[str, Any] = {}
+    with transaction(services.db) as session:
+        for key, (code, username, kind, desks, email) in specs.items():
+            accounts[key] = IllAccount(member_code=code, username=username, display_name=username, email=email,
+                                       kind=kind, desks=desks, password_hash=hashed)
+            session.add(accounts[key])
     return accounts
