@@ -37,7 +37,7 @@ import httpx
 from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harvesters.base import HarvestedRecord, HarvestError, Page
+from harvesters.base import Encoding, HarvestedRecord, HarvestError, Page
 from harvesters.http import RetryPolicy, check_status, with_retries
 from harvesters.xmlsafe import XmlError, iter_elements, serialise
 
@@ -235,7 +235,7 @@ class FileHarvester:
     def _deleted(self, path: Path) -> Iterator[HarvestedRecord]:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
-                yield HarvestedRecord(line.strip(), b"", encoding=self._format(path.name) or "xml", deleted=True)
+                yield HarvestedRecord(line.strip(), b"", encoding=_encoding(self._format(path.name)), deleted=True)
 
     def _format(self, name: str) -> Format | None:
         if self.feed.format:
@@ -253,7 +253,7 @@ class FileHarvester:
             magic = handle.read(2)
             handle.seek(0)
             if magic == b"\x1f\x8b":
-                stream = io.BufferedReader(gzip.GzipFile(fileobj=handle, mode="rb"))  # type: ignore[arg-type]
+                stream = io.BufferedReader(gzip.GzipFile(fileobj=handle, mode="rb"))
             fmt = self._format(name)
             try:
                 if fmt is None:
@@ -265,7 +265,7 @@ class FileHarvester:
                     yield from self._iso2709(stream, hashed)
             except (OSError, EOFError, zlib.error) as exc:
                 reason = f"{name} unreadable ({type(exc).__name__}: {exc}); the rest of the file was skipped"
-                yield HarvestedRecord(hash_id(reason.encode()), b"", fmt or "xml", self.feed.syntax, error=reason)
+                yield HarvestedRecord(hash_id(reason.encode()), b"", _encoding(fmt), self.feed.syntax, error=reason)
 
     def _iso2709(self, stream: IO[bytes], hashed: list[int]) -> Iterator[HarvestedRecord]:
         for raw, error in split_iso2709(stream):
@@ -356,6 +356,10 @@ def marcxml_field(record: etree._Element, id_field: str) -> str | None:
         if value:
             return value
     return None
+
+
+def _encoding(fmt: Format | None) -> Encoding:
+    return "iso2709" if fmt == "iso2709" else "xml"
 
 
 def hash_id(raw: bytes) -> str:

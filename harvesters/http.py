@@ -48,7 +48,7 @@ class RetryPolicy:
         """Seconds to wait before retry number ``attempt`` (0-based)."""
         if retry_after is not None:
             return max(0.0, min(retry_after, self.max_retry_after))
-        return min(self.backoff * (2**attempt), self.max_backoff)
+        return min(self.backoff * 2.0**attempt, self.max_backoff)
 
 
 def parse_retry_after(value: str | None) -> float | None:

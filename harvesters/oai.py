@@ -344,8 +344,9 @@ def _wrapped(body: bytes, prefix: str, nsmap: dict[str | None, str], encoding: s
 
 
 def _first_text(header: etree._Element, name: str) -> str | None:
+    """The first ``name`` child holding plain text (elements with markup inside are skipped)."""
     for element in header.findall(_q(name)):
-        text = "".join(element.itertext()).strip() if len(element) == 0 else (element.text or "").strip()
+        text = (element.text or "").strip() if len(element) == 0 else ""
         if text:
             return text
     return None

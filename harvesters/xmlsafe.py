@@ -14,15 +14,20 @@ from typing import IO
 
 from lxml import etree
 
-_SAFE = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
-
 
 class XmlError(ValueError):
     """The bytes are not well-formed XML; the message says where and why."""
 
 
 def parser(*, recover: bool = False) -> etree.XMLParser:
-    return etree.XMLParser(recover=recover, remove_comments=True, **_SAFE)
+    return etree.XMLParser(
+        recover=recover,
+        remove_comments=True,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+    )
 
 
 def parse_xml(data: bytes) -> etree._Element:
@@ -55,7 +60,16 @@ def iter_elements(source: IO[bytes], tags: Iterable[str]) -> Iterator[etree._Ele
     siblings are dropped, so memory stays flat on files of any size. A syntax error raises
     :class:`XmlError` after the records before it have been yielded.
     """
-    context = etree.iterparse(source, events=("end",), tag=list(tags), remove_comments=True, **_SAFE)
+    context = etree.iterparse(
+        source,
+        events=("end",),
+        tag=list(tags),
+        remove_comments=True,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+    )
     try:
         for _event, element in context:
             yield element
