@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
-RUN=var/demo
+RUN="${UNICAT_VAR_DIR:-var}/demo"
 mkdir -p "$RUN"
 
 # port member-code "Repository name" records-folder

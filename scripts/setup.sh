@@ -45,8 +45,15 @@ stamp=.venv/.unicat-install-stamp
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! .venv/bin/python -c "import unicat, oaipmh" 2>/dev/null; then
     echo "setup: installing unicat and its test dependencies into .venv"
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e '.[test]'
+    piplog="$(mktemp)"
+    if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e '.[test]'; } \
+        >"$piplog" 2>&1; then
+        cat "$piplog"
+        rm -f "$piplog"
+        echo "setup: pip install failed" >&2
+        exit 1
+    fi
+    rm -f "$piplog"
     echo "$want" > "$stamp"
 fi
 
