@@ -172,7 +172,7 @@ def test_penn_state_page_with_one_malformed_record_gives_299_good_and_one_reject
     rejects = [r for r in page.records if r.error]
     good = [r for r in page.records if not r.error]
     assert len(good) == 299 and len(rejects) == 1
-    assert rejects[0].local_id == "18158488" and "malformed" in rejects[0].error
+    assert rejects[0].local_id == "18158488" and "malformed" in str(rejects[0].error)
     assert len({r.local_id for r in page.records}) == 300
     assert all(etree.fromstring(r.raw).tag == "{http://www.loc.gov/MARC21/slim}record" for r in good)
     assert page.checkpoint["token"] == "75948_aaeta"

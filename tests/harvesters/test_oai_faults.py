@@ -9,12 +9,12 @@ import pytest
 
 from harvesters.base import HarvestError
 from harvesters.oai import OaiFeed, OaiHarvester
-from tests.harvesters.fault_server import Action, Hang, Reply, Request, Reset, Sleeps, identify, run, serving
+from tests.harvesters.fault_server import Action, App, Hang, Reply, Request, Reset, Sleeps, identify, run, serving
 
 SECONDS = "YYYY-MM-DDThh:mm:ssZ"
 
 
-def flaky(fault: Action, times: int, page: Path) -> tuple[list[int], object]:
+def flaky(fault: Action, times: int, page: Path) -> tuple[list[int], App]:
     """An app answering the first ``times`` ListRecords with ``fault``, then the real page."""
     seen = [0]
 

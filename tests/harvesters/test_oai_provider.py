@@ -32,7 +32,7 @@ def test_full_harvest_resume_and_incremental_against_the_provider(oai_provider, 
     # local_id is the part after oai:<repository>: which this provider makes from 001
     for record in got:
         payload = etree.fromstring(record.raw)
-        assert record.local_id == payload.findtext(f"{MARC}controlfield[@tag='001']").strip()
+        assert record.local_id == (payload.findtext(f"{MARC}controlfield[@tag='001']") or "").strip()
         assert record.error is None and record.syntax == "marc21"
 
     later = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=5)
