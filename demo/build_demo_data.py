@@ -21,6 +21,8 @@ from pathlib import Path
 import pymarc
 from lxml import etree
 
+from demo.marc_records import control, language_008
+
 REPO = Path(__file__).resolve().parent.parent
 OUT = Path(__file__).resolve().parent / "data"
 
@@ -57,8 +59,7 @@ def iso_chunks(raw: bytes) -> Iterator[bytes]:
 
 def lang_of(chunk: bytes) -> str:
     record = pymarc.Record(data=chunk, to_unicode=True, force_utf8=True, utf8_handling="replace")
-    f008 = record.get("008")
-    return f008.data[35:38] if f008 is not None and len(f008.data) >= 38 else ""
+    return language_008(record)
 
 
 @dataclass
@@ -72,15 +73,13 @@ class Feed:
 
     def add_chunk(self, chunk: bytes) -> None:
         record = pymarc.Record(data=chunk, to_unicode=True, force_utf8=False, utf8_handling="replace")
-        f001 = record.get("001")
-        if f001 is not None:
-            self.ids.add(f001.data.strip())
+        if control(record, "001").strip():
+            self.ids.add(control(record, "001").strip())
         self.chunks.append(chunk)
 
     def add_pride(self, chunk: bytes, position: int, as_record: bool = False) -> None:
         record = pymarc.Record(data=chunk, to_unicode=True, force_utf8=True, utf8_handling="replace")
-        f001 = record.get("001")
-        local = f001.data.strip() if f001 is not None and f001.data else ""
+        local = control(record, "001").strip()
         if not local or local in self.ids:
             record.remove_fields("001")
             local = f"pp{position:04d}"
@@ -175,9 +174,8 @@ def build(src: Path, out: Path = OUT) -> dict[str, int]:
     feeds["bnu"].records.extend(sru_marcxml_records(src / CNMARC))
     feeds["bnu"].records.extend(sru_marcxml_records(src / BNF))
     for record in feeds["bnu"].records:
-        f001 = record.get("001")
-        if f001 is not None:
-            feeds["bnu"].ids.add(f001.data.strip())
+        if control(record, "001").strip():
+            feeds["bnu"].ids.add(control(record, "001").strip())
 
     targets = {"pku": "pku-pp", "sjtu": "sjtu-pp", "calis": "calis"}
     marc21_seen = 0

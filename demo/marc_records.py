@@ -69,6 +69,16 @@ def set_name_for(path: Path) -> str:
     return SET_RE.sub("-", stem).strip("-") or "records"
 
 
+def control(record: pymarc.Record, tag: str) -> str:
+    """The data of a control field, or ``""``."""
+    fld = record.get(tag)
+    return (fld.data or "") if fld is not None else ""
+
+
+def language_008(record: pymarc.Record) -> str:
+    return control(record, "008")[35:38].strip()
+
+
 def datestamp_from_005(record: pymarc.Record) -> datetime:
     field005 = record.get("005")
     data = field005.data if field005 is not None and field005.data else ""
@@ -103,8 +113,7 @@ def marc_to_dc(record: pymarc.Record) -> dict[str, list[str]]:
             "language": _subfields(record, ["101"], "a"),
             "type": ["text"],
         }
-    f008 = record.get("008")
-    lang = f008.data[35:38].strip() if f008 is not None and len(f008.data) >= 38 else ""
+    lang = language_008(record)
     return {
         "title": _subfields(record, ["245"], "abnp"),
         "creator": _subfields(record, ["100", "110", "111", "700", "710", "711"], "abcdq"),
@@ -124,6 +133,7 @@ class MarcMetadata(common.Metadata):
     def __init__(self, record: pymarc.Record) -> None:
         super().__init__(None, {})
         self.record = record
+        self._map: dict[str, list[str]] = {}
 
     def getMap(self) -> dict[str, list[str]]:  # noqa: N802 - oaipmh interface
         if not self._map:

@@ -33,7 +33,9 @@ from demo.marc_records import (
     DEFAULT_DATESTAMP,
     SET_RE,
     MarcMetadata,
+    control,
     datestamp_from_005,
+    language_008,
     metadata_registry,
     parse_datestamp,
     read_marc_file,
@@ -44,7 +46,11 @@ from demo.marc_records import (
 
 log = logging.getLogger(__name__)
 
-MARC21_FORMAT = ("marc21", "http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd", pymarc.MARC_XML_NS)
+MARC21_FORMAT = (
+    "marc21",
+    "http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd",
+    "http://www.loc.gov/MARC21/slim",
+)
 OAI_DC_FORMAT = (
     "oai_dc",
     "http://www.openarchives.org/OAI/2.0/oai_dc.xsd",
@@ -97,17 +103,15 @@ class MarcRepository:
     def add(self, record: pymarc.Record, sets: Iterable[str] = (), datestamp: datetime | None = None) -> str:
         """Add a record; its identifier comes from 001 (made unique). Returns the identifier."""
         with self._lock:
-            f001 = record.get("001")
-            local = (f001.data or "").strip() if f001 is not None else ""
+            local = control(record, "001").strip()
             local = SET_RE.sub("-", local) or f"r{len(self._entries) + 1}"
             identifier, n = f"oai:{self.repository_id}:{local}", 1
             while identifier in self._entries:
                 n += 1
                 identifier = f"oai:{self.repository_id}:{local}-{n}"
             all_sets = list(sets)
-            f008 = record.get("008")
-            if record.get("245") is not None and f008 is not None and len(f008.data) >= 38:
-                lang = SET_RE.sub("", f008.data[35:38].strip())
+            if record.get("245") is not None:
+                lang = SET_RE.sub("", language_008(record))
                 if lang:
                     all_sets.append(f"lang-{lang}")
             for spec in all_sets:
