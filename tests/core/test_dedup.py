@@ -1,0 +1,172 @@
+"""Deduplication into union records, on real MARC 21 and CNMARC records, with the real index."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from catalog.maintenance import rebuild_index
+from catalog.pipeline import ingest
+from catalog.quality import add_override, duplicates_report
+from catalog.records import find_by_source, get_record
+from catalog.search import SearchQuery, search
+from harvesters.base import HarvestedRecord
+from tests.core.helpers import DEMO, RECORDS, as_harvested, isbn13, read_marc, variant
+
+CNMARC_ISBN = "9787503717444"  # '94中国发展报告, BNU's CNMARC record
+
+
+def cnmarc_records() -> list[HarvestedRecord]:
+    root = etree.parse(str(RECORDS / "cnmarc-bnu-alma.xml")).getroot()
+    out = []
+    for element in root.iter("{*}record"):
+        local_id = element.xpath("./*[local-name()='controlfield'][@tag='001']")[0].text
+        out.append(HarvestedRecord(local_id=local_id, raw=etree.tostring(element), encoding="xml", syntax="unimarc"))
+    return out
+
+
+def lc_chinese(n: int = 40):  # type: ignore[no-untyped-def]
+    return read_marc(DEMO / "calis-lc-chinese.mrc", limit=n)
+
+
+def union_of(services, member: str, local_id: str) -> str | None:  # type: ignore[no-untyped-def]
+    found = find_by_source(services, member, local_id)
+    return found["id"] if found else None
+
+
+def test_same_isbn_in_marc21_and_cnmarc_members_merges(services, refresh):
+    bnu = cnmarc_records()
+    base = lc_chinese(1)[0]
+    pku_copy = variant(base, "pku-1", isbns=["7-5037-1744-0"], title="'94中国发展报告")  # ISBN-10 of the same book
+    ingest(services, "bnu", bnu)
+    ingest(services, "pku", as_harvested([pku_copy]))
+    uid = union_of(services, "bnu", bnu[0].local_id)
+    assert uid is not None and uid == union_of(services, "pku", "pku-1")
+    record = get_record(services, uid)
+    assert {h["member"] for h in record["holdings"]} == {"bnu", "pku"}
+    assert CNMARC_ISBN in record["isbns"]
+    # the other BNU book (a different ISBN) stays its own union record
+    assert union_of(services, "bnu", bnu[1].local_id) != uid
+    refresh()
+    hits = search(services, SearchQuery(isbn=CNMARC_ISBN))
+    assert hits["total"] == 1 and hits["hits"][0]["holdings_count"] == 2
+
+
+def test_volumes_and_editions_stay_apart(services):
+    base = lc_chinese(3)[2]
+    set_isbn = isbn13("978702000220")
+    vol1 = variant(base, "v1", isbns=[set_isbn, isbn13("978702000221")], part="第1册")
+    vol2 = variant(base, "v2", isbns=[set_isbn, isbn13("978702000222")], part="第2册")
+    vol1_again = variant(base, "v1b", isbns=[isbn13("978702000221")], part="第1册")
+    second_ed = variant(base, "e2", isbns=[isbn13("978702000878")], edition="第2版", year="2001")
+    ingest(services, "pku", as_harvested([vol1, vol2, second_ed]))
+    ingest(services, "sjtu", as_harvested([vol1_again]))
+    u1, u2, ue = (union_of(services, "pku", i) for i in ("v1", "v2", "e2"))
+    assert len({u1, u2, ue}) == 3, "volumes 1 and 2 and the second edition must be three union records"
+    assert union_of(services, "sjtu", "v1b") == u1, "the same volume at another member joins volume 1"
+
+
+def test_deleting_the_linking_record_splits_the_cluster(services):
+    base = lc_chinese(5)[4]
+    a = variant(base, "a", isbns=[isbn13("978710100304")])
+    bridge = variant(base, "bridge", isbns=[isbn13("978710100304"), isbn13("978753251234")])
+    c = variant(base, "c", isbns=[isbn13("978753251234")], year="1999")
+    ingest(services, "pku", as_harvested([a]))
+    ingest(services, "sjtu", as_harvested([c]))
+    ingest(services, "bnu", as_harvested([bridge]))
+    assert union_of(services, "pku", "a") == union_of(services, "sjtu", "c") == union_of(services, "bnu", "bridge")
+    deleted = HarvestedRecord(local_id="bridge", raw=b"", deleted=True)
+    ingest(services, "bnu", [deleted])
+    assert union_of(services, "bnu", "bridge") is None
+    assert union_of(services, "pku", "a") != union_of(services, "sjtu", "c")
+
+
+def test_a_record_edited_at_the_member_moves_to_the_right_cluster(services):
+    records = lc_chinese(12)
+    first, second = records[10], records[11]
+    ingest(services, "pku", as_harvested([variant(first, "x1", isbns=[isbn13("978702000220")])]))
+    ingest(services, "sjtu", as_harvested([variant(second, "y1", isbns=[isbn13("978710100304")])]))
+    ingest(services, "bnu", as_harvested([variant(first, "z1", isbns=[isbn13("978702000220")])]))
+    assert union_of(services, "bnu", "z1") == union_of(services, "pku", "x1")
+    # the member corrects its record: it is really the other book
+    ingest(services, "bnu", as_harvested([variant(second, "z1", isbns=[isbn13("978710100304")])]))
+    assert union_of(services, "bnu", "z1") == union_of(services, "sjtu", "y1")
+    assert union_of(services, "bnu", "z1") != union_of(services, "pku", "x1")
+    assert get_record(services, union_of(services, "pku", "x1"))["holdings_count"] == 1
+
+
+def test_facet_counts_equal_distinct_union_records(services, refresh):
+    records = lc_chinese(30)
+    ingest(services, "pku", as_harvested(records[:20]))
+    ingest(services, "sjtu", as_harvested(records[10:30]))  # 10 shared with pku
+    refresh()
+    result = search(services, SearchQuery(size=100))
+    union_ids = {
+        union_of(services, m, r["001"].data.strip())
+        for m, rs in (("pku", records[:20]), ("sjtu", records[10:30]))
+        for r in rs
+    }
+    assert result["total"] == len(union_ids)
+    facets = {b["value"]: b["count"] for b in result["facets"]["member"]}
+    pku_unions = {union_of(services, "pku", r["001"].data.strip()) for r in records[:20]}
+    sjtu_unions = {union_of(services, "sjtu", r["001"].data.strip()) for r in records[10:30]}
+    assert facets == {"pku": len(pku_unions), "sjtu": len(sjtu_unions)}
+    assert sum(1 for h in result["hits"] if h["holdings_count"] == 2) == len(pku_unions & sjtu_unions) >= 10
+
+
+def test_records_without_keys_stay_alone_and_bad_isbns_are_ignored(services):
+    base = lc_chinese(8)[7]
+    bad1 = variant(base, "bad1", isbns=["9787020002208"], title="无书号之书一")  # wrong check digit
+    bad2 = variant(base, "bad2", isbns=["9787020002208"], title="完全不同的另一本书")
+    ingest(services, "pku", as_harvested([bad1]))
+    ingest(services, "sjtu", as_harvested([bad2]))
+    assert union_of(services, "pku", "bad1") != union_of(services, "sjtu", "bad2")
+    record = get_record(services, union_of(services, "pku", "bad1"))
+    assert record["isbns"] == []
+
+
+def test_oversized_cluster_is_reported_not_grown(settings):
+    from catalog.context import build_services
+    from catalog.members import sync_members
+    from store.db import transaction
+    from tests.core.conftest import MEMBERS
+
+    services = build_services(settings(max_cluster_size=3))
+    with transaction(services.db) as session:
+        sync_members(session, [dict(m) for m in MEMBERS])
+    base = lc_chinese(9)[8]
+    copies = [variant(base, f"c{i}", isbns=[isbn13("978753251234")]) for i in range(5)]
+    ingest(services, "pku", as_harvested(copies))
+    unions = {union_of(services, "pku", f"c{i}") for i in range(5)}
+    assert len(unions) >= 2
+    report = duplicates_report(services)
+    assert report["oversized"], "a cluster held at the limit must be reported"
+    services.close()
+
+
+def test_reindex_from_scratch_gives_the_same_clusters_and_overrides_survive(services, refresh):
+    records = read_marc(DEMO / "pku" / "pride-and-prejudice.mrc", limit=60) + lc_chinese(20)
+    ingest(services, "pku", as_harvested(records[:50]))
+    ingest(services, "sjtu", as_harvested(records[30:]))
+    pairs = [("pku", r["001"].data.strip()) for r in records[:50]] + [
+        ("sjtu", r["001"].data.strip()) for r in records[30:]
+    ]
+    before = {p: union_of(services, *p) for p in pairs}
+    a, b = pairs[30], pairs[50]  # the same record at pku and sjtu → one union record
+    assert before[a] == before[b]
+    add_override(services, "split", f"{a[0]}:{a[1]}", f"{b[0]}:{b[1]}", note="test")
+    assert union_of(services, *a) != union_of(services, *b)
+    after_split = {p: union_of(services, *p) for p in pairs}
+    result = rebuild_index(services, recluster=True)
+    assert result["failed"] == 0
+    rebuilt = {p: union_of(services, *p) for p in pairs}
+    assert _partition(rebuilt) == _partition(after_split)
+    refresh()
+    total = search(services, SearchQuery(size=1))["total"]
+    assert total == len(set(rebuilt.values()))
+
+
+def _partition(assignment: dict) -> set[frozenset]:  # type: ignore[type-arg]
+    groups: dict[str, set] = {}  # type: ignore[type-arg]
+    for key, uid in assignment.items():
+        groups.setdefault(uid, set()).add(key)
+    return {frozenset(g) for g in groups.values()}
