@@ -1,0 +1,273 @@
+"""Interlibrary loan pages: sign-in, request form with fee preview, my requests, desk queues, statistics.
+
+Every POST carries the CSRF token of the signed session cookie; the pages call the ILL service layer
+in process (the same functions as the API).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from api.deps import ServicesDep
+from catalog.context import Services
+from ill import auth, delivery, intake, stats
+from ill.access import Actor, require_staff, roles_for, visible
+from ill.errors import Forbidden, IllError, Invalid
+from ill.fees import format_cents, parse_amount
+from ill.models import IllAccount, IllRequest
+from ill.policies import get_policy
+from ill.service import Details, get_visible, transition
+from ill.states import REASONS_UNFILLED, STATES, allowed
+from store.models import Member
+from web.templating import render
+
+router = APIRouter(prefix="/ill", include_in_schema=False)
+Text = Annotated[str, Form()]
+OptText = Annotated[str | None, Form()]
+
+
+class Page:
+    """The signed session of this browser: account (if signed in) and CSRF token."""
+
+    def __init__(self, request: Request, services: Services) -> None:
+        self.request, self.services = request, services
+        self.data = auth.load_session(services, request.cookies.get(auth.SESSION_COOKIE))
+        self.fresh = self.data is None
+        if self.data is None:
+            self.data = auth.new_session()
+        uid = self.data.get("uid")
+        self.account: IllAccount | None = auth.get_account(services, uid) if isinstance(uid, int) else None
+        self.actor: Actor | None = auth.actor_of(self.account) if self.account else None
+
+    def csrf(self, token: str | None) -> None:
+        auth.check_csrf(None if self.fresh else self.data, token)
+
+    def render(self, template: str, ctx: dict[str, Any] | None = None, status: int = 200) -> Response:
+        context = {"user": self.account, "actor": self.actor, "csrf_token": self.data["csrf"], "money": format_cents}
+        context.update(ctx or {})
+        return self.store(render(self.request, f"ill/{template}", context, status))
+
+    def store(self, response: Response) -> Response:
+        s = self.services.settings
+        response.set_cookie(auth.SESSION_COOKIE, auth.dump_session(self.services, self.data), httponly=True,
+                            samesite="lax", secure=s.session_cookie_secure, max_age=s.session_max_age, path="/")
+        return response
+
+    def login_redirect(self) -> Response:
+        return RedirectResponse(f"/ill/login?next={quote(str(self.request.url.path))}", status_code=303)
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else "/ill/my"
+
+
+@router.get("/login")
+def login_form(request: Request, services: ServicesDep, next: str | None = None) -> Response:
+    page = Page(request, services)
+    with services.db() as session:
+        members = session.scalars(select(Member).order_by(Member.region, Member.code)).all()
+    return page.render("login.html", {"members": members, "next": _safe_next(next)})
+
+
+@router.post("/login")
+def login(request: Request, services: ServicesDep, member: Text, username: Text, password: Text,
+          csrf_token: OptText = None, next: OptText = None) -> Response:
+    page = Page(request, services)
+    page.csrf(csrf_token)
+    account = auth.sign_in(services, member, username.strip(), password)
+    if account is None:
+        with services.db() as session:
+            members = session.scalars(select(Member).order_by(Member.region, Member.code)).all()
+        return page.render("login.html", {"members": members, "next": _safe_next(next),
+                                          "error": "Wrong library, username or password."}, 401)
+    page.data = auth.new_session(account.id)  # a new session id and CSRF token after sign-in
+    return page.store(RedirectResponse(_safe_next(next), status_code=303))
+
+
+@router.post("/logout")
+def logout(request: Request, services: ServicesDep, csrf_token: OptText = None) -> Response:
+    page = Page(request, services)
+    page.csrf(csrf_token)
+    page.data = auth.new_session()
+    return page.store(RedirectResponse("/ill/login", status_code=303))
+
+
+def _form(union_id: str, service: str, pages: str | None, citation: str | None, pickup: str | None,
+          needed_by: str | None, max_cost: str | None, note: str | None) -> intake.RequestForm:
+    try:
+        needed = date.fromisoformat(needed_by) if needed_by else None
+    except ValueError as exc:
+        raise Invalid("the needed-by date is not a date", field="needed_by") from exc
+    try:
+        cost = parse_amount(max_cost)
+    except ValueError as exc:
+        raise Invalid("the most you will pay must be an amount between 0 and 100000", field="max_cost") from exc
+    return intake.RequestForm(union_id=union_id, service=service, pages=pages or None, citation=citation or None,
+                              pickup_location=pickup or None, needed_by=needed, max_cost_cents=cost, note=note or None)
+
+
+@router.get("/request")
+async def request_form(request: Request, services: ServicesDep, union_id: str = "") -> Response:
+    page = Page(request, services)
+    if page.actor is None:
+        return RedirectResponse(f"/ill/login?next={quote(f'/ill/request?union_id={union_id}')}", status_code=303)
+    from ill import sources
+
+    record = sources.get_record(services, union_id) if union_id else None
+    if record is None:
+        return page.render("request.html", {"error": "No such union record.", "record": None, "form": {}}, 404)
+    with services.db() as session:
+        pickups = get_policy(session, page.actor.member_code or "").pickup_locations
+        session.commit()
+    return page.render("request.html", {"record": record, "pickups": pickups, "form": {"service": "loan"}})
+
+
+@router.post("/request")
+async def request_submit(request: Request, services: ServicesDep, union_id: Text, service: Text = "loan",
+                         pages: OptText = None, citation: OptText = None, pickup_location: OptText = None,
+                         needed_by: OptText = None, max_cost: OptText = None, note: OptText = None,
+                         step: Text = "preview", csrf_token: OptText = None) -> Response:
+    page = Page(request, services)
+    page.csrf(csrf_token)
+    if page.actor is None:
+        return page.login_redirect()
+    from ill import sources
+
+    raw = {"union_id": union_id, "service": service, "pages": pages, "citation": citation,
+           "pickup_location": pickup_location, "needed_by": needed_by, "max_cost": max_cost, "note": note}
+    record = sources.get_record(services, union_id)
+    with services.db() as session:
+        pickups = get_policy(session, page.actor.member_code or "").pickup_locations
+        session.commit()
+    ctx: dict[str, Any] = {"record": record, "pickups": pickups, "form": raw}
+    try:
+        form = _form(union_id, service, pages, citation, pickup_location, needed_by, max_cost, note)
+        if step != "submit":
+            ctx["plan"] = await intake.plan(services, page.actor, form)
+            return page.render("request.html", ctx)
+        req = await intake.create(services, page.actor, form)
+    except IllError as exc:
+        ctx.update(error=exc.message, field=exc.field, code=exc.code)
+        return page.render("request.html", ctx, 400 if exc.status == 422 else exc.status)
+    return RedirectResponse(f"/ill/requests/{req.id}", status_code=303)
+
+
+@router.get("/my")
+def my_requests(request: Request, services: ServicesDep) -> Response:
+    page = Page(request, services)
+    if page.actor is None:
+        return page.login_redirect()
+    with services.db() as session:
+        rows = session.scalars(select(IllRequest).where(IllRequest.patron_id == page.actor.account_id)
+                               .options(selectinload(IllRequest.audit)).order_by(IllRequest.id.desc())
+                               .limit(200)).all()
+    return page.render("my.html", {"requests": rows})
+
+
+@router.get("/requests/{request_id}")
+def detail(request: Request, services: ServicesDep, request_id: int, error: str | None = None) -> Response:
+    page = Page(request, services)
+    if page.actor is None:
+        return page.login_redirect()
+    try:
+        req = get_visible(services, request_id, page.actor)
+    except IllError as exc:
+        return page.render("detail.html", {"req": None, "error": exc.message}, exc.status)
+    roles = roles_for(page.actor, req)
+    actions = [t for t in allowed(req.state, req.service, roles) if t.side != "system"]
+    show_rota = page.actor.kind in ("staff", "admin")
+    return page.render("detail.html", {"req": req, "actions": actions, "reasons": REASONS_UNFILLED,
+                                       "show_rota": show_rota, "roles": roles, "error": error},
+                       409 if error else 200)
+
+
+@router.post("/requests/{request_id}/act")
+def act(request: Request, services: ServicesDep, request_id: int, action: Text, csrf_token: OptText = None,
+        version: Annotated[int | None, Form()] = None, message: OptText = None, reason: OptText = None,
+        cost: OptText = None) -> Response:
+    page = Page(request, services)
+    page.csrf(csrf_token)
+    if page.actor is None:
+        return page.login_redirect()
+    try:
+        details = Details(message=message or None, reason=reason or None, cost_cents=parse_amount(cost))
+        transition(services, request_id, action, page.actor, expected_version=version, details=details)
+    except ValueError:
+        return detail(request, services, request_id, error="The offered cost is not an amount.")
+    except IllError as exc:
+        return detail(request, services, request_id, error=exc.message)
+    return RedirectResponse(f"/ill/requests/{request_id}", status_code=303)
+
+
+@router.post("/requests/{request_id}/deliver")
+async def deliver(request: Request, services: ServicesDep, request_id: int, csrf_token: OptText = None,
+                  version: Annotated[int | None, Form()] = None, url: OptText = None,
+                  file: UploadFile | None = None) -> Response:
+    page = Page(request, services)
+    page.csrf(csrf_token)
+    if page.actor is None:
+        return page.login_redirect()
+    limit = services.settings.ill_upload_max_bytes
+    data = await file.read(limit + 1) if file is not None and file.filename else None
+    try:
+        await run_in_threadpool(delivery.deliver, services, request_id, page.actor, pdf=data, url=url or None,
+                                expected_version=version)
+    except IllError as exc:
+        return detail(request, services, request_id, error=exc.message)
+    return RedirectResponse(f"/ill/requests/{request_id}", status_code=303)
+
+
+@router.get("/requests/{request_id}/copy")
+def copy(request: Request, services: ServicesDep, request_id: int) -> Response:
+    page = Page(request, services)
+    if page.actor is None:
+        return page.login_redirect()
+    try:
+        row, path = delivery.current(services, request_id, page.actor)
+    except IllError as exc:
+        return page.render("detail.html", {"req": None, "error": exc.message}, exc.status)
+    if path is not None:
+        return FileResponse(path, media_type="application/pdf", filename=f"ill-{request_id}.pdf")
+    return RedirectResponse(row.url or "/ill/my", status_code=303)
+
+
+@router.get("/desk/{desk}")
+def desk_queue(request: Request, services: ServicesDep, desk: str, state: str | None = None) -> Response:
+    page = Page(request, services)
+    if page.actor is None:
+        return page.login_redirect()
+    member = page.actor.member_code or ""
+    try:
+        if desk not in ("borrowing", "lending"):
+            raise Forbidden("unknown desk")
+        require_staff(page.actor, member, desk)
+    except IllError as exc:
+        return page.render("queue.html", {"rows": [], "error": exc.message, "desk": desk}, 403)
+    col = IllRequest.borrower_code if desk == "borrowing" else IllRequest.lender_code
+    q = visible(page.actor).where(col == member)
+    if state in STATES:
+        q = q.where(IllRequest.state == state)
+    with services.db() as session:
+        rows = session.scalars(q.order_by(IllRequest.updated_at.desc()).limit(300)).all()
+    return page.render("queue.html", {"rows": rows, "desk": desk, "state": state, "states": STATES,
+                                      "member": member})
+
+
+@router.get("/admin/stats")
+def stats_page(request: Request, services: ServicesDep) -> Response:
+    page = Page(request, services)
+    if page.actor is None:
+        return page.login_redirect()
+    if page.actor.kind not in ("admin", "staff"):
+        return page.render("stats.html", {"rows": [], "error": "For staff and administrators."}, 403)
+    rows = stats.member_stats(services)
+    peak = max([1] + [max(r["lent"], r["borrowed"]) for r in rows])
+    return page.render("stats.html", {"rows": rows, "peak": peak})
