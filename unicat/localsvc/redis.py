@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis as redis_py
@@ -145,7 +146,7 @@ def status(settings: Settings) -> dict[str, object]:
     }
     client = redis_py.Redis.from_url(settings.redis_url, socket_timeout=2)
     try:
-        server = client.info("server")
+        server: dict[str, Any] = client.info("server")  # type: ignore[assignment]  # sync client
         info["running"] = True
         info["version"] = server.get("redis_version")
         info["pid"] = info["pid"] or server.get("process_id")
