@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from web.i18n import LOCALE_COOKIE, negotiate, translations
 
@@ -17,8 +18,13 @@ WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
 TEMPLATES_DIR = WEB_DIR / "templates"
 
-templates = Jinja2Templates(directory=str(TEMPLATES_DIR), extensions=["jinja2.ext.i18n"])
-templates.env.autoescape = True
+templates = Jinja2Templates(
+    env=Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=select_autoescape(default=True),
+        extensions=["jinja2.ext.i18n"],
+    )
+)
 _locale: ContextVar[str] = ContextVar("unicat_locale", default="zh_Hans")
 templates.env.install_gettext_callables(  # type: ignore[attr-defined]
     gettext=lambda s: translations(_locale.get()).gettext(s),
