@@ -10,7 +10,7 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import select
@@ -48,7 +48,10 @@ class Page:
         self.actor: Actor | None = auth.actor_of(self.account) if self.account else None
 
     def csrf(self, token: str | None) -> None:
-        auth.check_csrf(None if self.fresh else self.data, token)
+        try:
+            auth.check_csrf(None if self.fresh else self.data, token)
+        except Forbidden as exc:
+            raise HTTPException(403, exc.message) from exc
 
     def render(self, template: str, ctx: dict[str, Any] | None = None, status: int = 200) -> Response:
         context = {"user": self.account, "actor": self.actor, "csrf_token": self.data["csrf"], "money": format_cents}
