@@ -1,0 +1,276 @@
+"""Benchmark: build throughput, MARC file to searchable in Elasticsearch, against a bulk-load ceiling.
+
+(a) Pipeline: the first N records of the LC Books All file are written to a plain ISO 2709 file,
+one member's ``files`` feed points at it, and :func:`catalog.pipeline.harvest_feed` runs to the end
+(store raw → crosswalk → match keys → incremental clustering → projection outbox → bulk to
+Elasticsearch, pages of 500) followed by an index refresh: records/s from a cold, empty store.
+(b) Ceiling: the very documents the pipeline indexed, read back from the index (untimed), are
+bulk-loaded into a fresh index with the same mapping (``indexer.index.latest_spec()``) with
+``helpers.bulk`` and ``helpers.parallel_bulk`` (2 threads), then refreshed: documents/s.
+
+The pipeline is timed per phase with thin wrappers around the pipeline's own functions (cost: a
+few µs per call), so the breakdown comes from the measured run itself. ``--profile N`` adds a
+cProfile run of N records in a separate store and index and prints the top functions.
+
+    python -m bench.build_throughput [--records 100000] [--ceiling-runs 3] [--profile 10000] [--write]
+
+State (SQLite store, Elasticsearch data) stays in ``--work`` (default ``var/bench/issue2``) so that
+``bench.search_latency`` can run over the same index. ``$UNICAT_ES_URL`` set: that node is used
+instead of a private one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import shutil
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from elasticsearch.helpers import bulk, parallel_bulk, scan
+
+import catalog.pipeline as pipeline
+import indexer.project as project
+from bench.common import (
+    INDEX_PREFIX,
+    LC_FILE,
+    MEMBER_CODE,
+    bench_settings,
+    default_work_dir,
+    es_node,
+    machine,
+    shared_data,
+    stamp,
+    write_marc_subset,
+    write_section,
+)
+from catalog.context import Services, build_services
+from catalog.members import sync_members
+from indexer.index import create_index, latest_spec
+from store.db import transaction
+
+MEMBER: dict[str, Any] = {
+    "code": MEMBER_CODE,
+    "name": {"zh": "美国国会图书馆", "en": "Library of Congress (bench)"},
+    "region": "national",
+    "role": "national",
+}
+
+
+class Phases:
+    """Wall time spent inside named pipeline functions (inclusive), by monkeypatching module globals."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        self._restore: list[tuple[Any, str, Any]] = []
+
+    def wrap(self, module: Any, name: str) -> None:
+        original = getattr(module, name)
+        label = f"{module.__name__.rsplit('.', 1)[-1]}.{name}"
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.perf_counter() - started
+                self.calls[label] += 1
+
+        setattr(module, name, timed)
+        self._restore.append((module, name, original))
+
+    def __enter__(self) -> Phases:
+        for name in ("_commit_page", "store_records", "crosswalk", "write_keys", "recluster", "project_pending"):
+            self.wrap(pipeline, name)
+        for name in ("load_sources", "build_union", "to_es_document"):
+            self.wrap(project, name)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for module, name, original in reversed(self._restore):
+            setattr(module, name, original)
+
+    def exclusive(self, total: float) -> list[tuple[str, float]]:
+        s = self.seconds
+        store = s["pipeline.store_records"] - s["pipeline.crosswalk"] - s["pipeline.write_keys"]
+        union = s["project.build_union"] + s["project.to_es_document"]
+        return [
+            ("read + split the file (harvester)", total - s["pipeline._commit_page"] - s["pipeline.project_pending"]),
+            ("crosswalk (MARC → document)", s["pipeline.crosswalk"]),
+            ("store source records (lookup, checksum, ORM, flush)", store),
+            ("match keys (write_keys)", s["pipeline.write_keys"]),
+            ("clustering (recluster)", s["pipeline.recluster"]),
+            ("outbox + checkpoint + commit", s["pipeline._commit_page"] - s["pipeline.store_records"]
+             - s["pipeline.recluster"]),
+            ("projection: load sources from the store", s["project.load_sources"]),
+            ("projection: build union + ES document", union),
+            ("projection: bulk to ES + drain outbox + commit", s["pipeline.project_pending"]
+             - s["project.load_sources"] - union),
+        ]
+
+
+def drop_bench_indices(es: Elasticsearch) -> None:
+    """Delete this bench's indices (by name: wildcard deletes are refused by default)."""
+    for name in es.indices.get(index=f"{INDEX_PREFIX}-*", allow_no_indices=True, expand_wildcards="all"):
+        es.indices.delete(index=name)
+
+
+def fresh_services(work: Path, es_url: str, mrc: Path) -> Services:
+    """An empty store with one member whose file feed is ``mrc``; no index behind the alias yet."""
+    db = work / "store.sqlite3"
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    services = build_services(bench_settings(work, es_url))
+    drop_bench_indices(services.es)
+    with transaction(services.db) as session:
+        sync_members(session, [{**MEMBER, "files": {"url_or_path": str(mrc), "format": "iso2709"}}])
+    return services
+
+
+def run_pipeline(services: Services) -> tuple[pipeline.HarvestReport, float]:
+    started = time.perf_counter()
+    report = pipeline.harvest_feed(services, MEMBER_CODE, "files")
+    services.es.indices.refresh(index=services.settings.records_alias)
+    return report, time.perf_counter() - started
+
+
+def read_back(es: Elasticsearch, alias: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(h["_id"], h["_source"]) for h in scan(es, index=alias, size=2000, preserve_order=False)]
+
+
+def load_ceiling(es: Elasticsearch, docs: list[tuple[str, dict[str, Any]]], how: str) -> float:
+    """Seconds to bulk-load ``docs`` into a fresh index with the live mapping and refresh it."""
+    index = create_index(es, f"{INDEX_PREFIX}-ceiling", latest_spec())
+    es.cluster.health(index=index, wait_for_status="green", timeout="60s")
+
+    def actions() -> Iterator[dict[str, Any]]:
+        for uid, source in docs:
+            yield {"_op_type": "index", "_index": index, "_id": uid, "_source": source}
+
+    started = time.perf_counter()
+    if how == "bulk":
+        ok, errors = bulk(es, actions(), chunk_size=500, raise_on_error=False)
+        failed = len(errors) if isinstance(errors, list) else errors
+    else:
+        failed = sum(1 for ok, _ in parallel_bulk(es, actions(), thread_count=2, chunk_size=500,
+                                                   raise_on_error=False) if not ok)
+    es.indices.refresh(index=index)
+    seconds = time.perf_counter() - started
+    count = es.count(index=index)["count"]
+    es.indices.delete(index=index)
+    if failed or count != len(docs):
+        raise RuntimeError(f"ceiling load into {index}: {failed} failures, {count} of {len(docs)} documents")
+    return seconds
+
+
+def profile_run(work: Path, es_url: str, source: Path, count: int, top: int = 25) -> str:
+    pwork = work / "profile"
+    shutil.rmtree(pwork, ignore_errors=True)
+    pwork.mkdir(parents=True)
+    mrc = pwork / "records.mrc"
+    write_marc_subset(source, mrc, count)
+    services = fresh_services(pwork, es_url, mrc)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run_pipeline(services)
+    profiler.disable()
+    drop_bench_indices(services.es)
+    services.close()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--source", type=Path, default=None, help=f"ISO 2709 file (default $UNICAT_SHARED_DATA/{LC_FILE})")
+    ap.add_argument("--work", type=Path, default=None, help="state folder (default var/bench/issue2)")
+    ap.add_argument("--ceiling-runs", type=int, default=3, help="runs of each bulk-load ceiling (median kept)")
+    ap.add_argument("--profile", type=int, default=0, metavar="N", help="also cProfile a pipeline run of N records")
+    ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    args = ap.parse_args(argv)
+    source = args.source or shared_data() / LC_FILE
+    if not source.exists():
+        raise SystemExit(f"{source} not found; set UNICAT_SHARED_DATA")
+    work = (args.work or default_work_dir()).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    mrc = work / "records.mrc"
+    n = write_marc_subset(source, mrc, args.records)
+    print(f"{n} records from {source.name} → {mrc.name} ({mrc.stat().st_size / 1e6:.0f} MB)", flush=True)
+
+    with es_node(work) as es_url:
+        profile_text = profile_run(work, es_url, source, args.profile) if args.profile else ""
+        services = fresh_services(work, es_url, mrc)
+        with Phases() as phases:
+            report, seconds = run_pipeline(services)
+        alias = services.settings.records_alias
+        union_docs = services.es.count(index=alias)["count"]
+        if report.status != "ok" or report.index_failed:
+            raise SystemExit(f"pipeline run failed: {report.as_dict()}")
+        print(f"pipeline: {n} records → {union_docs} union documents in {seconds:.1f} s", flush=True)
+        docs = read_back(services.es, alias)
+        ceilings: dict[str, list[float]] = {"bulk": [], "parallel_bulk": []}
+        for _ in range(args.ceiling_runs):
+            for how in ceilings:
+                ceilings[how].append(load_ceiling(services.es, docs, how))
+                print(f"ceiling {how}: {len(docs) / ceilings[how][-1]:,.0f} docs/s", flush=True)
+        services.close()
+
+    rec_rate = n / seconds
+    doc_rate = union_docs / seconds
+    ceil = {how: len(docs) / statistics.median(runs) for how, runs in ceilings.items()}
+    best_how = max(ceil, key=lambda k: ceil[k])
+    best = ceil[best_how]
+    lines = [
+        f"{stamp()}. Machine: {machine()}.",
+        "",
+        f"Input: the first {n:,} records of `{source.name}` (LC Books All, ISO 2709, UTF-8) as one plain `.mrc` "
+        f"file; one member, file feed; cold empty SQLite store; private single-node Elasticsearch on loopback. "
+        f"Pipeline = `catalog.pipeline.harvest_feed` to the end + refresh (one process, one thread). Ceiling = "
+        f"the same {len(docs):,} documents read back from the pipeline's index, bulk-loaded into a fresh index "
+        f"with the same mapping, chunks of 500, + refresh; median of {args.ceiling_runs} runs each.",
+        "",
+        "| what | count | seconds | rate |",
+        "|---|---|---|---|",
+        f"| pipeline, MARC file → searchable | {n:,} records | {seconds:.1f} | **{rec_rate:,.0f} records/s** |",
+        f"| (same run, counted in union documents) | {union_docs:,} docs | {seconds:.1f} | {doc_rate:,.0f} docs/s |",
+    ]
+    for how, rate in ceil.items():
+        lines.append(f"| ceiling, `helpers.{how}`{' (2 threads)' if how == 'parallel_bulk' else ''} | "
+                     f"{len(docs):,} docs | {statistics.median(ceilings[how]):.1f} | {rate:,.0f} docs/s |")
+    verdict = "meets" if doc_rate / best >= 0.5 else "**misses**"
+    lines += [
+        "",
+        f"**Ratio pipeline / ceiling = {doc_rate / best:.3f}** (union docs/s ÷ best ceiling, `{best_how}`); "
+        f"records/s ÷ ceiling docs/s = {rec_rate / best:.3f}. Target ≥ 0.5: {verdict}.",
+        "",
+        "Where the pipeline's time goes (same run; wall seconds, exclusive):",
+        "",
+        "| phase | seconds | share | µs per record |",
+        "|---|---|---|---|",
+    ]
+    for label, secs in phases.exclusive(seconds):
+        lines.append(f"| {label} | {secs:.1f} | {secs / seconds:.0%} | {secs / n * 1e6:,.0f} |")
+    lines.append(f"| total | {seconds:.1f} | 100% | {seconds / n * 1e6:,.0f} |")
+    text = "\n".join(lines)
+    print(text)
+    if profile_text:
+        print(f"\ncProfile of a {args.profile}-record pipeline run (top functions by own time):\n")
+        print(profile_text)
+    if args.write:
+        write_section("Build throughput", text)
+
+
+if __name__ == "__main__":
+    main()
+

@@ -1,0 +1,153 @@
+"""Shared helpers for the issue 2 benchmarks (build throughput, search latency).
+
+Both benches keep their state (SQLite store, a private Elasticsearch node's data) in one work
+folder, ``<var>/bench/issue2`` by default, so the search bench runs over the index the build bench
+made. Large corpora are read from ``$UNICAT_SHARED_DATA`` (default ``../shared/data`` beside the
+repository root).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from unicat.settings import PROJECT_ROOT, Settings
+
+HEADING = "## Build throughput and search latency (issue 2)"
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+LC_FILE = "marc21/lc-booksall-2016-part01.mrc.gz"
+INDEX_PREFIX = "bench2"
+MEMBER_CODE = "lc"
+
+
+def shared_data() -> Path:
+    return Path(os.environ.get("UNICAT_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data")).resolve()
+
+
+def default_work_dir() -> Path:
+    return Path(Settings().var_dir) / "bench" / "issue2"
+
+
+def pct(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
+
+
+def write_marc_subset(source: Path, target: Path, count: int) -> int:
+    """Copy the first ``count`` ISO 2709 records of ``source`` (optionally gzipped) to ``target``."""
+    opener = gzip.open if source.suffix == ".gz" else open
+    written = 0
+    with opener(source, "rb") as inp, open(target, "wb") as out:
+        buf = b""
+        while written < count:
+            chunk = inp.read(1 << 20)
+            if not chunk:
+                break
+            buf += chunk
+            parts = buf.split(b"\x1d")
+            buf = parts.pop()
+            for rec in parts:
+                if written >= count:
+                    break
+                out.write(rec + b"\x1d")
+                written += 1
+    return written
+
+
+def bench_settings(work: Path, es_url: str) -> Settings:
+    return Settings(
+        var_dir=work,
+        database_url=f"sqlite:///{work / 'store.sqlite3'}",
+        es_url=es_url,
+        index_prefix=INDEX_PREFIX,
+        redis_url="redis://127.0.0.1:1/0",
+    )
+
+
+@contextmanager
+def es_node(work: Path) -> Iterator[str]:
+    """The Elasticsearch URL to use: ``$UNICAT_ES_URL`` when set, else a private node started here.
+
+    The private node listens on a free port, keeps its data in ``work/es/data`` (so a later bench
+    finds the index again) and is stopped on exit.
+    """
+    if os.environ.get("UNICAT_ES_URL"):
+        yield os.environ["UNICAT_ES_URL"].rstrip("/")
+        return
+    from unicat.localsvc.elasticsearch import start
+    from unicat.localsvc.process import free_port
+
+    started = time.perf_counter()
+    node = start(Settings(), port=free_port(), data_dir=work / "es" / "data")
+    print(f"private Elasticsearch node on {node.url} (up in {time.perf_counter() - started:.0f} s)", flush=True)
+    try:
+        yield node.url
+    finally:
+        node.stop()
+
+
+def machine() -> str:
+    """One line naming the machine: cores, CPU model, RAM, OS, Python, Elasticsearch heap."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        ram = f", {kib / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    heap = os.environ.get("UNICAT_ES_JAVA_OPTS", "-Xms512m -Xmx1g")
+    return (f"{os.cpu_count()} cores ({model}){ram}; {platform.system()} {platform.release()}; "
+            f"Python {platform.python_version()}; Elasticsearch heap `{heap}`")
+
+
+def git_revision() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, check=False)
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def stamp() -> str:
+    return f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {git_revision()}"
+
+
+def _header() -> str:
+    try:
+        nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        nproc = str(os.cpu_count())
+    return f"# Benchmark results\n\nMachine: {machine()} (`nproc` = {nproc}).\n"
+
+
+def write_section(section_name: str, text: str, path: Path = RESULTS) -> None:
+    """Replace (or append) ``### section_name`` inside this issue's section of bench/RESULTS.md."""
+    content = path.read_text() if path.exists() else _header()
+    if HEADING not in content:
+        content = content.rstrip("\n") + f"\n\n{HEADING}\n"
+    head, _, rest = content.partition(HEADING)
+    nxt = rest.find("\n## ")
+    mine, tail = (rest, "") if nxt < 0 else (rest[:nxt], rest[nxt:])
+    sub = f"### {section_name}"
+    start = mine.find(sub)
+    if start >= 0:
+        end = mine.find("\n### ", start + 1)
+        mine = mine[:start] + mine[end + 1 if end >= 0 else len(mine):]
+    mine = mine.rstrip("\n") + f"\n\n{sub}\n\n{text.strip()}\n"
+    path.write_text(head + HEADING + mine + tail)
