@@ -1,0 +1,241 @@
+"""Benchmark: search latency with 20 concurrent clients, through the API and straight against Elasticsearch.
+
+Runs over the index ``bench.build_throughput`` left in ``--work`` (default ``var/bench/issue2``; the
+private Elasticsearch node is restarted on that data). The API is served by uvicorn in a subprocess
+with one worker, exactly as ``unicat serve`` does (``uvicorn.run("unicat.app:create_app",
+factory=True, workers=1)``, access log on). The direct case sends the body the service builds for
+the same query (``catalog.search.build_query`` + the same facets, sort, size, ``track_total_hits``
+and ``_source`` filter) to ``<alias>/_search``. Both cases use the same load generator: one thread
+per client, each with its own keep-alive ``httpx.Client``, M requests each over a fixed mixed query
+list (Latin words, Chinese words in simplified and traditional forms, author names, ISBNs, filters,
+sorts; facets always on), after a warm-up. Rounds alternate API / direct; percentiles are pooled
+over the rounds and the p95 ratio is also given per round.
+
+    python -m bench.search_latency [--clients 20] [--requests 50] [--rounds 3] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import bench_settings, default_work_dir, es_node, machine, pct, stamp, write_section
+from catalog.search import FACETS, SORTS, SearchQuery, build_query
+from unicat.localsvc.process import free_port, wait_for_http
+
+FILTERS = ("member", "region", "format", "language", "subject")
+FIXED: list[dict[str, Any]] = [
+    {"q": "history"},
+    {"q": "united states politics"},
+    {"q": "war"},
+    {"q": "poetry"},
+    {"q": "economic development"},
+    {"q": "shakespeare"},
+    {"q": "climate change"},
+    {"q": "world war 1939-1945"},
+    {"q": "music"},
+    {"q": "law", "sort": "year_desc"},
+    {"q": "中国"},
+    {"q": "歷史"},
+    {"q": "文學"},
+    {"q": "中国 历史"},
+    {"q": "經濟"},
+    {"q": "北京"},
+    {"q": "小说"},
+    {"q": "history", "language": ["eng"]},
+    {"q": "中国", "format": ["book"]},
+    {"q": "economics", "year_from": 1990, "year_to": 2000},
+    {"author": "Smith"},
+    {"author": "Twain"},
+    {"title": "introduction", "sort": "title"},
+    {"q": ""},
+]
+
+
+def sampled(es_url: str, alias: str, count: int = 4) -> list[dict[str, Any]]:
+    """ISBNs and first authors of a few records (fixed: lowest ids with an ISBN)."""
+    body = {"size": count * 3, "query": {"exists": {"field": "isbn"}}, "sort": [{"id": "asc"}],
+            "_source": ["isbn", "display.authors"]}
+    hits = httpx.post(f"{es_url}/{alias}/_search", json=body, timeout=30).json()["hits"]["hits"]
+    isbns = [{"q": h["_source"]["isbn"][-1]} for h in hits[:count]]
+    authors = [{"author": a[0]} for h in hits if (a := h["_source"].get("display", {}).get("authors"))][:count]
+    return isbns + authors
+
+
+def to_search_query(params: dict[str, Any]) -> SearchQuery:
+    return SearchQuery(
+        q=params.get("q", ""), title=params.get("title"), author=params.get("author"),
+        filters={name: list(params.get(name) or []) for name in FILTERS},
+        year_from=params.get("year_from"), year_to=params.get("year_to"), sort=params.get("sort", "relevance"),
+    )
+
+
+def direct_body(params: dict[str, Any]) -> bytes:
+    """The body :func:`catalog.search.search` sends for these parameters (page 1, size 20)."""
+    query = to_search_query(params)
+    aggs: dict[str, Any] = {name: {"terms": {"field": s["field"], "size": s["size"]}} for name, s in FACETS.items()}
+    aggs["decade"] = {"histogram": {"field": "year", "interval": 10, "min_doc_count": 1}}
+    body = {"query": build_query(query), "aggs": aggs, "sort": SORTS[query.sort], "from": 0, "size": query.size,
+            "track_total_hits": True}
+    return json.dumps(body).encode()
+
+
+class Target:
+    """How one request is sent: through the API or straight to Elasticsearch."""
+
+    def __init__(self, kind: str, base: str, alias: str, queries: list[dict[str, Any]]) -> None:
+        self.kind, self.base = kind, base
+        self.api_params = [{k: v for k, v in q.items()} for q in queries]
+        self.bodies = [direct_body(q) for q in queries]
+        self.url = f"{base}/{alias}/_search"
+
+    def send(self, client: httpx.Client, i: int) -> int:
+        i %= len(self.bodies)
+        if self.kind == "api":
+            r = client.get(f"{self.base}/api/v1/search", params=self.api_params[i])
+        else:
+            r = client.post(self.url, content=self.bodies[i], params={"_source_includes": "id,display"},
+                            headers={"content-type": "application/json"})
+        return r.status_code
+
+
+def load(target: Target, clients: int, per_client: int) -> tuple[list[float], float, int]:
+    """(latencies in s, wall seconds, errors) for ``clients`` threads × ``per_client`` requests."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    barrier = threading.Barrier(clients + 1)
+
+    def client_loop(c: int) -> None:
+        with httpx.Client(timeout=60) as client:
+            target.send(client, c)  # open the keep-alive connection before the clock starts
+            barrier.wait()
+            for j in range(per_client):
+                started = time.perf_counter()
+                status = target.send(client, c * 7 + j)
+                latencies[c].append(time.perf_counter() - started)
+                errors[c] += status != 200
+
+    threads = [threading.Thread(target=client_loop, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    return [x for lat in latencies for x in lat], wall, sum(errors)
+
+
+def start_api(work: Path, es_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    settings = bench_settings(work, es_url)
+    port = free_port()
+    env = {**os.environ, "UNICAT_ES_URL": es_url, "UNICAT_INDEX_PREFIX": settings.index_prefix,
+           "UNICAT_DATABASE_URL": settings.sqlalchemy_url, "UNICAT_VAR_DIR": str(work)}
+    cmd = [sys.executable, "-m", "uvicorn", "unicat.app:create_app", "--factory", "--host", "127.0.0.1",
+           "--port", str(port), "--workers", "1"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    if not wait_for_http(f"{base}/api/v1/search?q=history", timeout=60, alive=[proc.pid]):
+        proc.kill()
+        raise SystemExit("the API did not start")
+    return proc, base
+
+
+def summary(lat: list[float], wall: float) -> dict[str, float]:
+    return {"p50": pct(lat, 50) * 1e3, "p95": pct(lat, 95) * 1e3, "p99": pct(lat, 99) * 1e3,
+            "mean": statistics.fmean(lat) * 1e3, "rps": len(lat) / wall}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--requests", type=int, default=50, help="requests per client per round")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--min-docs", type=int, default=100_000, help="refuse a smaller index")
+    ap.add_argument("--work", type=Path, default=None, help="state folder of bench.build_throughput")
+    ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    args = ap.parse_args(argv)
+    work = (args.work or default_work_dir()).resolve()
+    if not (work / "store.sqlite3").exists():
+        raise SystemExit(f"no store in {work}: run `python -m bench.build_throughput` first")
+    with es_node(work) as es_url:
+        alias = bench_settings(work, es_url).records_alias
+        docs = httpx.get(f"{es_url}/{alias}/_count", timeout=30).json().get("count", 0)
+        if docs < args.min_docs:
+            raise SystemExit(f"{alias} holds {docs} documents (< {args.min_docs}): run bench.build_throughput")
+        queries = FIXED + sampled(es_url, alias)
+        api, base = start_api(work, es_url)
+        try:
+            targets = {"api": Target("api", base, alias, queries), "direct": Target("direct", es_url, alias, queries)}
+            with httpx.Client(timeout=60) as client:
+                for target in targets.values():  # every query once, then a short concurrent burst
+                    bad = [q for i, q in enumerate(queries) if target.send(client, i) != 200]
+                    if bad:
+                        raise SystemExit(f"{target.kind}: queries failed: {bad}")
+            for target in targets.values():
+                load(target, args.clients, 5)
+            pooled: dict[str, list[float]] = {"api": [], "direct": []}
+            walls: dict[str, float] = {"api": 0.0, "direct": 0.0}
+            errors: dict[str, int] = {"api": 0, "direct": 0}
+            rounds: list[dict[str, dict[str, float]]] = []
+            for r in range(args.rounds):
+                this: dict[str, dict[str, float]] = {}
+                for kind in ("api", "direct") if r % 2 == 0 else ("direct", "api"):
+                    lat, wall, err = load(targets[kind], args.clients, args.requests)
+                    pooled[kind] += lat
+                    walls[kind] += wall
+                    errors[kind] += err
+                    this[kind] = summary(lat, wall)
+                    print(f"round {r + 1} {kind}: p50 {this[kind]['p50']:.1f} ms, p95 {this[kind]['p95']:.1f} ms, "
+                          f"{this[kind]['rps']:.0f} req/s", flush=True)
+                rounds.append(this)
+        finally:
+            api.terminate()
+            api.wait(timeout=30)
+
+    total = {kind: summary(pooled[kind], walls[kind]) for kind in pooled}
+    ratio = total["api"]["p95"] / total["direct"]["p95"]
+    per_round = [r["api"]["p95"] / r["direct"]["p95"] for r in rounds]
+    n_req = args.clients * args.requests
+    lines = [
+        f"{stamp()}. Machine: {machine()}.",
+        "",
+        f"Index: {docs:,} union documents (the build bench's index, one shard). {args.clients} concurrent clients "
+        f"(threads, keep-alive `httpx`), {args.requests} requests each per round, {args.rounds} rounds alternating "
+        f"API / direct ({n_req * args.rounds:,} requests each way), after a warm-up; {len(queries)} queries in "
+        "turn (Latin words, Chinese simplified and traditional, authors, ISBNs, filters, sorts), page 1, size 20, "
+        "facets on (5 terms aggregations + decade histogram), `track_total_hits`. API: uvicorn, 1 worker "
+        "(as `unicat serve`), on the same 2 cores as Elasticsearch and the load generator.",
+        "",
+        "| path | p50 (ms) | p95 (ms) | p99 (ms) | mean (ms) | throughput (req/s) | errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for kind, label in (("api", "through the API (`GET /api/v1/search`)"), ("direct", "straight to Elasticsearch")):
+        t = total[kind]
+        lines.append(f"| {label} | {t['p50']:.1f} | {t['p95']:.1f} | {t['p99']:.1f} | {t['mean']:.1f} | "
+                     f"{t['rps']:.0f} | {errors[kind]} |")
+    verdict = "meets" if ratio <= 1.5 else "**misses**"
+    lines += [
+        "",
+        f"**API overhead p95(API) / p95(direct) = {ratio:.2f}** (per round: "
+        f"{', '.join(f'{x:.2f}' for x in per_round)}); p50 ratio {total['api']['p50'] / total['direct']['p50']:.2f}. "
+        f"Target ≤ 1.5: {verdict}.",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.write:
+        write_section("Search latency", text)
+
+
+if __name__ == "__main__":
+    main()
