@@ -12,7 +12,7 @@ The pipeline is timed per phase with thin wrappers around the pipeline's own fun
 few µs per call), so the breakdown comes from the measured run itself. ``--profile N`` adds a
 cProfile run of N records in a separate store and index and prints the top functions.
 
-    python -m bench.build_throughput [--records 100000] [--ceiling-runs 3] [--profile 10000] [--write]
+    python bench/build_throughput.py [--records 100000] [--ceiling-runs 3] [--profile 10000] [--write]
 
 State (SQLite store, Elasticsearch data) stays in ``--work`` (default ``var/bench/issue2``) so that
 ``bench.search_latency`` can run over the same index. ``$UNICAT_ES_URL`` set: that node is used
@@ -27,6 +27,7 @@ import io
 import pstats
 import shutil
 import statistics
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -38,7 +39,15 @@ from elasticsearch.helpers import bulk, parallel_bulk, scan
 
 import catalog.pipeline as pipeline
 import indexer.project as project
-from bench.common import (
+from catalog.context import Services, build_services
+from catalog.members import sync_members
+from indexer.index import create_index, latest_spec
+from store.db import transaction
+
+if __package__ in (None, ""):  # run as a script: `python bench/build_throughput.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (  # noqa: E402
     INDEX_PREFIX,
     LC_FILE,
     MEMBER_CODE,
@@ -51,10 +60,6 @@ from bench.common import (
     write_marc_subset,
     write_section,
 )
-from catalog.context import Services, build_services
-from catalog.members import sync_members
-from indexer.index import create_index, latest_spec
-from store.db import transaction
 
 MEMBER: dict[str, Any] = {
     "code": MEMBER_CODE,

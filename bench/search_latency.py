@@ -11,7 +11,7 @@ list (Latin words, Chinese words in simplified and traditional forms, author nam
 sorts; facets always on), after a warm-up. Rounds alternate API / direct; percentiles are pooled
 over the rounds and the p95 ratio is also given per round.
 
-    python -m bench.search_latency [--clients 20] [--requests 50] [--rounds 3] [--write]
+    python bench/search_latency.py [--clients 20] [--requests 50] [--rounds 3] [--write]
 """
 
 from __future__ import annotations
@@ -29,9 +29,13 @@ from typing import Any
 
 import httpx
 
-from bench.common import bench_settings, default_work_dir, es_node, machine, pct, stamp, write_section
 from catalog.search import FACETS, SORTS, SearchQuery, build_query
 from unicat.localsvc.process import free_port, wait_for_http
+
+if __package__ in (None, ""):  # run as a script: `python bench/search_latency.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import bench_settings, default_work_dir, es_node, machine, pct, stamp, write_section  # noqa: E402
 
 FILTERS = ("member", "region", "format", "language", "subject")
 FIXED: list[dict[str, Any]] = [
