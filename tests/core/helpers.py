@@ -20,7 +20,7 @@ def read_marc(path: Path, limit: int | None = None) -> list[pymarc.Record]:
     opener = gzip.open if path.suffix == ".gz" else open
     out: list[pymarc.Record] = []
     with opener(path, "rb") as fh:  # type: ignore[operator]
-        for record in pymarc.MARCReader(fh, to_unicode=True, force_utf8=True):
+        for record in pymarc.MARCReader(fh, to_unicode=True, force_utf8=False, utf8_handling="replace"):
             if record is None:
                 continue
             out.append(record)

@@ -1,0 +1,210 @@
+"""Harvest → store → index → search, against the real OAI-PMH provider and the real Elasticsearch."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from catalog.pipeline import harvest_feed
+from catalog.records import find_by_source, get_record
+from catalog.search import SearchQuery, search
+from store.db import transaction
+from store.models import Checkpoint, HarvestRun, Member, Reject, SourceRecord
+from tests.core.helpers import DEMO, read_marc, variant
+
+UVA = DEMO / "pku" / "uva-sirsi.mrc.gz"
+
+
+def use_oai(services, code: str, url: str, **extra) -> None:  # type: ignore[no-untyped-def]
+    with transaction(services.db) as session:
+        member = session.get(Member, code)
+        member.config = {**member.config, "oai": {"url": url, "metadata_prefix": "marc21", **extra}}
+
+
+def live_count(services, code: str) -> int:  # type: ignore[no-untyped-def]
+    with services.db() as session:
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(SourceRecord)
+                .where(SourceRecord.member_code == code, SourceRecord.deleted.is_(False))
+            )
+            or 0
+        )
+
+
+def test_full_then_incremental_harvest_with_changes_and_deletions(services, oai_provider, refresh):
+    records = read_marc(UVA, limit=120)
+    provider = oai_provider(records, batch_size=25)
+    use_oai(services, "pku", provider.url)
+    first = harvest_feed(services, "pku", "oai")
+    assert (first.status, first.added, first.pages, first.rejected) == ("ok", 120, 5, 0)
+    with services.db() as session:
+        assert session.get(Checkpoint, ("pku", "oai")).state["complete"] is True
+
+    ids = provider.repository.identifiers()
+    changed_id, deleted_id = ids[3], ids[7]
+    changed = variant(
+        provider.repository.get(changed_id).record,
+        provider.repository.get(changed_id).record["001"].data,
+        title="Zhuangzi explained anew",
+    )
+    provider.repository.update(changed_id, changed)
+    provider.repository.delete(deleted_id)
+    second = harvest_feed(services, "pku", "oai")
+    assert second.status == "ok"
+    assert (second.added, second.updated, second.deleted) == (0, 1, 1), second
+    assert live_count(services, "pku") == 119
+    refresh()
+    hit = search(services, SearchQuery(title="zhuangzi explained anew"))
+    assert hit["total"] == 1
+    deleted_local = deleted_id.rsplit(":", 1)[-1]
+    assert find_by_source(services, "pku", deleted_local) is None
+
+
+def test_killed_harvest_resumes_without_loss_or_duplicates(services, oai_provider, tmp_path):
+    """A real `unicat harvest` process is killed mid-run; the next run finishes the job."""
+    records = read_marc(UVA, limit=300)
+    provider = oai_provider(records, batch_size=10)
+    use_oai(services, "pku", provider.url)
+    members_file = tmp_path / "members.toml"
+    members_file.write_text(
+        '[[member]]\ncode = "pku"\nname = { zh = "北京大学图书馆", en = "Peking University Library" }\n'
+        f'region = "north"\nrole = "regional"\noai = {{ url = "{provider.url}", metadata_prefix = "marc21" }}\n',
+        encoding="utf-8",
+    )
+    s = services.settings
+    env = {
+        **os.environ,
+        "UNICAT_VAR_DIR": str(s.var_dir),
+        "UNICAT_DATABASE_URL": s.sqlalchemy_url,
+        "UNICAT_ES_URL": s.es_url,
+        "UNICAT_INDEX_PREFIX": s.index_prefix,
+        "UNICAT_MEMBERS": str(members_file),
+    }
+    cli = [sys.executable, "-m", "unicat.cli"]
+    proc = subprocess.Popen(
+        [*cli, "harvest", "pku"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and live_count(services, "pku") < 50:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    stored_at_kill = live_count(services, "pku")
+    assert 0 < stored_at_kill < 300, "the harvest must have been killed part-way"
+    with services.db() as session:
+        token = session.get(Checkpoint, ("pku", "oai")).state
+    assert token["complete"] is False and token["token"]
+
+    resumed = harvest_feed(services, "pku", "oai")
+    assert resumed.status == "ok"
+    assert resumed.added == 300 - stored_at_kill, "the resumed run adds exactly what the killed run had not stored"
+    assert resumed.unchanged == 0, "pages stored before the kill are not fetched again"
+    with services.db() as session:
+        total = session.scalar(select(func.count()).select_from(SourceRecord))
+        distinct = session.scalar(select(func.count(func.distinct(SourceRecord.local_id))))
+    assert total == distinct == 300
+
+
+def test_malformed_records_are_rejects_and_never_stop_the_run(services, tmp_path, refresh):
+    records = read_marc(DEMO / "calis-lc-chinese.mrc", limit=30)
+    good = b"".join(r.as_marc() for r in records[:15])
+    garbage = b"00047nam  2200037   4500" + b"\x1e\x1d"  # a leader that promises what is not there
+    path = tmp_path / "feed.mrc"
+    path.write_bytes(good + garbage + b"".join(r.as_marc() for r in records[15:]))
+    with transaction(services.db) as session:
+        member = session.get(Member, "nlc")
+        member.config = {**member.config, "files": {"url_or_path": str(path), "format": "iso2709"}}
+    report = harvest_feed(services, "nlc", "files")
+    assert report.status == "ok"
+    assert report.added == 30 and report.rejected >= 1
+    with services.db() as session:
+        rejects = session.scalars(select(Reject).where(Reject.member_code == "nlc")).all()
+    assert rejects and all(r.reason for r in rejects)
+    refresh()
+    assert search(services, SearchQuery(filters={"member": ["nlc"]}))["total"] >= 25
+
+
+def test_unreachable_member_fails_cleanly_and_keeps_what_is_stored(services, oai_provider):
+    records = read_marc(UVA, limit=20)
+    provider = oai_provider(records, batch_size=50)
+    use_oai(services, "pku", provider.url)
+    assert harvest_feed(services, "pku", "oai").added == 20
+    use_oai(services, "pku", "http://127.0.0.1:9/oai", timeout=1, retries=1)
+    report = harvest_feed(services, "pku", "oai")
+    assert report.status == "failed" and "127.0.0.1:9" in report.error
+    assert live_count(services, "pku") == 20
+    with services.db() as session:
+        run = session.get(HarvestRun, report.run_id)
+    assert run.status == "failed" and run.error
+
+
+def test_garbage_feed_is_a_named_failure(services, tmp_path):
+    import http.server
+    import threading
+
+    class Garbage(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml")
+            self.end_headers()
+            self.wfile.write(b"<html><body>Service temporarily <b>unavailable")
+
+        def log_message(self, *args):  # type: ignore[no-untyped-def]
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        use_oai(services, "sjtu", f"http://127.0.0.1:{server.server_port}/oai", timeout=2, retries=1)
+        report = harvest_feed(services, "sjtu", "oai")
+    finally:
+        server.shutdown()
+    assert report.status == "failed" and report.error
+
+
+@pytest.mark.parametrize("query", ["紅樓夢", "红楼梦"])
+def test_traditional_and_simplified_find_each_other(services, refresh, query):
+    from catalog.pipeline import ingest
+    from tests.core.helpers import as_harvested
+
+    base = read_marc(DEMO / "calis-lc-chinese.mrc", limit=1)[0]
+    simplified = variant(base, "hlm-s", title="红楼梦研究集刊", isbns=[])
+    traditional = variant(base, "hlm-t", title="紅樓夢人物論", year="1985", isbns=[])
+    ingest(services, "pku", as_harvested([simplified, traditional]))
+    refresh()
+    result = search(services, SearchQuery(q=query))
+    titles = {h["title"] for h in result["hits"]}
+    assert titles == {"红楼梦研究集刊", "紅樓夢人物論"}
+    marked = {h["title"]: h["highlight"].get("title") for h in result["hits"]}
+    assert marked["紅樓夢人物論"] == "<mark>紅樓夢</mark>人物論"
+    # a word inside a title without spaces is found too
+    assert search(services, SearchQuery(q="人物论"))["total"] == 1
+
+
+def test_reindex_rebuilds_from_the_store_behind_the_alias(services, oai_provider, refresh):
+    from catalog.maintenance import rebuild_index
+    from indexer.index import alias_targets
+
+    provider = oai_provider(read_marc(UVA, limit=40), batch_size=50)
+    use_oai(services, "pku", provider.url)
+    harvest_feed(services, "pku", "oai")
+    provider.stop()  # the member is gone: the rebuild must not need it
+    refresh()
+    before = search(services, SearchQuery(size=100))
+    old = alias_targets(services.es, services.settings.records_alias)
+    result = rebuild_index(services)
+    new = alias_targets(services.es, services.settings.records_alias)
+    assert result["failed"] == 0 and new != old and len(new) == 1
+    after = search(services, SearchQuery(size=100))
+    assert after["total"] == before["total"] == result["indexed"]
+    assert {h["id"] for h in after["hits"]} == {h["id"] for h in before["hits"]}
+    rec = get_record(services, after["hits"][0]["id"])
+    assert rec is not None and rec["holdings"][0]["member"] == "pku"
