@@ -84,6 +84,10 @@ PRIDE_DIFFERENT: tuple[tuple[int, int, str], ...] = (
 PRIDE_SAME: tuple[tuple[int, int, str], ...] = (
     (124445, 125880, "Bantam 1981 295 p.: MARC 21 and UNIMARC description of one book"),
     (98834, 146676, "Signet Classic 1996, one record lacks pagination"),
+    (148852, 150000, "same 001 and ISBNs (Musson 1999 microfiche), no extent recorded"),
+    (334941, 335801, "same 001 and ISBNs (Chinese 2-ISBN edition), no date or extent recorded"),
+    (254762, 255513, "same 001 and ISBNs (Hodder audiobook collection), no extent recorded"),
+    (254762, 256264, "same 001 and ISBNs (Hodder audiobook collection), no extent recorded"),
 )
 
 
