@@ -114,14 +114,15 @@ def parse_members(path: Path) -> list[dict[str, Any]]:
     for position, table in enumerate(tables, start=1):
         label = f"member '{table.get('code')}'" if isinstance(table.get("code"), str) else f"member #{position}"
         try:
-            entry = MemberEntry.model_validate(table)
+            entry: MemberEntry | None = MemberEntry.model_validate(table)
         except ValidationError as exc:
             problems.extend(f"{label}: {_describe(e)}" for e in exc.errors())
-            continue
-        if entry.code in seen:
+            entry = None  # the feeds are still checked, so that one run reports every problem
+        if entry is not None and entry.code in seen:
             problems.append(f"{label}: code: duplicate member code")
-        seen.add(entry.code)
-        config = entry.model_dump(mode="json")
+        if entry is not None:
+            seen.add(entry.code)
+        config: dict[str, Any] = entry.model_dump(mode="json") if entry else {}
         feeds = [kind for kind in FEED_KINDS if kind in table]
         if not feeds:
             problems.append(f"{label}: feeds: declare at least one of {', '.join(FEED_KINDS)}")
@@ -142,7 +143,8 @@ def parse_members(path: Path) -> list[dict[str, Any]]:
                 config["holdings"] = holdings.dump_python(holdings.validate_python(table["holdings"]), mode="json")
             except ValidationError as exc:
                 problems.extend(f"{label}: holdings.{_describe(e)}" for e in exc.errors())
-        members.append(config)
+        if entry is not None:
+            members.append(config)
     if problems:
         raise MembersFileError(path, problems)
     return members

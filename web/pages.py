@@ -20,14 +20,18 @@ router = APIRouter(include_in_schema=False)
 FILTERS = ("member", "region", "format", "language", "subject_filter")
 
 
-def render_error_page(request: Request, status: int, message: str) -> HTMLResponse:
+def render_error_page(
+    request: Request, status: int, message: str, message_args: dict[str, Any] | None = None
+) -> HTMLResponse:
+    """A readable error page; ``message`` is a catalog msgid (translated when the catalog has it)."""
     headings = {400: "The request could not be understood", 404: "Not found", 503: "Temporarily unavailable"}
-    return render(
-        request,
-        "error.html",
-        {"status": status, "heading": headings.get(status, "Something went wrong"), "message": message},
-        status=status if status >= 400 else 500,
-    )
+    context = {
+        "status": status,
+        "heading": headings.get(status, "Something went wrong"),
+        "message": message,
+        "message_args": message_args or {},
+    }
+    return render(request, "error.html", context, status=status if status >= 400 else 500)
 
 
 def _members(services: Any) -> dict[str, Member]:
@@ -93,7 +97,9 @@ def results(
 def record_page(request: Request, services: ServicesDep, union_id: str) -> HTMLResponse:
     record = get_record(services, union_id, with_marcxml=False) if len(union_id) <= 64 else None
     if record is None:
-        return render_error_page(request, 404, f"There is no record {union_id} in the union catalogue.")
+        return render_error_page(
+            request, 404, "There is no record %(id)s in the union catalogue.", {"id": union_id[:64]}
+        )
     home_region = request.query_params.get("region") or request.cookies.get("unicat_region")
     regions: dict[str, list[dict[str, Any]]] = {}
     for holding in record["holdings"]:

@@ -1,0 +1,74 @@
+"""The members file through the real CLI: invalid entries are named and nothing is changed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from sqlalchemy import select
+
+from catalog.context import build_services
+from store.models import Member
+
+GOOD = """
+[[member]]
+code = "pku"
+name = { zh = "北京大学图书馆", en = "Peking University Library" }
+region = "north"
+oai = { url = "http://127.0.0.1:8081/oai", metadata_prefix = "marc21" }
+"""
+BAD = (
+    GOOD.replace('code = "pku"', 'code = "pku"\nrole = "emperor"')
+    + """
+[[member]]
+code = "Bad Code"
+name = { zh = "坏" }
+region = "east"
+files = { url_or_path = "x.mrc", format = "pdf" }
+"""
+)
+
+
+def run_cli(settings, members_file, *args):  # type: ignore[no-untyped-def]
+    env = {
+        **os.environ,
+        "UNICAT_VAR_DIR": str(settings.var_dir),
+        "UNICAT_DATABASE_URL": settings.sqlalchemy_url,
+        "UNICAT_MEMBERS": str(members_file),
+        "UNICAT_ES_URL": settings.es_url,
+        "UNICAT_INDEX_PREFIX": settings.index_prefix,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "unicat.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_invalid_members_file_names_member_and_field_and_changes_nothing(settings, tmp_path):
+    s = settings(es=False)
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text(GOOD, encoding="utf-8")
+    bad.write_text(BAD, encoding="utf-8")
+    assert run_cli(s, good, "members", "load").returncode == 0
+    result = run_cli(s, bad, "members", "load")
+    assert result.returncode == 2
+    message = " ".join(result.stderr.split())
+    assert "member 'pku': role" in message
+    assert "member 'Bad Code': code" in message and "name.en" in message and "files.format" in message
+    services = build_services(s)
+    with services.db() as session:
+        members = session.scalars(select(Member)).all()
+    services.close()
+    assert [(m.code, m.role) for m in members] == [("pku", "member")]
+
+
+def test_broken_toml_and_unknown_member_are_named_errors(settings, tmp_path):
+    s = settings(es=False)
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[member]\ncode = ", encoding="utf-8")
+    result = run_cli(s, broken, "members", "load")
+    assert result.returncode == 2 and "not valid TOML" in result.stderr
+    good = tmp_path / "good.toml"
+    good.write_text(GOOD, encoding="utf-8")
+    result = run_cli(s, good, "harvest", "nosuch")
+    assert result.returncode == 2 and "unknown member 'nosuch'" in result.stderr
