@@ -136,7 +136,17 @@ def build_query(query: SearchQuery) -> dict[str, Any]:
         filters.append({"range": {"year": bounds}})
     if not must and not query.q.strip() and query.is_empty():
         must.append({"match_all": {}})
-    return {"bool": {"must": must, "should": should, "filter": filters}}
+    body: dict[str, Any] = {"bool": {"must": must, "should": should, "filter": filters}}
+    if query.sort == "relevance":
+        # Among equally relevant hits, works held by more libraries come first (as WorldCat does).
+        body = {
+            "function_score": {
+                "query": body,
+                "field_value_factor": {"field": "holdings_count", "modifier": "log2p", "missing": 1},
+                "boost_mode": "multiply",
+            }
+        }
+    return body
 
 
 def check_paging(query: SearchQuery, max_window: int) -> None:

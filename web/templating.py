@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from web.i18n import LOCALE_COOKIE, negotiate, translations
+from web.labels import language_name
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -25,6 +26,7 @@ templates = Jinja2Templates(
         extensions=["jinja2.ext.i18n"],
     )
 )
+templates.env.filters["language_name"] = lambda code: language_name(code, _locale.get())
 _locale: ContextVar[str] = ContextVar("unicat_locale", default="zh_Hans")
 templates.env.install_gettext_callables(  # type: ignore[attr-defined]
     gettext=lambda s: translations(_locale.get()).gettext(s),
