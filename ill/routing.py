@@ -69,6 +69,8 @@ def availability_of(entry: Mapping[str, Any] | None) -> str:
     items = entry.get("items") or []
     if any(i.get("status") == "available" and i.get("requestable", True) for i in items):
         return "available"
+    if all(i.get("status", "unknown") == "unknown" for i in items):
+        return "maybe"  # no item data, or statuses nobody could read: nothing says "no copy"
     return "none"
 
 
