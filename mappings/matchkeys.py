@@ -37,10 +37,14 @@ work without an author (under 4 characters, or a stock title such as "works", "p
 "全集", "年鉴").
 
 :func:`compatible` vetoes merges: a different non-empty part (volume 1 vs volume 2) or a
-different format (print vs e-book, book vs audio) never merge, even on a strong key. A weak
+different format (print vs e-book, book vs audio) never merge, even on a strong key; neither do
+different edition ordinals ("2nd ed." vs "3rd ed.") or page counts more than 10 apart. Nor does a
+strong key merge records whose titles proper share at most half of the shorter title's
+significant words / Han character pairs (in a script both titles have), whose main authors (as in
+the weak key, same script) differ, or whose years differ (reprints and reissues keep
+the original's numbers; the evaluation in ``bench/`` showed such false merges). A weak
 merge is also refused when both years are known and differ, both ISBN sets are non-empty and
-disjoint (different editions), both ISSN sets are non-empty and disjoint, or both page counts
-are known and differ by more than 10.
+disjoint (different editions), or both ISSN sets are non-empty and disjoint.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ LATIN_WORDS = 5
 HAN_CHARS = 12
 AUTHOR_HAN_CHARS = 4
 PAGE_TOLERANCE = 10
+STRONG_YEAR_TOLERANCE = 0
 
 _ARTICLES = frozenset(
     ("the", "a", "an", "le", "la", "les", "der", "die", "das", "ein", "eine", "el", "los", "las", "un", "una",
@@ -91,6 +96,53 @@ class MatchKeys:
     pages: int | None
     isbns: frozenset[str]
     issns: frozenset[str]
+    #: Significant title words (Latin script) and Han character pairs, for the identifier sanity check.
+    title_tokens: frozenset[str] = frozenset()
+    edition: int | None = None
+    author: str = ""
+
+
+_STOP = frozenset({"the", "and", "for", "with", "from", "des", "les", "une", "und", "von", "der", "die", "das",
+                   "del", "los", "las", "dei", "della", "per", "sur", "aux", "dans"})
+_HAN_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
+
+
+def title_tokens(doc: BibDocument) -> frozenset[str]:
+    """Latin words of 3+ letters (no stop words) and Han character pairs (a lone Han character
+    counts alone) of the title proper and the parallel titles, folded (subtitles are left out:
+    series like "Chocolate : exploit the versatility…" / "Egg : exploit the versatility…" share them)."""
+    text = fold(" ".join(t for t in (doc.title, *doc.parallel_titles) if t))
+    tokens: set[str] = set()
+    for run in _HAN_RUN.findall(text):
+        tokens.update(run[i : i + 2] for i in range(max(len(run) - 1, 1)))
+    latin = _NON_WORD.sub(" ", _HAN_RUN.sub(" ", text)).split()
+    tokens.update(w for w in latin if len(w) >= 3 and w not in _STOP)
+    return frozenset(tokens)
+
+
+def _same_title(a: frozenset[str], b: frozenset[str]) -> bool:
+    """False only when, in a script both titles are written in, at most half of the shorter
+    title's words / character pairs occur in the other."""
+    shared_script = False
+    for han in (True, False):
+        ta = {t for t in a if has_han(t) == han}
+        tb = {t for t in b if has_han(t) == han}
+        if ta and tb:
+            shared_script = True
+            if len(ta & tb) * 2 > min(len(ta), len(tb)):
+                return True
+    return not shared_script
+
+
+def edition_number(edition: str | None) -> int | None:
+    """The edition's ordinal ("2nd ed." → 2, "第3版" → 3, "Zweite Auflage" → 2), None without one."""
+    if not edition:
+        return None
+    part = normalise_part(edition)
+    if not part or not part.split(".")[0].isdigit():
+        return None
+    value = int(part.split(".")[0])
+    return value if value < 200 else None  # "Rev. 1999" names a year, not an ordinal
 
 
 def match_keys(doc: BibDocument) -> MatchKeys:
@@ -110,6 +162,9 @@ def match_keys(doc: BibDocument) -> MatchKeys:
         pages=doc.pages,
         isbns=frozenset(doc.isbns),
         issns=frozenset(doc.issns),
+        title_tokens=title_tokens(doc),
+        edition=edition_number(doc.edition),
+        author=author_key(doc),
     )
 
 
@@ -195,12 +250,20 @@ def compatible(a: MatchKeys, b: MatchKeys, *, strong: bool) -> bool:
         return False
     if a.format != b.format:
         return False
+    if a.edition is not None and b.edition is not None and a.edition != b.edition:
+        return False
+    if a.pages is not None and b.pages is not None and abs(a.pages - b.pages) > PAGE_TOLERANCE:
+        return False
     if strong:
-        return True
+        # A shared number is not enough on its own: series/publisher ISBNs, reprints that keep the
+        # original's OCLC number and typing errors link unrelated books (measured in bench/).
+        if not _same_title(a.title_tokens, b.title_tokens):
+            return False
+        if a.author and b.author and has_han(a.author) == has_han(b.author) and a.author != b.author:
+            return False
+        return a.year is None or b.year is None or abs(a.year - b.year) <= STRONG_YEAR_TOLERANCE
     if a.year is not None and b.year is not None and a.year != b.year:
         return False
     if a.isbns and b.isbns and a.isbns.isdisjoint(b.isbns):
         return False
-    if a.issns and b.issns and a.issns.isdisjoint(b.issns):
-        return False
-    return not (a.pages is not None and b.pages is not None and abs(a.pages - b.pages) > PAGE_TOLERANCE)
+    return not (a.issns and b.issns and a.issns.isdisjoint(b.issns))
