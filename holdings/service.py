@@ -47,6 +47,12 @@ class _Breaker:
     last_reason: str = ""
 
 
+def _harvested_detail(holding: dict[str, Any]) -> str:
+    """The fallback shows what the member's feed said, and when (if the feed dated it)."""
+    as_of = holding.get("as_of")
+    return f"harvested holdings as of {as_of}" if as_of else "harvested holdings (date unknown)"
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -163,7 +169,7 @@ async def _one_member(services: Services, holding: dict[str, Any], raw_config: d
         entry.update(state="error", detail=f"{type(exc).__name__}: {exc}")
     else:
         entry.update(state="ok", items=[i.to_dict() for i in items],
-                     detail=f"as of {holding.get('as_of')}" if config.type == "harvested" else None)
+                     detail=_harvested_detail(holding) if config.type == "harvested" else None)
     entry["checked_at"] = _now()
     entry["elapsed_ms"] = round((time.monotonic() - started) * 1000)
     _record_outcome(breaker, entry)

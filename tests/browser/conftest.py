@@ -96,7 +96,7 @@ def live_server() -> Iterator[Callable[[Services], str]]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.fail(

@@ -62,7 +62,7 @@ def test_live_statuses_and_unknown_for_a_hanging_member_within_timeout(
     assert {i["call_number"] for i in got["koha"]["items"]} == {"GV1619 .R6 1984"}  # filled from harvest
     ncip = {i["status"]: i for i in got["ncip"]["items"]}
     assert ncip["on_loan"]["due_date"] == "2026-12-24T23:59:00Z" and ncip["available"]["location"] == "Ivy"
-    assert got["sirsi"]["source"] == "harvested" and got["sirsi"]["detail"] == "as of 2024-05-01"
+    assert got["sirsi"]["source"] == "harvested" and got["sirsi"]["detail"] == "harvested holdings as of 2024-05-01"
     summary = summarise(entries)
     assert summary["available_somewhere"] is True and summary["members_unknown"] == ["hang-http", "hang-z3950"]
 

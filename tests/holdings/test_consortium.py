@@ -74,7 +74,7 @@ def test_mixed_consortium_harvests_and_shows_live_availability(
     assert got["hang-lib"]["state"] == "unknown" and "timed out" in got["hang-lib"]["detail"]
     assert got["z-lib"]["state"] == "ok" and {i["status"] for i in got["z-lib"]["items"]} == {"available", "on_loan"}
     assert got["s-lib"]["state"] == "ok" and {i["status"] for i in got["s-lib"]["items"]} == {"available", "lost"}
-    assert got["oai-lib"]["source"] == "harvested" and got["oai-lib"]["detail"].startswith("as of")
+    assert got["oai-lib"]["source"] == "harvested" and got["oai-lib"]["detail"].startswith("harvested holdings")
     assert body["available_somewhere"] is True
     assert batch == {union["id"]: {"available_somewhere": True}, "unone": {"available_somewhere": None}}
     assert too_many.status_code == 422 and missing.status_code == 404

@@ -69,7 +69,7 @@ def test_weak_merge_vetoes() -> None:
     base = match_keys(_book(title="Emma", authors=["Austen, Jane"], year=1816, pages=400, isbns=["9780141439587"]))
     assert compatible(base, base, strong=False)
     assert not compatible(base, replace(base, year=1817), strong=False)
-    assert compatible(base, replace(base, year=1817), strong=True)
+    assert not compatible(base, replace(base, year=1817), strong=True), "a reprint keeps its ISBN, not its year"
     assert not compatible(base, replace(base, isbns=frozenset({"9780199535552"})), strong=False)
     assert not compatible(base, replace(base, pages=420), strong=False)
     assert compatible(base, replace(base, pages=405), strong=False)
@@ -84,3 +84,25 @@ def _marcxml(tag: str, code: str, value: str) -> bytes:
         f'<datafield tag="{tag}" ind1=" " ind2=" "><subfield code="{code}">{value}</subfield></datafield>'
         '<datafield tag="245" ind1="0" ind2="0"><subfield code="a">红楼梦</subfield></datafield></record>'
     ).encode()
+
+
+def test_a_shared_number_does_not_merge_unrelated_books() -> None:
+    """Cases from the labelled evaluation (bench/dedup_labels): series ISBNs, reused OCLC numbers."""
+    chocolate = match_keys(_book(title="Chocolate", subtitle="exploit the versatility, aroma and taste",
+                                 authors=["Donovan, Jane"], year=1999, pages=80, isbns=["9780809223282"]))
+    egg = match_keys(_book(title="Egg", subtitle="exploit the versatility, aroma and taste",
+                           authors=["Donovan, Jane"], year=1999, pages=80, isbns=["9780809223282"]))
+    assert not compatible(chocolate, egg, strong=True)
+    walters = match_keys(_book(title="Reader's theater", authors=["Walters, Connie"], year=1998, pages=64))
+    donahoe = match_keys(_book(title="Reader's theater", authors=["Donahoe, Sydney L."], year=1998, pages=64))
+    assert not compatible(walters, donahoe, strong=True)
+    second = match_keys(_book(title="Carl Nielsen", authors=["Eskildsen, Karsten"], year=1999, edition="2. opl."))
+    first = match_keys(_book(title="Carl Nielsen", authors=["Eskildsen, Karsten"], year=1999, edition="1. opl."))
+    assert not compatible(first, second, strong=True)
+    with_subtitle = match_keys(_book(title="Pride and prejudice", subtitle="a novel", authors=["Austen, Jane"],
+                                     year=1993, pages=320))
+    plain = match_keys(_book(title="Pride & prejudice", authors=["Austen, Jane, 1775-1817"], year=1993, pages=321))
+    assert compatible(with_subtitle, plain, strong=True)
+    han = match_keys(_book(title="紅樓夢", authors=["曹雪芹"], year=1982))
+    latin = match_keys(_book(title="Hong lou meng", authors=["Cao, Xueqin"], year=1982))
+    assert compatible(han, latin, strong=True), "different scripts are no evidence against a shared number"
