@@ -304,6 +304,58 @@ def report_duplicates(
         console.print(f"[yellow]clusters held at the size limit: {', '.join(report['oversized'])}[/]")
 
 
+@report_app.command("harvests")
+def report_harvests(member: Annotated[str | None, typer.Option(help="Only this member")] = None) -> None:
+    """Recent harvest runs with their counts and errors."""
+    from catalog.harvests import harvest_runs
+
+    services = _services()
+    try:
+        runs = harvest_runs(services, member, 30)
+    finally:
+        services.close()
+    table = Table("run", "member", "feed", "status", "started", "pages", "+", "~", "=", "-", "rejects", "error")
+    for r in runs:
+        table.add_row(
+            str(r["id"]),
+            r["member"],
+            r["feed"],
+            r["status"],
+            (r["started_at"] or "")[:19],
+            str(r["pages"]),
+            str(r["added"]),
+            str(r["updated"]),
+            str(r["unchanged"]),
+            str(r["deleted"]),
+            str(r["rejected"]),
+            (r["error"] or "")[:60],
+        )
+    console.print(table)
+
+
+@report_app.command("failures")
+def report_failures(member: Annotated[str | None, typer.Option(help="Only this member's rejects")] = None) -> None:
+    """Rejected source records and union records Elasticsearch refused (nothing is dropped silently)."""
+    from catalog.harvests import index_failures, rejects
+
+    services = _services()
+    try:
+        rows, failed = rejects(services, member, 50), index_failures(services, 50)
+    finally:
+        services.close()
+    table = Table("member", "local id", "stage", "reason", title=f"Rejected records (latest {len(rows)})")
+    for r in rows:
+        table.add_row(r["member"], r["local_id"] or "—", r["stage"], r["reason"][:90])
+    console.print(table)
+    console.print(
+        f"index failures: {failed['total']}, union records waiting for projection: {failed['pending_projection']}"
+    )
+    for f in failed["failures"][:20]:
+        console.print(f"  {f['union_id']} → {f['index']}: {f['reason'][:120]}")
+    if failed["pending_projection"]:
+        console.print("run `unicat reindex --pending` once the index is reachable")
+
+
 def _override(kind: str, a: str, b: str, note: str | None) -> None:
     from catalog.quality import OverrideError, add_override
 

@@ -34,6 +34,24 @@ def render_error_page(
     return render(request, "error.html", context, status=status if status >= 400 else 500)
 
 
+def home_region(request: Request, services: Any) -> str | None:
+    """The user's region: ``?region=``, else the signed-in patron's or staff member's library's
+    region, else the ``unicat_region`` cookie."""
+    if request.query_params.get("region"):
+        return request.query_params["region"]
+    from ill import auth
+
+    data = auth.load_session(services, request.cookies.get(auth.SESSION_COOKIE))
+    uid = (data or {}).get("uid")
+    account = auth.get_account(services, uid) if isinstance(uid, int) else None
+    if account is not None and account.member_code:
+        with services.db() as session:
+            member = session.get(Member, account.member_code)
+            if member is not None:
+                return member.region
+    return request.cookies.get("unicat_region")
+
+
 def _members(services: Any) -> dict[str, Member]:
     with services.db() as session:
         return {m.code: m for m in session.scalars(select(Member).order_by(Member.region, Member.code))}
@@ -89,7 +107,8 @@ def results(
     return render(
         request,
         "search.html",
-        {"q": q, "result": result, "filters": filters, "members": _members(services), "query": query},
+        {"q": q, "result": result, "filters": filters, "members": _members(services), "query": query,
+         "home_region": home_region(request, services)},
     )
 
 
@@ -100,15 +119,15 @@ def record_page(request: Request, services: ServicesDep, union_id: str) -> HTMLR
         return render_error_page(
             request, 404, "There is no record %(id)s in the union catalogue.", {"id": union_id[:64]}
         )
-    home_region = request.query_params.get("region") or request.cookies.get("unicat_region")
+    region = home_region(request, services)
     regions: dict[str, list[dict[str, Any]]] = {}
     for holding in record["holdings"]:
         regions.setdefault(holding["region"], []).append(holding)
-    order = sorted(regions, key=lambda r: (r != home_region, r))
+    order = sorted(regions, key=lambda r: (r != region, r))
     return render(
         request,
         "record.html",
-        {"record": record, "regions": [(r, regions[r]) for r in order], "home_region": home_region},
+        {"record": record, "regions": [(r, regions[r]) for r in order], "home_region": region},
     )
 
 

@@ -1,0 +1,40 @@
+"""Harvest monitoring for administrators: members, runs, rejected records, indexing failures."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import ServicesDep
+from catalog.harvests import harvest_runs, index_failures, members_overview, rejects
+
+router = APIRouter(tags=["harvests"])
+
+
+@router.get("/members", summary="Member libraries with their record counts and last harvest")
+def list_members(services: ServicesDep) -> dict[str, Any]:
+    return {"members": members_overview(services)}
+
+
+@router.get("/harvests", summary="Recent harvest runs with counts, errors and notes")
+def list_harvests(
+    services: ServicesDep,
+    member: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    return {"runs": harvest_runs(services, member, limit)}
+
+
+@router.get("/rejects", summary="Records that could not be used, with the reason")
+def list_rejects(
+    services: ServicesDep,
+    member: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    return {"rejects": rejects(services, member, limit)}
+
+
+@router.get("/index-failures", summary="Union records Elasticsearch refused, and the projection backlog")
+def list_index_failures(services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    return index_failures(services, limit)
