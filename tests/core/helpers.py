@@ -55,6 +55,8 @@ def variant(
     part: str | None = None,
     edition: str | None = None,
     year: str | None = None,
+    author: str | None = None,
+    pages: str | None = None,
 ) -> pymarc.Record:
     """A copy of a real record as another library (or a later edition) would have catalogued it."""
     rec = copy.deepcopy(record)
@@ -78,6 +80,15 @@ def variant(
             for linked in rec.get_fields("880"):
                 if (linked.get("6") or "").startswith("245"):
                     linked.add_subfield("n", part)
+    if author is not None:
+        rec.remove_fields("100", "110", "111")
+        for linked in rec.get_fields("880"):
+            if (linked.get("6") or "")[:1] == "1":
+                rec.remove_field(linked)
+        rec.add_ordered_field(pymarc.Field(tag="100", indicators=["1", " "], subfields=[pymarc.Subfield("a", author)]))
+    if pages is not None:
+        rec.remove_fields("300")
+        rec.add_ordered_field(pymarc.Field(tag="300", indicators=[" ", " "], subfields=[pymarc.Subfield("a", pages)]))
     if edition is not None:
         rec.remove_fields("250")
         rec.add_ordered_field(pymarc.Field(tag="250", indicators=[" ", " "], subfields=[pymarc.Subfield("a", edition)]))

@@ -36,7 +36,10 @@ def union_of(services, member: str, local_id: str) -> str | None:  # type: ignor
 def test_same_isbn_in_marc21_and_cnmarc_members_merges(services, refresh):
     bnu = cnmarc_records()
     base = lc_chinese(1)[0]
-    pku_copy = variant(base, "pku-1", isbns=["7-5037-1744-0"], title="'94中国发展报告")  # ISBN-10 of the same book
+    # PKU's MARC 21 record of the same book, with the ISBN-10 form of the number
+    pku_copy = variant(
+        base, "pku-1", isbns=["7-5037-1744-0"], title="'94中国发展报告", author="叶震", year="1994", pages="320页"
+    )
     ingest(services, "bnu", bnu)
     ingest(services, "pku", as_harvested([pku_copy]))
     uid = union_of(services, "bnu", bnu[0].local_id)
