@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{stamp()}. Machine: {machine()}.",
         "",
         f"Index: {docs:,} union documents built from {records:,} LC records by the build bench (one shard). "
-        f"{args.clients} concurrent clients "
+        f"{args.clients} concurrent client{'s' if args.clients != 1 else ''} "
         f"(threads, keep-alive `httpx`), {args.requests} requests each per round, {args.rounds} rounds alternating "
         f"API / direct ({n_req * args.rounds:,} requests each way), after a warm-up; {len(queries)} queries in "
         "turn (Latin words, Chinese simplified and traditional, authors, ISBNs, filters, sorts), page 1, size 20, "
