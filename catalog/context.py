@@ -22,6 +22,10 @@ class Services:
     extras: dict[str, object] = field(default_factory=dict)
 
     def close(self) -> None:
+        for extra in self.extras.values():
+            close = getattr(extra, "close", None)
+            if callable(close) and not hasattr(extra, "__aenter__"):
+                close()
         self.es.close()
         self.engine.dispose()
 

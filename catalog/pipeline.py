@@ -19,12 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.context import Services
+from catalog.crosswalk_pool import CrosswalkPool, Item, Mapped, map_one
 from catalog.members import member_feeds
 from harvesters.base import HarvestedRecord, Harvester, HarvestError, Page
 from indexer.clusterstore import recluster, write_keys
 from indexer.index import ensure_alias
 from indexer.project import drain_queue, queue
-from mappings import CrosswalkError, crosswalk
 from store.db import transaction
 from store.models import Checkpoint, HarvestRun, Member, Reject, SourceRecord, utcnow
 
@@ -86,27 +86,25 @@ def _existing(session: Session, member: str, local_ids: list[str]) -> dict[str, 
 
 
 def store_records(
-    session: Session, member: Member, feed: str, records: Iterable[HarvestedRecord], run: HarvestRun
+    session: Session,
+    member: Member,
+    feed: str,
+    records: Iterable[HarvestedRecord],
+    run: HarvestRun,
+    mapper: Callable[[list[Item]], list[Mapped]] | None = None,
 ) -> set[int]:
-    """Store one page of records; return the ids of records whose clustering must be recomputed."""
+    """Store one page of records; return the ids of records whose clustering must be recomputed.
+
+    ``mapper`` crosswalks a batch (e.g. on several cores, :class:`catalog.crosswalk_pool.CrosswalkPool`).
+    """
     records = list(records)
     existing = _existing(session, member.code, [r.local_id for r in records if r.local_id])
     default_syntax = (member.config.get(feed) or {}).get("syntax")
     changed: list[SourceRecord] = []
+    to_map: list[tuple[HarvestedRecord, str]] = []
     for rec in records:
         if rec.error or not rec.local_id:
-            reason = rec.error or "record has no identifier"
-            session.add(
-                Reject(
-                    member_code=member.code,
-                    harvest_run_id=run.id,
-                    local_id=rec.local_id or None,
-                    stage="harvest",
-                    reason=reason,
-                    raw=rec.raw,
-                )
-            )
-            run.rejected += 1
+            _reject(session, member, run, rec, "harvest", rec.error or "record has no identifier")
             continue
         row = existing.get(rec.local_id)
         if rec.deleted:
@@ -119,21 +117,13 @@ def store_records(
         if row is not None and row.checksum == checksum and not row.deleted:
             run.unchanged += 1
             continue
-        try:
-            doc = crosswalk(rec.raw, rec.encoding, rec.syntax or default_syntax)
-        except CrosswalkError as exc:
-            session.add(
-                Reject(
-                    member_code=member.code,
-                    harvest_run_id=run.id,
-                    local_id=rec.local_id,
-                    stage="crosswalk",
-                    reason=str(exc),
-                    raw=rec.raw,
-                )
-            )
-            run.rejected += 1
+        to_map.append((rec, checksum))
+    mapped = (mapper or _map_here)([(rec.raw, rec.encoding, rec.syntax or default_syntax) for rec, _ in to_map])
+    for (rec, checksum), (doc, problem) in zip(to_map, mapped, strict=True):
+        if doc is None:
+            _reject(session, member, run, rec, "crosswalk", problem or "unmappable")
             continue
+        row = existing.get(rec.local_id)
         if row is None:
             row = SourceRecord(member_code=member.code, local_id=rec.local_id)
             session.add(row)
@@ -141,13 +131,39 @@ def store_records(
             run.added += 1
         else:
             run.updated += 1
-        row.feed, row.syntax, row.encoding = feed, doc.source_format, rec.encoding
+        row.feed, row.syntax, row.encoding = feed, doc["source_format"], rec.encoding
         row.raw, row.checksum, row.datestamp = rec.raw, checksum, rec.datestamp
-        row.deleted, row.document, row.harvest_run_id, row.updated_at = False, doc.to_dict(), run.id, utcnow()
+        row.deleted, row.document, row.harvest_run_id, row.updated_at = False, doc, run.id, utcnow()
         changed.append(row)
     session.flush()
     write_keys(session, changed)
     return {row.id for row in changed}
+
+
+def _map_here(items: list[Item]) -> list[Mapped]:
+    return [map_one(item) for item in items]
+
+
+def _reject(session: Session, member: Member, run: HarvestRun, rec: HarvestedRecord, stage: str, reason: str) -> None:
+    session.add(
+        Reject(
+            member_code=member.code,
+            harvest_run_id=run.id,
+            local_id=rec.local_id or None,
+            stage=stage,
+            reason=reason,
+            raw=rec.raw,
+        )
+    )
+    run.rejected += 1
+
+
+def _pool(services: Services) -> CrosswalkPool:
+    pool = services.extras.get("crosswalk_pool")
+    if not isinstance(pool, CrosswalkPool):
+        pool = CrosswalkPool(services.settings.crosswalk_workers)
+        services.extras["crosswalk_pool"] = pool
+    return pool
 
 
 def _commit_page(services: Services, member_code: str, feed: str, run_id: int, page: Page) -> None:
@@ -155,7 +171,7 @@ def _commit_page(services: Services, member_code: str, feed: str, run_id: int, p
         member = session.get(Member, member_code)
         run = session.get(HarvestRun, run_id)
         assert member is not None and run is not None
-        seeds = store_records(session, member, feed, page.records, run)
+        seeds = store_records(session, member, feed, page.records, run, _pool(services).map)
         change = recluster(session, seeds, max_size=services.settings.max_cluster_size)
         queue(session, change.touched | change.removed)
         run.pages += 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 #: Values of :attr:`BibDocument.format`.
@@ -69,7 +69,16 @@ class BibDocument:
     title_nonfiling: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON-ready data (a shallow, hand-written ``asdict``: it runs once per stored record,
+        and ``dataclasses.asdict`` deep-copies every value)."""
+        data = {f.name: getattr(self, f.name) for f in _FIELDS}
+        for name in ("parallel_titles", "authors", "isbns", "invalid_isbns", "issns", "lccn", "oclc",
+                     "national_numbers", "languages", "subjects", "series", "notes"):
+            data[name] = list(data[name])
+        data["classification"] = {k: list(v) for k, v in self.classification.items()}
+        data["links"] = [vars(link).copy() for link in self.links]
+        data["holdings"] = [vars(h).copy() for h in self.holdings]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BibDocument:
@@ -77,3 +86,6 @@ class BibDocument:
         data["links"] = [Link(**link) for link in data.get("links", [])]
         data["holdings"] = [Holding(**h) for h in data.get("holdings", [])]
         return cls(**data)
+
+
+_FIELDS = fields(BibDocument)

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     max_cluster_size: int = 500
     #: Secret for signing session cookies and CSRF tokens; refused when left empty in production.
     secret_key: str = Field(default="dev-only-not-secret", repr=False)
+    #: Processes that crosswalk harvested pages (0 = one per core, at most 4; 1 = in process).
+    crosswalk_workers: int = 0
     harvest_timeout: float = 30.0
     harvest_retries: int = 4
     availability_timeout: float = 2.0
