@@ -25,6 +25,7 @@ from harvesters.base import HarvestedRecord, Harvester, HarvestError, Page
 from indexer.clusterstore import recluster, write_keys
 from indexer.index import ensure_alias
 from indexer.project import drain_queue, queue
+from mappings.matchkeys import MatchKeys
 from store.db import transaction
 from store.models import Checkpoint, HarvestRun, Member, Reject, SourceRecord, utcnow
 
@@ -92,8 +93,9 @@ def store_records(
     records: Iterable[HarvestedRecord],
     run: HarvestRun,
     mapper: Callable[[list[Item]], list[Mapped]] | None = None,
-) -> set[int]:
-    """Store one page of records; return the ids of records whose clustering must be recomputed.
+) -> tuple[set[int], dict[int, MatchKeys]]:
+    """Store one page of records; return the ids of records whose clustering must be recomputed,
+    and the match keys computed for them on the way.
 
     ``mapper`` crosswalks a batch (e.g. on several cores, :class:`catalog.crosswalk_pool.CrosswalkPool`).
     """
@@ -136,8 +138,7 @@ def store_records(
         row.deleted, row.document, row.harvest_run_id, row.updated_at = False, doc, run.id, utcnow()
         changed.append(row)
     session.flush()
-    write_keys(session, changed)
-    return {row.id for row in changed}
+    return {row.id for row in changed}, write_keys(session, changed)
 
 
 def _map_here(items: list[Item]) -> list[Mapped]:
@@ -171,8 +172,8 @@ def _commit_page(services: Services, member_code: str, feed: str, run_id: int, p
         member = session.get(Member, member_code)
         run = session.get(HarvestRun, run_id)
         assert member is not None and run is not None
-        seeds = store_records(session, member, feed, page.records, run, _pool(services).map)
-        change = recluster(session, seeds, max_size=services.settings.max_cluster_size)
+        seeds, known = store_records(session, member, feed, page.records, run, _pool(services).map)
+        change = recluster(session, seeds, max_size=services.settings.max_cluster_size, known=known)
         queue(session, change.touched | change.removed)
         run.pages += 1
         run.notes = [*(run.notes or []), *page.notes][-200:]

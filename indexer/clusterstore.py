@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from indexer.partition import Group, Item, partition
 from mappings.document import BibDocument
-from mappings.matchkeys import match_keys
+from mappings.matchkeys import MatchKeys, match_keys
 from store.models import Cluster, ClusterOverride, MatchKeyRow, SourceRecord, utcnow
 
 #: A key shared by more records than this links nothing (e.g. a placeholder ISBN).
@@ -45,21 +45,24 @@ def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
         yield batch
 
 
-def write_keys(session: Session, records: Iterable[SourceRecord]) -> None:
-    """Replace the match keys of ``records`` from their documents (none when deleted or unmapped)."""
+def write_keys(session: Session, records: Iterable[SourceRecord]) -> dict[int, MatchKeys]:
+    """Replace the match keys of ``records`` from their documents (none when deleted or unmapped);
+    return the keys computed, so that re-clustering the same page need not compute them again."""
     records = list(records)
     for batch in _chunks([r.id for r in records]):
         session.execute(delete(MatchKeyRow).where(MatchKeyRow.record_id.in_(batch)))
     rows: list[dict[str, Any]] = []
+    computed: dict[int, MatchKeys] = {}
     for record in records:
         if record.deleted or not record.document:
             continue
-        keys = match_keys(BibDocument.from_dict(record.document))
+        keys = computed[record.id] = match_keys(BibDocument.from_dict(record.document))
         rows.extend({"record_id": record.id, "key": k, "strong": True} for k in dict.fromkeys(keys.strong))
         if keys.weak:
             rows.append({"record_id": record.id, "key": keys.weak, "strong": False})
     if rows:
         session.execute(MatchKeyRow.__table__.insert(), rows)
+    return computed
 
 
 def common_keys(session: Session, keys: Iterable[str], limit: int) -> frozenset[str]:
@@ -127,12 +130,23 @@ def component(session: Session, seeds: set[int], key_limit: int) -> tuple[set[in
     return records, clusters, frozenset(skipped)
 
 
-def _items(session: Session, ids: Iterable[int]) -> list[Item]:
+def _items(session: Session, ids: Iterable[int], known: dict[int, MatchKeys] | None = None) -> list[Item]:
+    """The live records among ``ids`` with their keys (``known`` ones are not read and recomputed)."""
+    known = known or {}
+    live = (SourceRecord.deleted.is_(False), SourceRecord.document.is_not(None))
     items: list[Item] = []
-    for batch in _chunks(ids):
+    ids = list(ids)
+    for batch in _chunks([i for i in ids if i in known]):
+        rows = session.execute(
+            select(SourceRecord.id, SourceRecord.member_code, SourceRecord.local_id).where(
+                SourceRecord.id.in_(batch), *live
+            )
+        )
+        items.extend(Item(ref=ref, sort_key=(member, local_id), keys=known[ref]) for ref, member, local_id in rows)
+    for batch in _chunks([i for i in ids if i not in known]):
         rows = session.execute(
             select(SourceRecord.id, SourceRecord.member_code, SourceRecord.local_id, SourceRecord.document).where(
-                SourceRecord.id.in_(batch), SourceRecord.deleted.is_(False), SourceRecord.document.is_not(None)
+                SourceRecord.id.in_(batch), *live
             )
         )
         for ref, member, local_id, doc in rows:
@@ -225,14 +239,19 @@ def assign(
 
 
 def _apply(
-    session: Session, ids: set[int], old_clusters: set[str], skip: frozenset[str], max_size: int
+    session: Session,
+    ids: set[int],
+    old_clusters: set[str],
+    skip: frozenset[str],
+    max_size: int,
+    known: dict[int, MatchKeys] | None = None,
 ) -> ClusterChange:
     old_of: dict[int, str | None] = {}
     for batch in _chunks(ids):
         rows = session.execute(select(SourceRecord.id, SourceRecord.cluster_id).where(SourceRecord.id.in_(batch)))
         old_of.update({ref: cid for ref, cid in rows})
     old_clusters = old_clusters | {c for c in old_of.values() if c}
-    items = _items(session, ids)
+    items = _items(session, ids, known)
     live = {it.ref for it in items}
     groups = partition(
         items,
@@ -256,13 +275,19 @@ def _merge_pairs(session: Session, items: list[Item]) -> list[tuple[int, int]]:
 
 
 def recluster(
-    session: Session, seeds: set[int], *, max_size: int = 500, key_limit: int = DEFAULT_KEY_LIMIT
+    session: Session,
+    seeds: set[int],
+    *,
+    max_size: int = 500,
+    key_limit: int = DEFAULT_KEY_LIMIT,
+    known: dict[int, MatchKeys] | None = None,
 ) -> ClusterChange:
-    """Re-partition everything linked to the ``seeds`` record ids (new, changed or deleted)."""
+    """Re-partition everything linked to the ``seeds`` record ids (new, changed or deleted);
+    ``known`` holds keys already computed for some of them (as :func:`write_keys` returns)."""
     if not seeds:
         return ClusterChange()
     ids, old_clusters, skip = component(session, seeds, key_limit)
-    return _apply(session, ids, old_clusters, skip, max_size)
+    return _apply(session, ids, old_clusters, skip, max_size, known)
 
 
 def recluster_all(session: Session, *, max_size: int = 500, key_limit: int = DEFAULT_KEY_LIMIT) -> ClusterChange:
