@@ -22,7 +22,7 @@ java_ok() {
 }
 
 need=()
-for pkg in redis-server idzebra-2.0 idzebra-2.0-examples yaz libyaz5 chromium fonts-noto-cjk; do
+for pkg in redis-server idzebra-2.0 idzebra-2.0-examples yaz libyaz5 chromium fonts-noto-cjk postgresql; do
     installed "$pkg" || need+=("$pkg")
 done
 command -v mvn >/dev/null 2>&1 || need+=(maven)

@@ -35,6 +35,14 @@ def redis_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    from tests.services import private_postgres
+
+    with private_postgres() as url:
+        yield url
+
+
 @pytest.fixture
 def oai_provider() -> Iterator[Callable[..., ProviderServer]]:
     started: list[ProviderServer] = []

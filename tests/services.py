@@ -126,3 +126,21 @@ def start_oai_provider(
         if isinstance(item, pymarc.Record):
             repository.add(item, sets=[set_name])
     return serve_in_thread(repository, batch_size=batch_size)
+
+
+@contextmanager
+def private_postgres() -> Iterator[str]:
+    """Start a throw-away PostgreSQL cluster on a free port; yields its SQLAlchemy URL."""
+    from unicat.localsvc import postgres as local_pg
+
+    external = os.environ.get("UNICAT_TEST_POSTGRES_URL")
+    if external:
+        yield external
+        return
+    base = _service_tmpdir("unicat-test-pg-")
+    server = local_pg.start(base, free_port())
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
