@@ -52,3 +52,29 @@ class Harvester(Protocol):
     def pages(self, checkpoint: dict[str, Any] | None) -> Iterator[Page]:
         """Yield pages until the feed is exhausted; raise :class:`HarvestError` on a fatal fault."""
         ...
+
+
+def plan_query_run(
+    checkpoint: dict[str, Any] | None,
+    queries: list[str],
+    incremental_query: str | None,
+    date_format: str,
+    first_position: int,
+) -> tuple[list[str], dict[str, Any]]:
+    """Plan a run of a query-list harvester (Z39.50, SRU): resume an unfinished run where its
+    checkpoint stopped, or start a new one — incremental from the last finished run's start when
+    the member declares an ``incremental_query`` with a ``{from}`` placeholder, else full."""
+    from datetime import UTC, datetime
+
+    cp = dict(checkpoint or {})
+    if cp.get("queries") and not cp.get("complete"):
+        return list(cp["queries"]), cp
+    started = datetime.now(UTC).strftime(date_format)
+    since = cp.get("harvested_until")
+    if since and incremental_query:
+        planned, mode = [incremental_query.replace("{from}", str(since))], "incremental"
+    else:
+        planned, mode = list(queries), "full"
+    state = {"mode": mode, "queries": planned, "query": 0, "position": first_position, "started": started,
+             "harvested_until": since, "complete": False}
+    return planned, state

@@ -17,14 +17,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
 from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harvesters.base import HarvestedRecord, HarvestError, Page
+from harvesters.base import HarvestedRecord, HarvestError, Page, plan_query_run
 
 SruVersion = Literal["1.1", "1.2", "2.0"]
 
@@ -293,17 +292,9 @@ class SruHarvester:
         self._client = client
 
     def _plan(self, checkpoint: dict[str, Any] | None) -> tuple[list[str], dict[str, Any]]:
-        cp = dict(checkpoint or {})
-        if cp.get("queries") and not cp.get("complete"):
-            return list(cp["queries"]), cp
-        started = datetime.now(UTC).strftime(self.config.date_format)
-        since = cp.get("harvested_until")
-        if since and self.config.incremental_query:
-            queries, mode = [self.config.incremental_query.replace("{from}", str(since))], "incremental"
-        else:
-            queries, mode = list(self.config.queries), "full"
-        return queries, {"mode": mode, "queries": queries, "query": 0, "position": 1, "started": started,
-                         "harvested_until": since, "complete": False}
+        """Return the queries of this run and its starting state (a resumed or a fresh run)."""
+        cfg = self.config
+        return plan_query_run(checkpoint, list(cfg.queries), cfg.incremental_query, cfg.date_format, 1)
 
     def pages(self, checkpoint: dict[str, Any] | None) -> Iterator[Page]:
         cfg = self.config

@@ -12,12 +12,11 @@ leader/09 is already 'a' alone) and leader/09 is set to 'a'.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harvesters.base import HarvestedRecord, HarvestError, Page
+from harvesters.base import HarvestedRecord, HarvestError, Page, plan_query_run
 from harvesters.sru import NotMarc, marcxml_record
 from harvesters.zoom import Connection, ZoomError, ZoomRecord
 
@@ -111,17 +110,8 @@ class Z3950Harvester:
     # -- planning ---------------------------------------------------------------------------
     def _plan(self, checkpoint: dict[str, Any] | None) -> tuple[list[str], dict[str, Any]]:
         """Return the queries of this run and its starting state (a resumed or a fresh run)."""
-        cp = dict(checkpoint or {})
-        if cp.get("queries") and not cp.get("complete"):
-            return list(cp["queries"]), cp
-        started = datetime.now(UTC).strftime(self.config.date_format)
-        since = cp.get("harvested_until")
-        if since and self.config.incremental_query:
-            queries, mode = [self.config.incremental_query.replace("{from}", str(since))], "incremental"
-        else:
-            queries, mode = list(self.config.queries), "full"
-        return queries, {"mode": mode, "queries": queries, "query": 0, "position": 0, "started": started,
-                         "harvested_until": since, "complete": False}
+        cfg = self.config
+        return plan_query_run(checkpoint, list(cfg.queries), cfg.incremental_query, cfg.date_format, 0)
 
     # -- harvesting -------------------------------------------------------------------------
     def pages(self, checkpoint: dict[str, Any] | None) -> Iterator[Page]:

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 
 from api.deps import ServicesDep
+from api.params import FILTER_PARAMS, SearchParams
+from catalog.harvests import members_overview
 from catalog.records import get_record
-from catalog.search import SearchError, SearchQuery, search
-from store.models import Cluster, HarvestRun, Member, SourceRecord
+from catalog.search import SearchError, search
+from store.models import Cluster, Member, SourceRecord
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
-FILTERS = ("member", "region", "format", "language", "subject_filter")
 
 
 def render_error_page(
@@ -72,32 +73,9 @@ def home(request: Request, services: ServicesDep) -> HTMLResponse:
 
 
 @router.get("/search", response_class=HTMLResponse)
-def results(
-    request: Request,
-    services: ServicesDep,
-    q: Annotated[str, Query(max_length=500)] = "",
-    sort: str = "relevance",
-    page: Annotated[int, Query(ge=1, le=1000)] = 1,
-    size: Annotated[int, Query(ge=1, le=100)] = 20,
-    year_from: Annotated[int | None, Query(ge=0, le=9999)] = None,
-    year_to: Annotated[int | None, Query(ge=0, le=9999)] = None,
-) -> HTMLResponse:
+def results(request: Request, services: ServicesDep, query: SearchParams) -> HTMLResponse:
     params = request.query_params
-    filters = {name: params.getlist(name) for name in FILTERS if params.getlist(name)}
-    query = SearchQuery(
-        q=q,
-        title=params.get("title"),
-        author=params.get("author"),
-        subject=params.get("subject"),
-        isbn=params.get("isbn") or None,
-        issn=params.get("issn") or None,
-        filters={("subject" if k == "subject_filter" else k): v for k, v in filters.items()},
-        year_from=year_from,
-        year_to=year_to,
-        sort=sort,
-        page=page,
-        size=size,
-    )
+    filters = {name: params.getlist(name) for name in FILTER_PARAMS if params.getlist(name)}
     try:
         result = search(services, query)
     except SearchError as exc:
@@ -107,8 +85,14 @@ def results(
     return render(
         request,
         "search.html",
-        {"q": q, "result": result, "filters": filters, "members": _members(services), "query": query,
-         "home_region": home_region(request, services)},
+        {
+            "q": query.q,
+            "result": result,
+            "filters": filters,
+            "members": _members(services),
+            "query": query,
+            "home_region": home_region(request, services),
+        },
     )
 
 
@@ -133,15 +117,4 @@ def record_page(request: Request, services: ServicesDep, union_id: str) -> HTMLR
 
 @router.get("/members", response_class=HTMLResponse)
 def members_page(request: Request, services: ServicesDep) -> HTMLResponse:
-    with services.db() as session:
-        counts = dict(
-            session.execute(
-                select(SourceRecord.member_code, func.count())
-                .where(SourceRecord.deleted.is_(False))
-                .group_by(SourceRecord.member_code)
-            ).all()
-        )
-        last_runs: dict[str, HarvestRun] = {}
-        for run in session.scalars(select(HarvestRun).order_by(HarvestRun.id)):
-            last_runs[run.member_code] = run
-    return render(request, "members.html", {"members": _members(services), "counts": counts, "last_runs": last_runs})
+    return render(request, "members.html", {"members": members_overview(services)})
