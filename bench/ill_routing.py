@@ -31,10 +31,19 @@ from unicat.settings import Settings
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--postgres", action="store_true", help="start a throw-away PostgreSQL and use it")
     parser.add_argument("--patrons", type=int, default=50)
     parser.add_argument("--requests", type=int, default=20, help="per patron")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ill-bench-"))
+    server = None
+    if args.postgres:
+        from unicat.localsvc import postgres
+        from unicat.localsvc.process import free_port
+
+        tmp.chmod(0o755)
+        server = postgres.start(tmp / "pg", free_port())
+        args.database_url = server.url
     settings = Settings(var_dir=tmp, database_url=args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}")
     services = build_services(settings)
     catalogue = Catalogue()
@@ -77,6 +86,8 @@ def main() -> None:
     print(f"unfilled -> next lender: median {statistics.median(waits):.1f} ms, "
           f"p95 {sorted(waits)[int(len(waits) * 0.95)]:.1f} ms over {len(waits)} requests")
     services.close()
+    if server is not None:
+        server.stop()
 
 
 if __name__ == "__main__":
