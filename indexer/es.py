@@ -16,7 +16,10 @@ class EsSettings(Protocol):
 
 
 def make_es_client(settings: EsSettings, *, timeout: float = 30.0) -> Elasticsearch:
-    kwargs: dict[str, Any] = {"request_timeout": timeout, "retry_on_timeout": True, "max_retries": 2}
+    # As many pooled connections as the API's worker threads may use at once (the default, 10,
+    # queues concurrent searches inside the client).
+    kwargs: dict[str, Any] = {"request_timeout": timeout, "retry_on_timeout": True, "max_retries": 2,
+                              "connections_per_node": 40}
     if settings.es_api_key:
         kwargs["api_key"] = settings.es_api_key
     elif settings.es_username:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from api.deps import ServicesDep
 from api.errors import ApiError
@@ -16,10 +15,12 @@ from catalog.search import SearchError, search
 router = APIRouter(tags=["search"])
 
 
-@router.get("/search", summary="Search all member libraries")
-def search_records(services: ServicesDep, query: SearchParams) -> dict[str, Any]:
+@router.get("/search", summary="Search all member libraries", response_class=JSONResponse)
+def search_records(services: ServicesDep, query: SearchParams) -> JSONResponse:
+    """``{total, page, size, pages, sort, hits, facets}``; the body is plain JSON already, so it is
+    sent as is (no response-model validation on the hot path)."""
     try:
-        return search(services, query)
+        return JSONResponse(search(services, query))
     except SearchError as exc:
         raise ApiError(400, "bad_query", str(exc)) from None
     except (TransportError, EsApiError) as exc:
