@@ -35,6 +35,9 @@ def highlight(text: str | None, terms: list[str]) -> str | None:
     """``text`` HTML-escaped with ``<mark>`` around matches, or None when nothing matched."""
     if not text or not terms:
         return None
+    whole = fold(text)
+    if not any(term in whole for term in terms):
+        return None  # the common case, decided without the per-character map
     folded_chars: list[str] = []
     origin: list[int] = []
     for index, ch in enumerate(text):
