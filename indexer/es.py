@@ -20,6 +20,12 @@ def make_es_client(settings: EsSettings, *, timeout: float = 30.0) -> Elasticsea
     # queues concurrent searches inside the client).
     kwargs: dict[str, Any] = {"request_timeout": timeout, "retry_on_timeout": True, "max_retries": 2,
                               "connections_per_node": 40}
+    try:
+        from elasticsearch.serializer import OrjsonSerializer
+
+        kwargs["serializer"] = OrjsonSerializer()
+    except ImportError:  # pragma: no cover - orjson is a dependency; the stdlib serializer also works
+        pass
     if settings.es_api_key:
         kwargs["api_key"] = settings.es_api_key
     elif settings.es_username:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import orjson
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.deps import ServicesDep
 from api.errors import ApiError
@@ -16,11 +17,11 @@ router = APIRouter(tags=["search"])
 
 
 @router.get("/search", summary="Search all member libraries", response_class=JSONResponse)
-def search_records(services: ServicesDep, query: SearchParams) -> JSONResponse:
+def search_records(services: ServicesDep, query: SearchParams) -> Response:
     """``{total, page, size, pages, sort, hits, facets}``; the body is plain JSON already, so it is
     sent as is (no response-model validation on the hot path)."""
     try:
-        return JSONResponse(search(services, query))
+        return Response(orjson.dumps(search(services, query)), media_type="application/json")
     except SearchError as exc:
         raise ApiError(400, "bad_query", str(exc)) from None
     except (TransportError, EsApiError) as exc:
