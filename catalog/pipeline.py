@@ -24,7 +24,7 @@ from catalog.members import member_feeds
 from harvesters.base import HarvestedRecord, Harvester, HarvestError, Page
 from indexer.clusterstore import recluster, write_keys
 from indexer.index import ensure_alias
-from indexer.project import drain_queue, queue
+from indexer.project import DocCache, drain_queue, queue
 from mappings.matchkeys import MatchKeys
 from store.db import transaction
 from store.models import Checkpoint, HarvestRun, Member, Reject, SourceRecord, utcnow
@@ -93,9 +93,9 @@ def store_records(
     records: Iterable[HarvestedRecord],
     run: HarvestRun,
     mapper: Callable[[list[Item]], list[Mapped]] | None = None,
-) -> tuple[set[int], dict[int, MatchKeys]]:
+) -> tuple[set[int], dict[int, MatchKeys], DocCache]:
     """Store one page of records; return the ids of records whose clustering must be recomputed,
-    and the match keys computed for them on the way.
+    the match keys computed for them on the way, and their documents.
 
     ``mapper`` crosswalks a batch (e.g. on several cores, :class:`catalog.crosswalk_pool.CrosswalkPool`).
     """
@@ -138,7 +138,8 @@ def store_records(
         row.deleted, row.document, row.harvest_run_id, row.updated_at = False, doc, run.id, utcnow()
         changed.append(row)
     session.flush()
-    return {row.id for row in changed}, write_keys(session, changed)
+    documents = {row.id: (row.checksum, row.document) for row in changed if not row.deleted and row.document}
+    return {row.id for row in changed}, write_keys(session, changed), documents
 
 
 def _map_here(items: list[Item]) -> list[Mapped]:
@@ -167,12 +168,13 @@ def _pool(services: Services) -> CrosswalkPool:
     return pool
 
 
-def _commit_page(services: Services, member_code: str, feed: str, run_id: int, page: Page) -> None:
+def _commit_page(services: Services, member_code: str, feed: str, run_id: int, page: Page) -> DocCache:
+    """Store a page and its checkpoint in one transaction; return the stored documents by record id."""
     with transaction(services.db) as session:
         member = session.get(Member, member_code)
         run = session.get(HarvestRun, run_id)
         assert member is not None and run is not None
-        seeds, known = store_records(session, member, feed, page.records, run, _pool(services).map)
+        seeds, known, documents = store_records(session, member, feed, page.records, run, _pool(services).map)
         change = recluster(session, seeds, max_size=services.settings.max_cluster_size, known=known)
         queue(session, change.touched | change.removed)
         run.pages += 1
@@ -182,16 +184,18 @@ def _commit_page(services: Services, member_code: str, feed: str, run_id: int, p
             session.add(Checkpoint(member_code=member_code, feed=feed, state=page.checkpoint))
         else:
             state.state = page.checkpoint
+    return documents
 
 
-def project_pending(services: Services) -> tuple[int, int]:
-    """Drain the projection outbox into the live alias; returns (indexed + deleted, failed)."""
+def project_pending(services: Services, cache: DocCache | None = None) -> tuple[int, int]:
+    """Drain the projection outbox into the live alias; returns (indexed + deleted, failed).
+    ``cache`` holds documents just stored (see :func:`indexer.project.load_sources`)."""
     alias = services.settings.records_alias
     ensure_alias(services.es, alias)
     done = failed = 0
     while True:
         with transaction(services.db) as session:
-            report = drain_queue(services.es, session, alias)
+            report = drain_queue(services.es, session, alias, cache=cache)
         done += report.indexed + report.deleted
         failed += report.failed
         if report.indexed + report.deleted == 0 or report.failed:
@@ -240,10 +244,10 @@ def harvest_feed(
         harvester = harvester or build_harvester(feed, config, services)
         projecting = True
         for number, page in enumerate(harvester.pages(checkpoint), start=1):
-            _commit_page(services, member_code, feed, run_id, page)
+            stored = _commit_page(services, member_code, feed, run_id, page)
             if projecting:
                 try:
-                    indexed, failed = project_pending(services)
+                    indexed, failed = project_pending(services, stored)
                 except (EsTransportError, EsApiError) as exc:
                     # The store has the page; the outbox keeps the work for `unicat reindex --pending`.
                     projecting = False

@@ -31,17 +31,28 @@ def members_by_code(session: Session) -> dict[str, MemberInfo]:
     }
 
 
-def load_sources(session: Session, union_ids: list[str], members: dict[str, MemberInfo]) -> dict[str, list[SourceView]]:
-    """Live source records of each union id, ready for :func:`indexer.union.build_union`."""
+#: Documents the caller already holds: record id → (checksum of the raw record, document).
+DocCache = dict[int, tuple[str, dict[str, Any]]]
+
+
+def load_sources(
+    session: Session, union_ids: list[str], members: dict[str, MemberInfo], cache: DocCache | None = None
+) -> dict[str, list[SourceView]]:
+    """Live source records of each union id, ready for :func:`indexer.union.build_union`.
+
+    Documents found in ``cache`` with the stored checksum are not read and decoded again (the
+    pipeline hands over the page it has just stored)."""
+    cache = cache or {}
     out: dict[str, list[SourceView]] = {uid: [] for uid in union_ids}
     for start in range(0, len(union_ids), 500):
         batch = union_ids[start : start + 500]
         rows = session.execute(
             select(
+                SourceRecord.id,
                 SourceRecord.cluster_id,
                 SourceRecord.member_code,
                 SourceRecord.local_id,
-                SourceRecord.document,
+                SourceRecord.checksum,
                 SourceRecord.datestamp,
                 SourceRecord.syntax,
             ).where(
@@ -49,25 +60,38 @@ def load_sources(session: Session, union_ids: list[str], members: dict[str, Memb
                 SourceRecord.deleted.is_(False),
                 SourceRecord.document.is_not(None),
             )
-        )
-        for cid, member, local_id, doc, datestamp, syntax in rows:
-            out[cid].append(SourceView(members[member], local_id, doc, datestamp, syntax))
+        ).all()
+        missing = [row.id for row in rows if cache.get(row.id, ("",))[0] != row.checksum]
+        documents = {rid: cached[1] for rid, cached in cache.items()}
+        for chunk in range(0, len(missing), 500):
+            ids = missing[chunk : chunk + 500]
+            documents.update(
+                session.execute(select(SourceRecord.id, SourceRecord.document).where(SourceRecord.id.in_(ids))).all()
+            )
+        for row in rows:
+            out[row.cluster_id].append(
+                SourceView(members[row.member_code], row.local_id, documents[row.id], row.datestamp, row.syntax)
+            )
     return out
 
 
-def union_documents(session: Session, union_ids: Iterable[str]) -> Iterator[tuple[str, dict[str, Any] | None]]:
+def union_documents(
+    session: Session, union_ids: Iterable[str], cache: DocCache | None = None
+) -> Iterator[tuple[str, dict[str, Any] | None]]:
     """(union id, ES document or None when the union record no longer exists)."""
     members = members_by_code(session)
     now = datetime.now(UTC).isoformat()
     ids = sorted(set(union_ids))
     for start in range(0, len(ids), 500):
-        sources = load_sources(session, ids[start : start + 500], members)
+        sources = load_sources(session, ids[start : start + 500], members, cache)
         for uid, views in sources.items():
             yield uid, (to_es_document(build_union(uid, views), now) if views else None)
 
 
-def _actions(session: Session, index: str, union_ids: Iterable[str], report: ProjectionReport) -> Iterator[dict]:
-    for uid, doc in union_documents(session, union_ids):
+def _actions(
+    session: Session, index: str, union_ids: Iterable[str], report: ProjectionReport, cache: DocCache | None
+) -> Iterator[dict]:
+    for uid, doc in union_documents(session, union_ids, cache):
         if doc is None:
             report.deleted += 1
             yield {"_op_type": "delete", "_index": index, "_id": uid}
@@ -76,13 +100,19 @@ def _actions(session: Session, index: str, union_ids: Iterable[str], report: Pro
 
 
 def project(
-    es: Elasticsearch, session: Session, index: str, union_ids: Iterable[str], *, chunk_size: int = 500
+    es: Elasticsearch,
+    session: Session,
+    index: str,
+    union_ids: Iterable[str],
+    *,
+    chunk_size: int = 500,
+    cache: DocCache | None = None,
 ) -> ProjectionReport:
     """Write the union records to ``index`` (an alias or a concrete index); keep every failure."""
     report = ProjectionReport()
     for ok, item in streaming_bulk(
         es,
-        _actions(session, index, union_ids, report),
+        _actions(session, index, union_ids, report, cache),
         chunk_size=chunk_size,
         raise_on_error=False,
         raise_on_exception=False,
@@ -109,12 +139,14 @@ def queue(session: Session, union_ids: Iterable[str]) -> None:
     session.add_all(ProjectionQueue(union_id=uid) for uid in sorted(ids - existing))
 
 
-def drain_queue(es: Elasticsearch, session: Session, index: str, *, limit: int = 5000) -> ProjectionReport:
+def drain_queue(
+    es: Elasticsearch, session: Session, index: str, *, limit: int = 5000, cache: DocCache | None = None
+) -> ProjectionReport:
     """Project what the outbox holds; failed ids stay queued (and are recorded in ``index_failure``)."""
     ids = list(session.scalars(select(ProjectionQueue.union_id).limit(limit)))
     if not ids:
         return ProjectionReport()
-    report = project(es, session, index, ids)
+    report = project(es, session, index, ids, cache=cache)
     failed = {uid for uid, _ in report.failures}
     done = [uid for uid in ids if uid not in failed]
     for start in range(0, len(done), 500):
