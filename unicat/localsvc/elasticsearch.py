@@ -5,12 +5,10 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import subprocess
-import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,7 @@ from unicat.localsvc.process import (
     make_traversable,
     pid_alive,
     read_pidfile,
+    service_cli,
     tail,
     terminate,
     wait_for_http,
@@ -281,27 +280,21 @@ def status(settings: Settings) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m unicat.localsvc.elasticsearch")
-    parser.add_argument("action", choices=["fetch", "start", "stop", "status"])
-    parser.add_argument("--port", type=int, default=None)
-    args = parser.parse_args(argv)
-    settings = Settings()
-    if args.port:
-        settings = settings.model_copy(update={"es_port": args.port, "es_url": f"http://{HOST}:{args.port}"})
-    try:
-        if args.action == "fetch":
-            print(ensure_distribution(settings))
-        elif args.action == "start":
-            es = start(settings, port=args.port)
-            print(f"Elasticsearch answers on {es.url} (pid {es.pid or 'unknown'})")
-        elif args.action == "stop":
-            print("stopped" if stop(settings, port=args.port) else "not running")
-        else:
-            print(json.dumps(status(settings), indent=2))
-    except LocalServiceError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    def started(settings: Settings, port: int | None) -> str:
+        es = start(settings, port=port)
+        return f"Elasticsearch answers on {es.url} (pid {es.pid or 'unknown'})"
+
+    return service_cli(
+        "python -m unicat.localsvc.elasticsearch",
+        argv,
+        {
+            "fetch": lambda settings, _port: ensure_distribution(settings),
+            "start": started,
+            "stop": lambda settings, port: "stopped" if stop(settings, port=port) else "not running",
+            "status": lambda settings, _port: status(settings),
+        },
+        lambda settings, port: settings.model_copy(update={"es_port": port, "es_url": f"http://{HOST}:{port}"}),
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import json
 import logging
 import os
 import pwd
@@ -11,12 +13,15 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from unicat.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -272,3 +277,27 @@ def find_java_home(minimum: int = 17, preferred_max: int = 24) -> Path:
         )
     fitting = [c for c in candidates if c[0] <= preferred_max] or candidates
     return max(fitting, key=lambda c: c[0])[1]
+
+
+def service_cli(
+    prog: str,
+    argv: list[str] | None,
+    actions: dict[str, Callable[[Settings, int | None], object]],
+    settings_for_port: Callable[[Settings, int], Settings],
+) -> int:
+    """The ``python -m unicat.localsvc.X ACTION [--port P]`` command line shared by the services:
+    each action prints what it returns (dicts as JSON); a :class:`LocalServiceError` exits 1."""
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument("action", choices=list(actions))
+    parser.add_argument("--port", type=int, default=None)
+    args = parser.parse_args(argv)
+    settings = Settings()
+    if args.port:
+        settings = settings_for_port(settings, args.port)
+    try:
+        result = actions[args.action](settings, args.port)
+    except LocalServiceError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2, default=str) if isinstance(result, dict) else result)
+    return 0

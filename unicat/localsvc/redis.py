@@ -5,11 +5,8 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +20,7 @@ from unicat.localsvc.process import (
     pid_alive,
     port_open,
     read_pidfile,
+    service_cli,
     tail,
     terminate,
 )
@@ -158,25 +156,20 @@ def status(settings: Settings) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m unicat.localsvc.redis")
-    parser.add_argument("action", choices=["start", "stop", "status"])
-    parser.add_argument("--port", type=int, default=None)
-    args = parser.parse_args(argv)
-    settings = Settings()
-    if args.port:
-        settings = settings.model_copy(update={"redis_url": f"redis://{HOST}:{args.port}/0"})
-    try:
-        if args.action == "start":
-            proc = start(settings, port=args.port)
-            print(f"Redis answers on {proc.url} (pid {proc.pid or 'unknown'})")
-        elif args.action == "stop":
-            print("stopped" if stop(settings, port=args.port) else "not running")
-        else:
-            print(json.dumps(status(settings), indent=2))
-    except LocalServiceError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    def started(settings: Settings, port: int | None) -> str:
+        proc = start(settings, port=port)
+        return f"Redis answers on {proc.url} (pid {proc.pid or 'unknown'})"
+
+    return service_cli(
+        "python -m unicat.localsvc.redis",
+        argv,
+        {
+            "start": started,
+            "stop": lambda settings, port: "stopped" if stop(settings, port=port) else "not running",
+            "status": lambda settings, _port: status(settings),
+        },
+        lambda settings, port: settings.model_copy(update={"redis_url": f"redis://{HOST}:{port}/0"}),
+    )
 
 
 if __name__ == "__main__":
