@@ -19,6 +19,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from bench import common
 from catalog.context import build_services
 from holdings.service import availability_for_record
 from tests.peers.fake_ils import FakeItem, IlsData, fault_server, ils_server
@@ -35,23 +36,36 @@ def pct(values: list[float], p: float) -> float:
 
 
 def holding(code: str, config: dict[str, Any] | None, local_ids: list[str], **extra: Any) -> dict[str, Any]:
-    return {"member": code, "member_name": {"zh": code, "en": code}, "region": "bench", "local_ids": local_ids,
-            "as_of": None, "harvested_items": extra.get("harvested_items", []), "holdings_config": config}
+    return {
+        "member": code,
+        "member_name": {"zh": code, "en": code},
+        "region": "bench",
+        "local_ids": local_ids,
+        "as_of": None,
+        "harvested_items": extra.get("harvested_items", []),
+        "holdings_config": config,
+    }
 
 
 def build_record(zebra_url: str, ztest: int, ils: str, hangs: list[int]) -> dict[str, Any]:
     items = [{"item_id": "1-3003", "call_number": "GV1619 .R6 1984"}, {"item_id": "X001019384"}]
     hs = []
     for i in range(5):
-        hs.append(holding(f"opac{i}", {"type": "z3950-opac", "host": "127.0.0.1", "port": ztest, "syntax": "xml",
-                                       "element_set": "opac"}, ["u1"]))
+        hs.append(
+            holding(
+                f"opac{i}",
+                {"type": "z3950-opac", "host": "127.0.0.1", "port": ztest, "syntax": "xml", "element_set": "opac"},
+                ["u1"],
+            )
+        )
     for i in range(5):
         hs.append(holding(f"sru{i}", {"type": "sru", "url": zebra_url}, ["u1"]))
     for i in range(3):
         hs.append(holding(f"ilsdi{i}", {"type": "ils-di", "url": f"{ils}/cgi-bin/koha/ilsdi.pl"}, ["u1"]))
     for i in range(3):
-        hs.append(holding(f"ncip{i}", {"type": "ncip", "url": f"{ils}/ncip", "agency_id": "A"}, ["u1"],
-                          harvested_items=items))
+        hs.append(
+            holding(f"ncip{i}", {"type": "ncip", "url": f"{ils}/ncip", "agency_id": "A"}, ["u1"], harvested_items=items)
+        )
     hs.append(holding("harvested", None, ["u1"], harvested_items=items))
     hs.append(holding("hang-z3950", {"type": "z3950-opac", "host": "127.0.0.1", "port": hangs[0]}, ["u1"]))
     hs.append(holding("hang-sru", {"type": "sru", "url": f"http://127.0.0.1:{hangs[1]}/db"}, ["u1"]))
@@ -66,14 +80,23 @@ def run(runs: int, timeout: float) -> dict[str, Any]:
         zebra = stack.enter_context(zebra_server(work / "zebra", read_marc(TEMPLATES / "uva-sirsi-300.mrc")))
         fetch = work / "fetch"
         fetch.mkdir()
-        (fetch / "opac.1.xml").write_text(opac_record_xml("u1", [
-            {"call_number": "GV1619", "location": "Alderman", "item_id": "X1", "available": True}]))
+        (fetch / "opac.1.xml").write_text(
+            opac_record_xml(
+                "u1", [{"call_number": "GV1619", "location": "Alderman", "item_id": "X1", "available": True}]
+            )
+        )
         ztest = stack.enter_context(ztest_server(work, fetch))
-        ils = stack.enter_context(ils_server(IlsData(bibs={"u1": [FakeItem("1-3003", "checked_out"),
-                                                                   FakeItem("X001019384")]})))
+        ils = stack.enter_context(
+            ils_server(IlsData(bibs={"u1": [FakeItem("1-3003", "checked_out"), FakeItem("X001019384")]}))
+        )
         hangs = [stack.enter_context(fault_server("hang")) for _ in range(3)]
-        settings = Settings(var_dir=work, database_url=f"sqlite:///{work / 'bench.sqlite3'}", index_prefix="bench",
-                            redis_url=f"redis://127.0.0.1:{free_port()}/0", availability_timeout=timeout)
+        settings = Settings(
+            var_dir=work,
+            database_url=f"sqlite:///{work / 'bench.sqlite3'}",
+            index_prefix="bench",
+            redis_url=f"redis://127.0.0.1:{free_port()}/0",
+            availability_timeout=timeout,
+        )
         services = build_services(settings)
         record = build_record(zebra.sru_url, ztest, ils, hangs)
         results: dict[str, Any] = {}
@@ -88,27 +111,19 @@ def run(runs: int, timeout: float) -> dict[str, Any]:
                 times.append(time.monotonic() - started)
                 for e in entries:
                     states[e["state"]] = states.get(e["state"], 0) + 1
-            results[label] = {"p50": statistics.median(times), "p95": pct(times, 95), "max": max(times),
-                              "states": states}
+            results[label] = {
+                "p50": statistics.median(times),
+                "p95": pct(times, 95),
+                "max": max(times),
+                "states": states,
+            }
         services.close()
     return results
 
 
 def write_section(path: Path, section_name: str, text: str) -> None:
-    """Replace (or append) ``### section_name`` inside this issue's section of bench/RESULTS.md."""
-    content = path.read_text() if path.exists() else "# Benchmark results\n"
-    if HEADING not in content:
-        content = content.rstrip("\n") + f"\n\n{HEADING}\n"
-    head, _, rest = content.partition(HEADING)
-    nxt = rest.find("\n## ")
-    mine, tail = (rest, "") if nxt < 0 else (rest[:nxt], rest[nxt:])
-    sub = f"### {section_name}"
-    start = mine.find(sub)
-    if start >= 0:
-        end = mine.find("\n### ", start + 1)
-        mine = mine[:start] + mine[end + 1 if end >= 0 else len(mine):]
-    mine = mine.rstrip("\n") + f"\n\n{sub}\n{text.rstrip()}\n"
-    path.write_text(head + HEADING + mine + tail)
+    """This issue's sections of bench/RESULTS.md (see :func:`bench.common.write_section`)."""
+    common.write_section(section_name, text, path, heading=HEADING)
 
 
 def main() -> None:
@@ -118,14 +133,18 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = ap.parse_args()
     results = run(args.runs, args.timeout)
-    lines = [f"20 holding members (5 yaz-ztest OPAC, 5 Zebra SRU, 3 Koha ILS-DI, 3 NCIP, 1 harvested, "
-             f"3 hanging servers), per-member timeout {args.timeout:g} s, {args.runs} runs each, no cache.", "",
-             "| breaker | p50 (s) | p95 (s) | max (s) | p95 / timeout | states over all runs |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"20 holding members (5 yaz-ztest OPAC, 5 Zebra SRU, 3 Koha ILS-DI, 3 NCIP, 1 harvested, "
+        f"3 hanging servers), per-member timeout {args.timeout:g} s, {args.runs} runs each, no cache.",
+        "",
+        "| breaker | p50 (s) | p95 (s) | max (s) | p95 / timeout | states over all runs |",
+        "|---|---|---|---|---|---|",
+    ]
     for label, r in results.items():
         states = ", ".join(f"{k} {v}" for k, v in sorted(r["states"].items()))
-        lines.append(f"| {label} | {r['p50']:.3f} | {r['p95']:.3f} | {r['max']:.3f} | "
-                     f"{r['p95'] / args.timeout:.3f} | {states} |")
+        lines.append(
+            f"| {label} | {r['p50']:.3f} | {r['p95']:.3f} | {r['max']:.3f} | {r['p95'] / args.timeout:.3f} | {states} |"
+        )
     text = "\n".join(lines)
     print(text)
     if args.write:

@@ -111,14 +111,17 @@ def machine() -> str:
     except (OSError, ValueError, IndexError):
         pass
     heap = os.environ.get("UNICAT_ES_JAVA_OPTS", "-Xms512m -Xmx1g")
-    return (f"{os.cpu_count()} cores ({model}){ram}; {platform.system()} {platform.release()}; "
-            f"Python {platform.python_version()}; Elasticsearch heap `{heap}`")
+    return (
+        f"{os.cpu_count()} cores ({model}){ram}; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}; Elasticsearch heap `{heap}`"
+    )
 
 
 def git_revision() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                             text=True, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
+        )
         return out.stdout.strip() or "unknown"
     except OSError:
         return "unknown"
@@ -136,18 +139,19 @@ def _header() -> str:
     return f"# Benchmark results\n\nMachine: {machine()} (`nproc` = {nproc}).\n"
 
 
-def write_section(section_name: str, text: str, path: Path = RESULTS) -> None:
-    """Replace (or append) ``### section_name`` inside this issue's section of bench/RESULTS.md."""
+def write_section(section_name: str, text: str, path: Path = RESULTS, heading: str = HEADING) -> None:
+    """Replace (or append) ``### section_name`` inside the ``heading`` section of bench/RESULTS.md
+    (the whole heading line must match, so "### Search latency" never replaces a longer title)."""
     content = path.read_text() if path.exists() else _header()
-    if HEADING not in content:
-        content = content.rstrip("\n") + f"\n\n{HEADING}\n"
-    head, _, rest = content.partition(HEADING)
+    if heading not in content:
+        content = content.rstrip("\n") + f"\n\n{heading}\n"
+    head, _, rest = content.partition(heading)
     nxt = rest.find("\n## ")
     mine, tail = (rest, "") if nxt < 0 else (rest[:nxt], rest[nxt:])
     sub = f"### {section_name}"
-    start = mine.find(sub)
+    start = mine.find(f"\n{sub}\n")
     if start >= 0:
         end = mine.find("\n### ", start + 1)
-        mine = mine[:start] + mine[end + 1 if end >= 0 else len(mine):]
+        mine = mine[: start + 1] + mine[end + 1 if end >= 0 else len(mine) :]
     mine = mine.rstrip("\n") + f"\n\n{sub}\n\n{text.strip()}\n"
-    path.write_text(head + HEADING + mine + tail)
+    path.write_text(head + heading + mine + tail)
