@@ -96,7 +96,10 @@ class WorkerSettings:
 
 def run() -> None:
     """Start the worker with the Redis of the current settings (built now, not at import)."""
+    import logging
+
     from arq import run_worker
     from arq.connections import RedisSettings
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_worker(WorkerSettings, redis_settings=RedisSettings.from_dsn(get_settings().redis_url))  # type: ignore[arg-type]
