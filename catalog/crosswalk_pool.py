@@ -28,7 +28,8 @@ def map_one(item: Item) -> Mapped:
         return None, str(exc)
 
 
-def _map_chunk(items: list[Item]) -> list[Mapped]:
+def map_all(items: list[Item]) -> list[Mapped]:
+    """Map a batch in this process."""
     return [map_one(item) for item in items]
 
 
@@ -39,12 +40,12 @@ class CrosswalkPool:
 
     def map(self, items: list[Item]) -> list[Mapped]:
         if self.workers < 2 or len(items) < MIN_PARALLEL:
-            return _map_chunk(items)
+            return map_all(items)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
         size = -(-len(items) // (self.workers * 2))
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
-        return [mapped for part in self._pool.map(_map_chunk, chunks) for mapped in part]
+        return [mapped for part in self._pool.map(map_all, chunks) for mapped in part]
 
     def close(self) -> None:
         if self._pool is not None:

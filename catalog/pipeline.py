@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.context import Services
-from catalog.crosswalk_pool import CrosswalkPool, Item, Mapped, map_one
+from catalog.crosswalk_pool import CrosswalkPool, Item, Mapped, map_all
 from catalog.members import member_feeds
 from harvesters.base import HarvestedRecord, Harvester, HarvestError, Page
 from indexer.clusterstore import recluster, write_keys
@@ -120,7 +120,7 @@ def store_records(
             run.unchanged += 1
             continue
         to_map.append((rec, checksum))
-    mapped = (mapper or _map_here)([(rec.raw, rec.encoding, rec.syntax or default_syntax) for rec, _ in to_map])
+    mapped = (mapper or map_all)([(rec.raw, rec.encoding, rec.syntax or default_syntax) for rec, _ in to_map])
     for (rec, checksum), (doc, problem) in zip(to_map, mapped, strict=True):
         if doc is None:
             _reject(session, member, run, rec, "crosswalk", problem or "unmappable")
@@ -140,10 +140,6 @@ def store_records(
     session.flush()
     documents = {row.id: (row.checksum, row.document) for row in changed if not row.deleted and row.document}
     return {row.id for row in changed}, write_keys(session, changed), documents
-
-
-def _map_here(items: list[Item]) -> list[Mapped]:
-    return [map_one(item) for item in items]
 
 
 def _reject(session: Session, member: Member, run: HarvestRun, rec: HarvestedRecord, stage: str, reason: str) -> None:
@@ -202,10 +198,16 @@ def project_pending(services: Services, cache: DocCache | None = None) -> tuple[
             return done, failed
 
 
+def _member(session: Session, member_code: str) -> Member:
+    member = session.get(Member, member_code)
+    if member is None:
+        raise UnknownMemberError(f"unknown member {member_code!r} (is it in the members file and loaded?)")
+    return member
+
+
 def _start_run(services: Services, member_code: str, feed: str) -> int:
     with transaction(services.db) as session:
-        if session.get(Member, member_code) is None:
-            raise UnknownMemberError(f"unknown member {member_code!r} (is it in the members file and loaded?)")
+        _member(session, member_code)
         run = HarvestRun(member_code=member_code, feed=feed)
         session.add(run)
         session.flush()
@@ -217,8 +219,8 @@ def _finish_run(services: Services, report: HarvestReport) -> None:
         run = session.get(HarvestRun, report.run_id)
         assert run is not None
         run.status, run.error, run.finished_at = report.status, report.error, utcnow()
-        for name in ("pages", "added", "updated", "unchanged", "deleted", "rejected"):
-            setattr(report, name, getattr(run, name))
+        _copy_counts(run, report)
+        report.pages = run.pages
         report.notes = [*list(run.notes or []), *report.notes]
 
 
@@ -278,18 +280,20 @@ def _refresh_counts(services: Services, report: HarvestReport) -> None:
     with services.db() as session:
         run = session.get(HarvestRun, report.run_id)
         if run is not None:
-            for name in ("added", "updated", "unchanged", "deleted", "rejected"):
-                setattr(report, name, getattr(run, name))
+            _copy_counts(run, report)
+
+
+def _copy_counts(run: HarvestRun, report: HarvestReport) -> None:
+    """The record counts the store holds for a run (each page adds to them in its transaction)."""
+    for name in ("added", "updated", "unchanged", "deleted", "rejected"):
+        setattr(report, name, getattr(run, name))
 
 
 def harvest_member(
     services: Services, member_code: str, *, progress: Callable[[HarvestReport], None] | None = None
 ) -> list[HarvestReport]:
     with services.db() as session:
-        member = session.get(Member, member_code)
-        if member is None:
-            raise UnknownMemberError(f"unknown member {member_code!r} (is it in the members file and loaded?)")
-        feeds = member_feeds(member)
+        feeds = member_feeds(_member(session, member_code))
     return [harvest_feed(services, member_code, feed, progress=progress) for feed in feeds]
 
 

@@ -78,26 +78,44 @@ def common_keys(session: Session, keys: Iterable[str], limit: int) -> frozenset[
     return frozenset(found)
 
 
-def _merge_partners(session: Session) -> dict[int, set[int]]:
-    overrides = session.scalars(select(ClusterOverride).where(ClusterOverride.kind == "merge")).all()
+def override_pairs(session: Session, kind: str) -> list[tuple[int, int]]:
+    """Record-id pairs of the cataloguers' ``kind`` ("merge" or "split") decisions whose records
+    exist; only the records the decisions name are looked up."""
+    overrides = session.scalars(select(ClusterOverride).where(ClusterOverride.kind == kind)).all()
     if not overrides:
-        return {}
-    ident = {
-        (r.member_code, r.local_id): r.id
-        for r in session.execute(select(SourceRecord.member_code, SourceRecord.local_id, SourceRecord.id))
-    }
-    partners: dict[int, set[int]] = {}
+        return []
+    wanted: dict[str, set[str]] = {}
+    for o in overrides:
+        wanted.setdefault(o.a_member, set()).add(o.a_local_id)
+        wanted.setdefault(o.b_member, set()).add(o.b_local_id)
+    ident: dict[tuple[str, str], int] = {}
+    for member, local_ids in wanted.items():
+        for batch in _chunks(local_ids):
+            rows = session.execute(
+                select(SourceRecord.local_id, SourceRecord.id).where(
+                    SourceRecord.member_code == member, SourceRecord.local_id.in_(batch)
+                )
+            )
+            ident.update({(member, local_id): rid for local_id, rid in rows})
+    pairs = []
     for o in overrides:
         a, b = ident.get((o.a_member, o.a_local_id)), ident.get((o.b_member, o.b_local_id))
         if a and b:
-            partners.setdefault(a, set()).add(b)
-            partners.setdefault(b, set()).add(a)
+            pairs.append((a, b))
+    return pairs
+
+
+def _partners(pairs: list[tuple[int, int]]) -> dict[int, set[int]]:
+    partners: dict[int, set[int]] = {}
+    for a, b in pairs:
+        partners.setdefault(a, set()).add(b)
+        partners.setdefault(b, set()).add(a)
     return partners
 
 
 def component(session: Session, seeds: set[int], key_limit: int) -> tuple[set[int], set[str], frozenset[str]]:
     """Record ids transitively linked to ``seeds`` by keys, old clusters or merge overrides."""
-    partners = _merge_partners(session)
+    partners = _partners(override_pairs(session, "merge"))
     records: set[int] = set()
     clusters: set[str] = set()
     skipped: set[str] = set()
@@ -154,17 +172,9 @@ def _items(session: Session, ids: Iterable[int], known: dict[int, MatchKeys] | N
     return items
 
 
-def _split_pairs(session: Session, items: list[Item]) -> list[tuple[int, int]]:
-    overrides = session.scalars(select(ClusterOverride).where(ClusterOverride.kind == "split")).all()
-    if not overrides:
-        return []
-    ident = {it.sort_key: it.ref for it in items}
-    pairs = []
-    for o in overrides:
-        a, b = ident.get((o.a_member, o.a_local_id)), ident.get((o.b_member, o.b_local_id))
-        if a and b:
-            pairs.append((a, b))
-    return pairs
+def _pairs_among(pairs: list[tuple[int, int]], items: list[Item]) -> list[tuple[int, int]]:
+    refs = {it.ref for it in items}
+    return sorted({(min(a, b), max(a, b)) for a, b in pairs if a in refs and b in refs})
 
 
 def _candidate(anchor: tuple[str, str], attempt: int) -> str:
@@ -256,8 +266,8 @@ def _apply(
     groups = partition(
         items,
         max_size=max_size,
-        force_merge=_merge_pairs(session, items),
-        force_split=_split_pairs(session, items),
+        force_merge=_pairs_among(override_pairs(session, "merge"), items),
+        force_split=_pairs_among(override_pairs(session, "split"), items),
         skip_keys=skip,
     )
     for batch in _chunks([ref for ref in ids if ref not in live and old_of.get(ref)]):
@@ -266,12 +276,6 @@ def _apply(
     for batch in _chunks(change.removed):
         session.execute(delete(Cluster).where(Cluster.id.in_(batch)))
     return change
-
-
-def _merge_pairs(session: Session, items: list[Item]) -> list[tuple[int, int]]:
-    partners = _merge_partners(session)
-    refs = {it.ref for it in items}
-    return sorted({(min(a, b), max(a, b)) for a, bs in partners.items() for b in bs if a in refs and b in refs})
 
 
 def recluster(

@@ -61,8 +61,8 @@ def load_sources(
                 SourceRecord.document.is_not(None),
             )
         ).all()
-        missing = [row.id for row in rows if cache.get(row.id, ("",))[0] != row.checksum]
-        documents = {rid: cached[1] for rid, cached in cache.items()}
+        documents = {row.id: cache[row.id][1] for row in rows if cache.get(row.id, ("",))[0] == row.checksum}
+        missing = [row.id for row in rows if row.id not in documents]
         for chunk in range(0, len(missing), 500):
             ids = missing[chunk : chunk + 500]
             documents.update(
