@@ -72,6 +72,16 @@ OCLC_VERDICTS: dict[str, tuple[str, str]] = {
     "26517218": ("different", "two different papers in one series, different authors"),
 }
 
+#: ISBN-sharing LC pairs whose rule label was overturned on review (every pair the rule calls
+#: "same title, different part/edition/year" was read by eye; 001s of both records, sorted).
+ISBN_VERDICTS: dict[tuple[str, str], tuple[str, str]] = {
+    ("00265676", "00267581"): ("same", "'Louisiana paperback ed.' = 'Louisiana pbk. ed.': same ISBN, 1999, 390 p."),
+    ("00362605", "00362606"): ("same", "'2nd ed.' = '2nd edition': same ISBN, Aspen 1999, 602 p."),
+    ("00100195", "00688603"): (
+        "same", "CIP record (projected 2000, no extent) vs completed record c1999; same ISBN, 1st ed."
+    ),
+}
+
 #: Pride and Prejudice file: hand decisions on records sharing an ISBN (byte offsets), reviewed by
 #: eye. Pairs listed here override the rule in :func:`pride_gold`.
 PRIDE_DIFFERENT: tuple[tuple[int, int, str], ...] = (
@@ -270,7 +280,8 @@ def lc_pairs() -> list[list[str]]:
         for (a, fa), (b, fb) in itertools.combinations(group, 2):
             if (a.offset, b.offset) in seen:
                 continue
-            verdict = isbn_pair_label(fa, fb)
+            reviewed = ISBN_VERDICTS.get(tuple(sorted((a.control, b.control))))  # type: ignore[arg-type]
+            verdict = (reviewed[0], f"reviewed by eye: {reviewed[1]}") if reviewed else isbn_pair_label(fa, fb)
             if verdict is None:
                 undecided += 1
                 continue
@@ -285,12 +296,32 @@ def _publisher(record: pymarc.Record, unimarc: bool) -> str:
     return words[0] if words else ""
 
 
+def _carrier(record: pymarc.Record, unimarc: bool) -> str:
+    """"online" for an electronic reproduction (MARC 21 leader/06 m, 008/23 o/s/q, 007/00 c, 245 $h
+    "electronic resource"; UNIMARC 135, 200 $b), else "print": an online copy of a printed book
+    is a manifestation of its own (and the issue asks print and e-book to stay apart)."""
+    leader = str(record.leader)
+    if unimarc:
+        gmd = _norm(_first(record, "200", "b"))
+        return "online" if record.get_fields("135") or "electronic" in gmd or "electronique" in gmd else "print"
+    fixed = next((f.data for f in record.get_fields("008")), "")
+    physical = next((f.data for f in record.get_fields("007")), "")
+    electronic = (
+        leader[6:7] == "m"
+        or (leader[6:7] in ("a", "t") and fixed[23:24] in ("o", "s", "q"))
+        or physical[:1] == "c"
+        or "electronic" in _norm(_first(record, "245", "h"))
+    )
+    return "online" if electronic else "print"
+
+
 def pride_gold() -> list[list[str]]:
     """Edition-level gold clusters of the Pride and Prejudice file.
 
     Rule: two records are one manifestation when their normalised title proper, first word of the
     publisher name, four-digit date and extent (300 $a / 215 $a digits) all agree and none is
-    empty; then the hand decisions in :data:`PRIDE_SAME` / :data:`PRIDE_DIFFERENT` are applied.
+    empty, and both are print or both online (:func:`_carrier`); then the hand decisions in
+    :data:`PRIDE_SAME` / :data:`PRIDE_DIFFERENT` are applied.
     The multi-record clusters this produces were reviewed by eye (see the README).
     """
     records = list(iter_records(PRIDE_FILE))
@@ -304,7 +335,7 @@ def pride_gold() -> list[list[str]]:
         year = "".join(re.findall(r"\d{4}", date))[:4]
         pages = "".join(re.findall(r"\d+", extent))
         parts = (_norm(title), _publisher(record, unimarc), year, pages)
-        signature[rec.offset] = parts if all(parts) else None
+        signature[rec.offset] = (*parts, _carrier(record, unimarc)) if all(parts) else None
     parent = {rec.offset: rec.offset for rec in records}
 
     def find(x: int) -> int:

@@ -36,13 +36,15 @@ No weak key when the record has no title, or when the title key is too generic t
 work without an author (under 4 characters, or a stock title such as "works", "proceedings",
 "全集", "年鉴").
 
-:func:`compatible` vetoes merges: a different non-empty part (volume 1 vs volume 2) or a
-different format (print vs e-book, book vs audio) never merge, even on a strong key; neither do
-different edition ordinals ("2nd ed." vs "3rd ed.") or page counts more than 10 apart. Nor does a
-strong key merge records whose titles proper share at most half of the shorter title's
-significant words / Han character pairs (in a script both titles have), whose main authors (as in
-the weak key, same script) differ, or whose years differ (reprints and reissues keep
-the original's numbers; the evaluation in ``bench/`` showed such false merges). A weak
+:func:`compatible` vetoes merges: a different non-empty part (volume 1 vs volume 2), a
+different format (print vs e-book, book vs audio) or a different language of the text (a
+translation; MARC 008/35-37, UNIMARC 101, dc:language, "und"/"mul" count as unknown) never merge,
+even on a strong key; neither do different edition ordinals ("2nd ed." vs "3rd ed.") or page counts
+more than 10 apart. Nor does a strong key merge records whose titles proper share at most half of
+the shorter title's significant words / Han character pairs (in a script both titles have), whose
+main authors (as in the weak key, same script) differ, whose years differ, or which share a
+control number (LCCN, OCLC) while every ISBN of one differs from every ISBN of the other (reprints
+and reissues keep the original's numbers; the evaluation in ``bench/`` showed such false merges). A weak
 merge is also refused when both years are known and differ, both ISBN sets are non-empty and
 disjoint (different editions), or both ISSN sets are non-empty and disjoint.
 """
@@ -100,6 +102,7 @@ class MatchKeys:
     title_tokens: frozenset[str] = frozenset()
     edition: int | None = None
     author: str = ""
+    language: str | None = None
 
 
 _STOP = frozenset({"the", "and", "for", "with", "from", "des", "les", "une", "und", "von", "der", "die", "das",
@@ -145,6 +148,25 @@ def edition_number(edition: str | None) -> int | None:
     return value if value < 200 else None  # "Rev. 1999" names a year, not an ordinal
 
 
+#: ISO 639-2 terminology codes and obsolete MARC codes → the MARC (bibliographic) code.
+_LANGUAGE_ALIASES = {
+    "zho": "chi", "fra": "fre", "deu": "ger", "nld": "dut", "ces": "cze", "ell": "gre", "fas": "per",
+    "hye": "arm", "kat": "geo", "eus": "baq", "isl": "ice", "mkd": "mac", "msa": "may", "mri": "mao",
+    "mya": "bur", "ron": "rum", "slk": "slo", "sqi": "alb", "bod": "tib", "cym": "wel", "jap": "jpn",
+}
+#: Codes that say nothing about the text's language.
+_NO_LANGUAGE = frozenset({"und", "mul", "zxx", "mis", "sgn", "nul", "xxx"})
+
+
+def primary_language(doc: BibDocument) -> str | None:
+    """The language of the text (MARC 008/35-37, UNIMARC 101 $a, dc:language), in MARC's code;
+    None when unknown or "multiple"."""
+    if not doc.languages:
+        return None
+    code = _LANGUAGE_ALIASES.get(doc.languages[0], doc.languages[0])
+    return None if code in _NO_LANGUAGE else code
+
+
 def match_keys(doc: BibDocument) -> MatchKeys:
     """Compute the match keys of a crosswalked document."""
     strong: list[str] = [f"isbn:{i}" for i in doc.isbns]
@@ -165,6 +187,7 @@ def match_keys(doc: BibDocument) -> MatchKeys:
         title_tokens=title_tokens(doc),
         edition=edition_number(doc.edition),
         author=author_key(doc),
+        language=primary_language(doc),
     )
 
 
@@ -250,6 +273,8 @@ def compatible(a: MatchKeys, b: MatchKeys, *, strong: bool) -> bool:
         return False
     if a.format != b.format:
         return False
+    if a.language and b.language and a.language != b.language:
+        return False
     if a.edition is not None and b.edition is not None and a.edition != b.edition:
         return False
     if a.pages is not None and b.pages is not None and abs(a.pages - b.pages) > PAGE_TOLERANCE:
@@ -260,6 +285,10 @@ def compatible(a: MatchKeys, b: MatchKeys, *, strong: bool) -> bool:
         if not _same_title(a.title_tokens, b.title_tokens):
             return False
         if a.author and b.author and has_han(a.author) == has_han(b.author) and a.author != b.author:
+            return False
+        if a.isbns and b.isbns and a.isbns.isdisjoint(b.isbns) and set(a.strong) & set(b.strong):
+            # Linked by a control number (LCCN, OCLC) while every ISBN differs: a reissue or a
+            # record that copied another edition's number.
             return False
         return a.year is None or b.year is None or abs(a.year - b.year) <= STRONG_YEAR_TOLERANCE
     if a.year is not None and b.year is not None and a.year != b.year:

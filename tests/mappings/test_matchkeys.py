@@ -106,3 +106,30 @@ def test_a_shared_number_does_not_merge_unrelated_books() -> None:
     han = match_keys(_book(title="紅樓夢", authors=["曹雪芹"], year=1982))
     latin = match_keys(_book(title="Hong lou meng", authors=["Cao, Xueqin"], year=1982))
     assert compatible(han, latin, strong=True), "different scripts are no evidence against a shared number"
+
+
+def test_translations_and_copied_control_numbers_do_not_merge() -> None:
+    """Cases from the labelled evaluation: an English and a Danish edition sharing one OCLC number,
+    an English translation and the Spanish original sharing one ISBN, and a reissue that copied the
+    original's LCCN while carrying ISBNs of its own."""
+    english = match_keys(_book(title="Carl Nielsen", authors=["Eskildsen, Karsten"], year=1999, pages=95,
+                               languages=["eng"], oclc=["43593786"], isbns=["9788778384997"]))
+    danish = replace(english, language="dan", isbns=frozenset({"9788778384980"}),
+                     strong=("isbn:9788778384980", "oclc:43593786"))
+    assert not compatible(english, danish, strong=True)
+    assert not compatible(english, replace(english, language="spa"), strong=False)
+    assert compatible(english, replace(english, language=None), strong=True), "an unknown language is no evidence"
+    chinese = match_keys(_book(title="红楼梦", authors=["曹雪芹"], year=1982, languages=["zho"]))
+    assert compatible(chinese, match_keys(_book(title="紅樓夢", authors=["曹雪芹"], year=1982, languages=["chi"])),
+                      strong=False), "ISO 639-2/T and /B codes name one language"
+    avenel = match_keys(_book(title="Jane Austen, her complete novels", authors=["Austen, Jane"], year=1981,
+                              pages=1103, lccn=["81010777"], isbns=["0517347997", "0517351749"]))
+    gramercy = match_keys(_book(title="The complete novels", authors=["Austen, Jane"], year=1981, pages=1103,
+                                lccn=["81010777"], isbns=["0517147688"]))
+    assert not compatible(avenel, gramercy, strong=True)
+    hardback = match_keys(_book(title="Emma", authors=["Austen, Jane"], year=1816, isbns=["9780141439587"]))
+    both = match_keys(_book(title="Emma", authors=["Austen, Jane"], year=1816,
+                            isbns=["9780141439587", "9780199535552"]))
+    paperback = match_keys(_book(title="Emma", authors=["Austen, Jane"], year=1816, isbns=["9780199535552"]))
+    assert compatible(hardback, paperback, strong=True), "linked through a record carrying both ISBNs"
+    assert compatible(hardback, both, strong=True) and compatible(both, paperback, strong=True)
