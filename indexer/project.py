@@ -41,26 +41,31 @@ def load_sources(
     """Live source records of each union id, ready for :func:`indexer.union.build_union`.
 
     Documents found in ``cache`` with the stored checksum are not read and decoded again (the
-    pipeline hands over the page it has just stored)."""
+    pipeline hands over the page it has just stored).
+
+    Liveness is filtered here, not in SQL: with ``deleted`` in the WHERE clause SQLite's planner
+    picks the (useless) index on ``deleted`` and scans every live record for each batch."""
     cache = cache or {}
     out: dict[str, list[SourceView]] = {uid: [] for uid in union_ids}
     for start in range(0, len(union_ids), 500):
         batch = union_ids[start : start + 500]
-        rows = session.execute(
-            select(
-                SourceRecord.id,
-                SourceRecord.cluster_id,
-                SourceRecord.member_code,
-                SourceRecord.local_id,
-                SourceRecord.checksum,
-                SourceRecord.datestamp,
-                SourceRecord.syntax,
-            ).where(
-                SourceRecord.cluster_id.in_(batch),
-                SourceRecord.deleted.is_(False),
-                SourceRecord.document.is_not(None),
+        rows = [
+            row
+            for row in session.execute(
+                select(
+                    SourceRecord.id,
+                    SourceRecord.cluster_id,
+                    SourceRecord.member_code,
+                    SourceRecord.local_id,
+                    SourceRecord.checksum,
+                    SourceRecord.datestamp,
+                    SourceRecord.syntax,
+                    SourceRecord.deleted,
+                    SourceRecord.document.is_not(None).label("mapped"),
+                ).where(SourceRecord.cluster_id.in_(batch))
             )
-        ).all()
+            if row.mapped and not row.deleted
+        ]
         documents = {row.id: cache[row.id][1] for row in rows if cache.get(row.id, ("",))[0] == row.checksum}
         missing = [row.id for row in rows if row.id not in documents]
         for chunk in range(0, len(missing), 500):
