@@ -40,7 +40,7 @@ from elasticsearch.helpers import bulk, parallel_bulk, scan
 import catalog.pipeline as pipeline
 import indexer.project as project
 from catalog.context import Services, build_services
-from catalog.crosswalk_pool import CrosswalkPool
+from catalog.crosswalk_pool import CrosswalkJob
 from catalog.members import sync_members
 from indexer.index import create_index, latest_spec
 from store.db import transaction
@@ -94,9 +94,10 @@ class Phases:
         self._restore.append((module, name, original))
 
     def __enter__(self) -> Phases:
-        for name in ("_commit_page", "store_records", "write_keys", "recluster", "project_pending"):
+        names = ("_submit_crosswalk", "_commit_page", "store_records", "write_keys", "recluster", "project_pending")
+        for name in names:
             self.wrap(pipeline, name)
-        self.wrap(CrosswalkPool, "map")
+        self.wrap(CrosswalkJob, "result")
         for name in ("load_sources", "build_union", "to_es_document"):
             self.wrap(project, name)
         return self
@@ -107,11 +108,13 @@ class Phases:
 
     def exclusive(self, total: float) -> list[tuple[str, float]]:
         s = self.seconds
-        store = s["pipeline.store_records"] - s["CrosswalkPool.map"] - s["pipeline.write_keys"]
+        store = s["pipeline.store_records"] - s["CrosswalkJob.result"] - s["pipeline.write_keys"]
         union = s["project.build_union"] + s["project.to_es_document"]
         return [
-            ("read + split the file (harvester)", total - s["pipeline._commit_page"] - s["pipeline.project_pending"]),
-            ("crosswalk (MARC → document; worker processes, wall time)", s["CrosswalkPool.map"]),
+            ("read + split the file (harvester)", total - s["pipeline._commit_page"] - s["pipeline.project_pending"]
+             - s["pipeline._submit_crosswalk"]),
+            ("next page to the crosswalk workers (stored checksums, submit)", s["pipeline._submit_crosswalk"]),
+            ("waiting for the crosswalk (MARC → document; worker processes)", s["CrosswalkJob.result"]),
             ("store source records (lookup, checksum, ORM, flush)", store),
             ("match keys (write_keys)", s["pipeline.write_keys"]),
             ("clustering (recluster)", s["pipeline.recluster"]),

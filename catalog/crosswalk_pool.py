@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 
 from mappings import CrosswalkError, crosswalk
 
@@ -33,19 +33,41 @@ def map_all(items: list[Item]) -> list[Mapped]:
     return [map_one(item) for item in items]
 
 
+class CrosswalkJob:
+    """A batch handed to the pool; :meth:`result` waits for it (a batch mapped in process is
+    mapped on the first call)."""
+
+    def __init__(self, items: list[Item], futures: list[Future[list[Mapped]]] | None = None) -> None:
+        self.items = items
+        self._futures = futures
+        self._done: list[Mapped] | None = None
+
+    def result(self) -> list[Mapped]:
+        if self._done is None:
+            if self._futures is None:
+                self._done = map_all(self.items)
+            else:
+                self._done = [mapped for future in self._futures for mapped in future.result()]
+        return self._done
+
+
 class CrosswalkPool:
     def __init__(self, workers: int = 0) -> None:
         self.workers = workers if workers > 0 else min(os.cpu_count() or 1, 4)
         self._pool: ProcessPoolExecutor | None = None
 
-    def map(self, items: list[Item]) -> list[Mapped]:
+    def submit(self, items: list[Item]) -> CrosswalkJob:
+        """Start mapping a batch in the worker processes and return at once."""
         if self.workers < 2 or len(items) < MIN_PARALLEL:
-            return map_all(items)
+            return CrosswalkJob(items)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
         size = -(-len(items) // (self.workers * 2))
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
-        return [mapped for part in self._pool.map(map_all, chunks) for mapped in part]
+        return CrosswalkJob(items, [self._pool.submit(map_all, chunk) for chunk in chunks])
+
+    def map(self, items: list[Item]) -> list[Mapped]:
+        return self.submit(items).result()
 
     def close(self) -> None:
         if self._pool is not None:

@@ -8,9 +8,9 @@ process dies between the commit and the bulk request.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from typing import Any
 
 from elasticsearch import ApiError as EsApiError
@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.context import Services
-from catalog.crosswalk_pool import CrosswalkPool, Item, Mapped, map_all
+from catalog.crosswalk_pool import CrosswalkJob, CrosswalkPool, Item, Mapped, map_all
+from catalog.lookahead import checksum, crosswalk_item, likely_to_map, mapper_with, with_next
 from catalog.members import member_feeds
 from harvesters.base import HarvestedRecord, Harvester, HarvestError, Page
 from indexer.clusterstore import recluster, write_keys
@@ -115,13 +116,13 @@ def store_records(
                 changed.append(row)
                 run.deleted += 1
             continue
-        checksum = hashlib.sha256(rec.raw).hexdigest()
-        if row is not None and row.checksum == checksum and not row.deleted:
+        digest = checksum(rec)
+        if row is not None and row.checksum == digest and not row.deleted:
             run.unchanged += 1
             continue
-        to_map.append((rec, checksum))
-    mapped = (mapper or map_all)([(rec.raw, rec.encoding, rec.syntax or default_syntax) for rec, _ in to_map])
-    for (rec, checksum), (doc, problem) in zip(to_map, mapped, strict=True):
+        to_map.append((rec, digest))
+    mapped = (mapper or map_all)([crosswalk_item(rec, default_syntax) for rec, _ in to_map])
+    for (rec, digest), (doc, problem) in zip(to_map, mapped, strict=True):
         if doc is None:
             _reject(session, member, run, rec, "crosswalk", problem or "unmappable")
             continue
@@ -134,7 +135,7 @@ def store_records(
         else:
             run.updated += 1
         row.feed, row.syntax, row.encoding = feed, doc["source_format"], rec.encoding
-        row.raw, row.checksum, row.datestamp = rec.raw, checksum, rec.datestamp
+        row.raw, row.checksum, row.datestamp = rec.raw, digest, rec.datestamp
         row.deleted, row.document, row.harvest_run_id, row.updated_at = False, doc, run.id, utcnow()
         changed.append(row)
     session.flush()
@@ -164,13 +165,27 @@ def _pool(services: Services) -> CrosswalkPool:
     return pool
 
 
-def _commit_page(services: Services, member_code: str, feed: str, run_id: int, page: Page) -> DocCache:
-    """Store a page and its checkpoint in one transaction; return the stored documents by record id."""
+def _submit_crosswalk(services: Services, member_code: str, feed: str, page: Page | None) -> CrosswalkJob | None:
+    """Send the records of ``page`` the store will most likely want mapped to the worker processes."""
+    if page is None:
+        return None
+    with services.db() as session:
+        member = _member(session, member_code)
+        items = likely_to_map(session, member_code, (member.config.get(feed) or {}).get("syntax"), page.records)
+    return _pool(services).submit(items)
+
+
+def _commit_page(
+    services: Services, member_code: str, feed: str, run_id: int, page: Page, ahead: CrosswalkJob | None = None
+) -> DocCache:
+    """Store a page and its checkpoint in one transaction; return the stored documents by record id.
+    ``ahead`` holds the page's crosswalk, started earlier (see :mod:`catalog.lookahead`)."""
     with transaction(services.db) as session:
         member = session.get(Member, member_code)
         run = session.get(HarvestRun, run_id)
         assert member is not None and run is not None
-        seeds, known, documents = store_records(session, member, feed, page.records, run, _pool(services).map)
+        mapper = mapper_with(_pool(services), ahead)
+        seeds, known, documents = store_records(session, member, feed, page.records, run, mapper)
         change = recluster(session, seeds, max_size=services.settings.max_cluster_size, known=known)
         queue(session, change.touched | change.removed)
         run.pages += 1
@@ -244,9 +259,13 @@ def harvest_feed(
             state = session.get(Checkpoint, (member_code, feed))
             checkpoint = dict(state.state) if state else None
         harvester = harvester or build_harvester(feed, config, services)
-        projecting = True
-        for number, page in enumerate(harvester.pages(checkpoint), start=1):
-            stored = _commit_page(services, member_code, feed, run_id, page)
+        pages = harvester.pages(checkpoint)
+        projecting, ahead = True, None
+        for number, (page, upcoming) in enumerate(with_next(islice(pages, max_pages) if max_pages else pages), 1):
+            # This page's crosswalk was started with the previous one; start the next one's now.
+            current = ahead or _submit_crosswalk(services, member_code, feed, page)
+            ahead = _submit_crosswalk(services, member_code, feed, upcoming)
+            stored = _commit_page(services, member_code, feed, run_id, page, current)
             if projecting:
                 try:
                     indexed, failed = project_pending(services, stored)
