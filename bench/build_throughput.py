@@ -42,6 +42,7 @@ import indexer.project as project
 from catalog.context import Services, build_services
 from catalog.crosswalk_pool import CrosswalkJob
 from catalog.members import sync_members
+from catalog.projector import Projector
 from indexer.index import create_index, latest_spec
 from store.db import transaction
 
@@ -94,10 +95,11 @@ class Phases:
         self._restore.append((module, name, original))
 
     def __enter__(self) -> Phases:
-        names = ("_submit_crosswalk", "_commit_page", "store_records", "write_keys", "recluster", "project_pending")
-        for name in names:
+        for name in ("_submit_crosswalk", "_commit_page", "store_records", "write_keys", "recluster"):
             self.wrap(pipeline, name)
         self.wrap(CrosswalkJob, "result")
+        for name in ("_launch", "_settle", "wait"):
+            self.wrap(Projector, name)
         for name in ("load_sources", "build_union", "to_es_document"):
             self.wrap(project, name)
         return self
@@ -110,20 +112,22 @@ class Phases:
         s = self.seconds
         store = s["pipeline.store_records"] - s["CrosswalkJob.result"] - s["pipeline.write_keys"]
         union = s["project.build_union"] + s["project.to_es_document"]
+        projection = s["Projector._launch"] + s["Projector._settle"]
         return [
-            ("read + split the file (harvester)", total - s["pipeline._commit_page"] - s["pipeline.project_pending"]
-             - s["pipeline._submit_crosswalk"]),
+            ("read + split the file (harvester)", total - s["pipeline._commit_page"] - s["pipeline._submit_crosswalk"]
+             - projection),
             ("next page to the crosswalk workers (stored checksums, submit)", s["pipeline._submit_crosswalk"]),
-            ("waiting for the crosswalk (MARC → document; worker processes)", s["CrosswalkJob.result"]),
-            ("store source records (lookup, checksum, ORM, flush)", store),
+            ("waiting for the crosswalk (MARC → document + match keys; worker processes)", s["CrosswalkJob.result"]),
+            ("store source records (lookup, checksum, Core insert)", store),
             ("match keys (write_keys)", s["pipeline.write_keys"]),
             ("clustering (recluster)", s["pipeline.recluster"]),
             ("outbox + checkpoint + commit", s["pipeline._commit_page"] - s["pipeline.store_records"]
              - s["pipeline.recluster"]),
             ("projection: load sources from the store", s["project.load_sources"]),
             ("projection: build union + ES document", union),
-            ("projection: bulk to ES + drain outbox + commit", s["pipeline.project_pending"]
-             - s["project.load_sources"] - union),
+            ("projection: waiting for the bulk request (sent from a thread)", s["Projector.wait"]),
+            ("projection: alias check, outbox, failures, commit", projection - s["project.load_sources"] - union
+             - s["Projector.wait"]),
         ]
 
 

@@ -2,7 +2,8 @@
 
 Parsing MARC is most of a harvest's CPU time, so pages are mapped in worker processes while the
 main process does the database and index work. Small pages, and machines with one core, map in
-process. The result of each record is its document as a dict, or the :class:`CrosswalkError` text.
+process. The result of each record is its document as a dict and its match keys (computed here
+too, where the document is at hand), or the :class:`CrosswalkError` text.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
 
-from mappings import CrosswalkError, crosswalk
+from mappings import CrosswalkError, MatchKeys, crosswalk, match_keys
 
 Item = tuple[bytes, str, str | None]  # raw, encoding, syntax
-Mapped = tuple[dict | None, str | None]  # document, or the reason it could not be mapped
+#: (document, None, its match keys), or (None, the reason it could not be mapped, None)
+Mapped = tuple[dict | None, str | None, MatchKeys | None]
 
 #: Pages smaller than this are mapped in process (a round trip to the workers costs more).
 MIN_PARALLEL = 64
@@ -23,9 +25,10 @@ MIN_PARALLEL = 64
 def map_one(item: Item) -> Mapped:
     raw, encoding, syntax = item
     try:
-        return crosswalk(raw, encoding, syntax).to_dict(), None
+        doc = crosswalk(raw, encoding, syntax)
     except CrosswalkError as exc:
-        return None, str(exc)
+        return None, str(exc), None
+    return doc.to_dict(), None, match_keys(doc)
 
 
 def map_all(items: list[Item]) -> list[Mapped]:

@@ -13,17 +13,16 @@ from dataclasses import asdict, dataclass, field
 from itertools import islice
 from typing import Any
 
-from elasticsearch import ApiError as EsApiError
-from elasticsearch import TransportError as EsTransportError
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from catalog.context import Services
 from catalog.crosswalk_pool import CrosswalkJob, CrosswalkPool, Item, Mapped, map_all
 from catalog.lookahead import checksum, crosswalk_item, likely_to_map, mapper_with, with_next
 from catalog.members import member_feeds
+from catalog.projector import Projector
 from harvesters.base import HarvestedRecord, Harvester, HarvestError, Page
-from indexer.clusterstore import recluster, write_keys
+from indexer.clusterstore import KeyedRecord, recluster, write_keys
 from indexer.index import ensure_alias
 from indexer.project import DocCache, drain_queue, queue
 from mappings.matchkeys import MatchKeys
@@ -78,12 +77,24 @@ def build_harvester(kind: str, config: dict[str, Any], services: Services) -> Ha
     raise ValueError(f"unknown feed type {kind!r}")
 
 
-def _existing(session: Session, member: str, local_ids: list[str]) -> dict[str, SourceRecord]:
-    found: dict[str, SourceRecord] = {}
+@dataclass
+class _Stored:
+    """What deciding about a harvested record needs of its stored row."""
+
+    id: int
+    checksum: str
+    deleted: bool
+
+
+def _existing(session: Session, member: str, local_ids: list[str]) -> dict[str, _Stored]:
+    found: dict[str, _Stored] = {}
     for start in range(0, len(local_ids), 500):
-        batch = local_ids[start : start + 500]
-        stmt = select(SourceRecord).where(SourceRecord.member_code == member, SourceRecord.local_id.in_(batch))
-        found.update({r.local_id: r for r in session.scalars(stmt)})
+        rows = session.execute(
+            select(SourceRecord.local_id, SourceRecord.id, SourceRecord.checksum, SourceRecord.deleted).where(
+                SourceRecord.member_code == member, SourceRecord.local_id.in_(local_ids[start : start + 500])
+            )
+        )
+        found.update({local_id: _Stored(rid, digest, bool(deleted)) for local_id, rid, digest, deleted in rows})
     return found
 
 
@@ -99,11 +110,14 @@ def store_records(
     the match keys computed for them on the way, and their documents.
 
     ``mapper`` crosswalks a batch (e.g. on several cores, :class:`catalog.crosswalk_pool.CrosswalkPool`).
+    Rows are written with Core statements, a page at a time: the ORM's unit of work cost more
+    than the rest of storing.
     """
     records = list(records)
     existing = _existing(session, member.code, [r.local_id for r in records if r.local_id])
     default_syntax = (member.config.get(feed) or {}).get("syntax")
-    changed: list[SourceRecord] = []
+    now = utcnow()
+    updates: dict[int, dict[str, Any]] = {}  # record id → new column values
     to_map: list[tuple[HarvestedRecord, str]] = []
     for rec in records:
         if rec.error or not rec.local_id:
@@ -112,8 +126,8 @@ def store_records(
         row = existing.get(rec.local_id)
         if rec.deleted:
             if row is not None and not row.deleted:
-                row.deleted, row.datestamp, row.updated_at = True, rec.datestamp, utcnow()
-                changed.append(row)
+                row.deleted = True
+                updates.setdefault(row.id, {}).update(deleted=True, datestamp=rec.datestamp, updated_at=now)
                 run.deleted += 1
             continue
         digest = checksum(rec)
@@ -122,25 +136,58 @@ def store_records(
             continue
         to_map.append((rec, digest))
     mapped = (mapper or map_all)([crosswalk_item(rec, default_syntax) for rec, _ in to_map])
-    for (rec, digest), (doc, problem) in zip(to_map, mapped, strict=True):
-        if doc is None:
+    inserts: dict[str, dict[str, Any]] = {}  # local id → new row
+    keys: dict[str, MatchKeys] = {}
+    for (rec, digest), (doc, problem, doc_keys) in zip(to_map, mapped, strict=True):
+        if doc is None or doc_keys is None:
             _reject(session, member, run, rec, "crosswalk", problem or "unmappable")
             continue
+        values = {
+            "feed": feed, "syntax": doc["source_format"], "encoding": rec.encoding, "raw": rec.raw,
+            "checksum": digest, "datestamp": rec.datestamp, "deleted": False, "document": doc,
+            "harvest_run_id": run.id, "updated_at": now,
+        }  # fmt: skip
         row = existing.get(rec.local_id)
-        if row is None:
-            row = SourceRecord(member_code=member.code, local_id=rec.local_id)
-            session.add(row)
-            existing[rec.local_id] = row
-            run.added += 1
-        else:
+        if row is not None:
+            updates.setdefault(row.id, {}).update(values)
             run.updated += 1
-        row.feed, row.syntax, row.encoding = feed, doc["source_format"], rec.encoding
-        row.raw, row.checksum, row.datestamp = rec.raw, digest, rec.datestamp
-        row.deleted, row.document, row.harvest_run_id, row.updated_at = False, doc, run.id, utcnow()
-        changed.append(row)
-    session.flush()
-    documents = {row.id: (row.checksum, row.document) for row in changed if not row.deleted and row.document}
-    return {row.id for row in changed}, write_keys(session, changed), documents
+        elif rec.local_id in inserts:  # twice in one page
+            inserts[rec.local_id].update(values)
+            run.updated += 1
+        else:
+            inserts[rec.local_id] = {"member_code": member.code, "local_id": rec.local_id, **values}
+            run.added += 1
+        keys[rec.local_id] = doc_keys
+    ids = {local_id: row.id for local_id, row in existing.items()} | _insert(session, list(inserts.values()))
+    _update(session, updates)
+    final = [*updates.items(), *((ids[local_id], values) for local_id, values in inserts.items())]
+    changed = [KeyedRecord(rid, bool(values.get("deleted")), values.get("document")) for rid, values in final]
+    documents = {rid: (v["checksum"], v["document"]) for rid, v in final if not v.get("deleted") and v.get("document")}
+    known = {ids[local_id]: k for local_id, k in keys.items()}
+    return {rid for rid, _ in final}, write_keys(session, changed, known), documents
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert new source records; return their ids by local id."""
+    if not rows:
+        return {}
+    table = SourceRecord.__table__
+    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    ids = session.execute(stmt, rows).scalars().all()
+    return {row["local_id"]: rid for row, rid in zip(rows, ids, strict=True)}
+
+
+def _update(session: Session, updates: dict[int, dict[str, Any]]) -> None:
+    """Write changed columns, one executemany per set of columns (deletions, replacements)."""
+    table = SourceRecord.__table__
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for rid, values in updates.items():
+        by_columns.setdefault(tuple(sorted(values)), []).append(
+            {"rid": rid, **{f"v_{k}": v for k, v in values.items()}}
+        )
+    for columns, params in by_columns.items():
+        stmt = update(table).where(table.c.id == bindparam("rid")).values({c: bindparam(f"v_{c}") for c in columns})
+        session.execute(stmt, params)
 
 
 def _reject(session: Session, member: Member, run: HarvestRun, rec: HarvestedRecord, stage: str, reason: str) -> None:
@@ -177,9 +224,10 @@ def _submit_crosswalk(services: Services, member_code: str, feed: str, page: Pag
 
 def _commit_page(
     services: Services, member_code: str, feed: str, run_id: int, page: Page, ahead: CrosswalkJob | None = None
-) -> DocCache:
-    """Store a page and its checkpoint in one transaction; return the stored documents by record id.
-    ``ahead`` holds the page's crosswalk, started earlier (see :mod:`catalog.lookahead`)."""
+) -> tuple[DocCache, set[str]]:
+    """Store a page and its checkpoint in one transaction; return the stored documents by record id
+    and the union ids queued for projection. ``ahead`` holds the page's crosswalk, started earlier
+    (see :mod:`catalog.lookahead`)."""
     with transaction(services.db) as session:
         member = session.get(Member, member_code)
         run = session.get(HarvestRun, run_id)
@@ -187,7 +235,8 @@ def _commit_page(
         mapper = mapper_with(_pool(services), ahead)
         seeds, known, documents = store_records(session, member, feed, page.records, run, mapper)
         change = recluster(session, seeds, max_size=services.settings.max_cluster_size, known=known)
-        queue(session, change.touched | change.removed)
+        touched = change.touched | change.removed
+        queue(session, touched)
         run.pages += 1
         run.notes = [*(run.notes or []), *page.notes][-200:]
         state = session.get(Checkpoint, (member_code, feed))
@@ -195,7 +244,7 @@ def _commit_page(
             session.add(Checkpoint(member_code=member_code, feed=feed, state=page.checkpoint))
         else:
             state.state = page.checkpoint
-    return documents
+    return documents, touched
 
 
 def project_pending(services: Services, cache: DocCache | None = None) -> tuple[int, int]:
@@ -248,51 +297,67 @@ def harvest_feed(
     progress: Callable[[HarvestReport], None] | None = None,
     max_pages: int | None = None,
 ) -> HarvestReport:
-    """Harvest one feed of one member to completion (or ``max_pages`` pages) and project the result."""
+    """Harvest one feed of one member to completion (or ``max_pages`` pages) and project the result;
+    everything stored is projected (or noted as deferred) when this returns."""
     run_id = _start_run(services, member_code, feed)
     report = HarvestReport(member=member_code, feed=feed, run_id=run_id)
+    projector = Projector(services)
     try:
-        with services.db() as session:
-            member = session.get(Member, member_code)
-            assert member is not None
-            config = dict(member.config.get(feed) or {})
-            state = session.get(Checkpoint, (member_code, feed))
-            checkpoint = dict(state.state) if state else None
-        harvester = harvester or build_harvester(feed, config, services)
-        pages = harvester.pages(checkpoint)
-        projecting, ahead = True, None
-        for number, (page, upcoming) in enumerate(with_next(islice(pages, max_pages) if max_pages else pages), 1):
-            # This page's crosswalk was started with the previous one; start the next one's now.
-            current = ahead or _submit_crosswalk(services, member_code, feed, page)
-            ahead = _submit_crosswalk(services, member_code, feed, upcoming)
-            stored = _commit_page(services, member_code, feed, run_id, page, current)
-            if projecting:
-                try:
-                    indexed, failed = project_pending(services, stored)
-                except (EsTransportError, EsApiError) as exc:
-                    # The store has the page; the outbox keeps the work for `unicat reindex --pending`.
-                    projecting = False
-                    report.notes.append(f"search index unreachable, projection deferred: {exc}")
-                else:
-                    report.indexed += indexed
-                    report.index_failed += failed
-            report.pages = number
-            if progress:
-                _refresh_counts(services, report)
-                progress(report)
-            if max_pages and number >= max_pages:
-                report.status = "interrupted"
-                break
-        else:
-            report.status = "ok"
-    except HarvestError as exc:
-        report.status, report.error = "failed", str(exc)
+        try:
+            with services.db() as session:
+                member = session.get(Member, member_code)
+                assert member is not None
+                config = dict(member.config.get(feed) or {})
+                state = session.get(Checkpoint, (member_code, feed))
+                checkpoint = dict(state.state) if state else None
+            harvester = harvester or build_harvester(feed, config, services)
+            _harvest_pages(services, report, harvester.pages(checkpoint), projector, progress, max_pages)
+        except HarvestError as exc:
+            report.status, report.error = "failed", str(exc)
+        projector.finish()
+        _projected(report, projector)
     except Exception as exc:  # a bug or an outage: the run is marked failed, stored pages stay
+        projector.close()
         report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
         _finish_run(services, report)
         raise
     _finish_run(services, report)
     return report
+
+
+def _harvest_pages(
+    services: Services,
+    report: HarvestReport,
+    pages: Iterable[Page],
+    projector: Projector,
+    progress: Callable[[HarvestReport], None] | None,
+    max_pages: int | None,
+) -> None:
+    """Store, cluster and queue page after page; the projector indexes each while the next is stored."""
+    member_code, feed, run_id = report.member, report.feed, report.run_id
+    assert run_id is not None
+    ahead = None
+    for number, (page, upcoming) in enumerate(with_next(islice(pages, max_pages) if max_pages else pages), 1):
+        # This page's crosswalk was started with the previous one; start the next one's now.
+        current = ahead or _submit_crosswalk(services, member_code, feed, page)
+        ahead = _submit_crosswalk(services, member_code, feed, upcoming)
+        stored, touched = _commit_page(services, member_code, feed, run_id, page, current)
+        projector.page_stored(touched, stored)
+        _projected(report, projector)
+        report.pages = number
+        if progress:
+            _refresh_counts(services, report)
+            progress(report)
+        if max_pages and number >= max_pages:
+            report.status = "interrupted"
+            return
+    report.status = "ok"
+
+
+def _projected(report: HarvestReport, projector: Projector) -> None:
+    report.indexed, report.index_failed = projector.indexed, projector.failed
+    if projector.deferred and projector.deferred not in report.notes:
+        report.notes.append(projector.deferred)
 
 
 def _refresh_counts(services: Services, report: HarvestReport) -> None:

@@ -12,7 +12,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -45,10 +45,22 @@ def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
         yield batch
 
 
-def write_keys(session: Session, records: Iterable[SourceRecord]) -> dict[int, MatchKeys]:
+class KeyedRecord(NamedTuple):
+    """What :func:`write_keys` needs of a source record (a :class:`SourceRecord` row serves too)."""
+
+    id: int
+    deleted: bool
+    document: dict[str, Any] | None
+
+
+def write_keys(
+    session: Session, records: Iterable[SourceRecord | KeyedRecord], known: dict[int, MatchKeys] | None = None
+) -> dict[int, MatchKeys]:
     """Replace the match keys of ``records`` from their documents (none when deleted or unmapped);
-    return the keys computed, so that re-clustering the same page need not compute them again."""
+    return the keys, so that re-clustering the same page need not compute them again. ``known``
+    holds keys already computed from the same documents (the crosswalk workers compute them)."""
     records = list(records)
+    known = known or {}
     for batch in _chunks([r.id for r in records]):
         session.execute(delete(MatchKeyRow).where(MatchKeyRow.record_id.in_(batch)))
     rows: list[dict[str, Any]] = []
@@ -56,7 +68,8 @@ def write_keys(session: Session, records: Iterable[SourceRecord]) -> dict[int, M
     for record in records:
         if record.deleted or not record.document:
             continue
-        keys = computed[record.id] = match_keys(BibDocument.from_dict(record.document))
+        keys = known.get(record.id) or match_keys(BibDocument.from_dict(record.document))
+        computed[record.id] = keys
         rows.extend({"record_id": record.id, "key": k, "strong": True} for k in dict.fromkeys(keys.strong))
         if keys.weak:
             rows.append({"record_id": record.id, "key": keys.weak, "strong": False})

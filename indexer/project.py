@@ -9,11 +9,11 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import streaming_bulk
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from indexer.union import MemberInfo, SourceView, build_union, to_es_document
-from store.models import Cluster, IndexFailure, Member, ProjectionQueue, SourceRecord
+from store.models import Cluster, IndexFailure, Member, ProjectionQueue, SourceRecord, utcnow
 
 
 @dataclass
@@ -93,15 +93,37 @@ def union_documents(
             yield uid, (to_es_document(build_union(uid, views), now) if views else None)
 
 
-def _actions(
-    session: Session, index: str, union_ids: Iterable[str], report: ProjectionReport, cache: DocCache | None
+def actions_for(
+    session: Session, index: str, union_ids: Iterable[str], report: ProjectionReport, cache: DocCache | None = None
 ) -> Iterator[dict]:
+    """Bulk actions writing the union records to ``index`` (deletions are counted in ``report``)."""
     for uid, doc in union_documents(session, union_ids, cache):
         if doc is None:
             report.deleted += 1
             yield {"_op_type": "delete", "_index": index, "_id": uid}
         else:
             yield {"_op_type": "index", "_index": index, "_id": uid, "_source": doc}
+
+
+def send(es: Elasticsearch, actions: Iterable[dict], chunk_size: int = 500) -> Iterator[tuple[bool, dict]]:
+    """Bulk requests; each action's outcome, failures included (nothing raised per document)."""
+    return streaming_bulk(
+        es, actions, chunk_size=chunk_size, raise_on_error=False, raise_on_exception=False, max_retries=2
+    )
+
+
+def record(session: Session, index: str, results: Iterable[tuple[bool, dict]], report: ProjectionReport) -> None:
+    """Count the outcomes in ``report``; store every failure as an :class:`IndexFailure`."""
+    for ok, item in results:
+        op, result = next(iter(item.items()))
+        if ok or (op == "delete" and result.get("status") == 404):
+            if op == "index":
+                report.indexed += 1
+            continue
+        reason = str(result.get("error") or result)[:2000]
+        report.failed += 1
+        report.failures.append((result.get("_id", "?"), reason))
+        session.add(IndexFailure(union_id=result.get("_id", "?"), index_name=index, reason=reason))
 
 
 def project(
@@ -115,23 +137,7 @@ def project(
 ) -> ProjectionReport:
     """Write the union records to ``index`` (an alias or a concrete index); keep every failure."""
     report = ProjectionReport()
-    for ok, item in streaming_bulk(
-        es,
-        _actions(session, index, union_ids, report, cache),
-        chunk_size=chunk_size,
-        raise_on_error=False,
-        raise_on_exception=False,
-        max_retries=2,
-    ):
-        op, result = next(iter(item.items()))
-        if ok or (op == "delete" and result.get("status") == 404):
-            if op == "index":
-                report.indexed += 1
-            continue
-        reason = str(result.get("error") or result)[:2000]
-        report.failed += 1
-        report.failures.append((result.get("_id", "?"), reason))
-        session.add(IndexFailure(union_id=result.get("_id", "?"), index_name=index, reason=reason))
+    record(session, index, send(es, actions_for(session, index, union_ids, report, cache), chunk_size), report)
     return report
 
 
@@ -141,21 +147,32 @@ def queue(session: Session, union_ids: Iterable[str]) -> None:
     if not ids:
         return
     existing = set(session.scalars(select(ProjectionQueue.union_id).where(ProjectionQueue.union_id.in_(ids))))
-    session.add_all(ProjectionQueue(union_id=uid) for uid in sorted(ids - existing))
+    now = utcnow()
+    rows = [{"union_id": uid, "queued_at": now} for uid in sorted(ids - existing)]
+    if rows:
+        session.execute(insert(ProjectionQueue), rows)
+
+
+def queued(session: Session, limit: int = 5000) -> list[str]:
+    return list(session.scalars(select(ProjectionQueue.union_id).limit(limit)))
+
+
+def dequeue(session: Session, union_ids: list[str]) -> None:
+    """Remove projected union records from the outbox."""
+    for start in range(0, len(union_ids), 500):
+        session.execute(delete(ProjectionQueue).where(ProjectionQueue.union_id.in_(union_ids[start : start + 500])))
 
 
 def drain_queue(
     es: Elasticsearch, session: Session, index: str, *, limit: int = 5000, cache: DocCache | None = None
 ) -> ProjectionReport:
     """Project what the outbox holds; failed ids stay queued (and are recorded in ``index_failure``)."""
-    ids = list(session.scalars(select(ProjectionQueue.union_id).limit(limit)))
+    ids = queued(session, limit)
     if not ids:
         return ProjectionReport()
     report = project(es, session, index, ids, cache=cache)
     failed = {uid for uid, _ in report.failures}
-    done = [uid for uid in ids if uid not in failed]
-    for start in range(0, len(done), 500):
-        session.execute(delete(ProjectionQueue).where(ProjectionQueue.union_id.in_(done[start : start + 500])))
+    dequeue(session, [uid for uid in ids if uid not in failed])
     return report
 
 

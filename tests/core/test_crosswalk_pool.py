@@ -1,4 +1,4 @@
-"""Pages crosswalked in worker processes give the same documents and rejects as in process."""
+"""Pages crosswalked in worker processes give the same documents, match keys and rejects as in process."""
 
 from __future__ import annotations
 
@@ -17,5 +17,5 @@ def test_worker_processes_map_exactly_like_the_main_process():
         pool.close()
     in_process = CrosswalkPool(workers=1).map(items)
     assert parallel == in_process
-    assert parallel[5][0] is None and parallel[5][1]
-    assert all(doc and doc["title"] for doc, _ in parallel[:5] + parallel[6:])
+    assert parallel[5][0] is None and parallel[5][1] and parallel[5][2] is None
+    assert all(doc and doc["title"] and keys for doc, _, keys in parallel[:5] + parallel[6:])

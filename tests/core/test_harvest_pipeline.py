@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 from catalog.pipeline import harvest_feed
 from catalog.records import find_by_source, get_record
 from catalog.search import SearchQuery, search
+from harvesters.base import HarvestedRecord, Page
 from store.db import transaction
-from store.models import Checkpoint, HarvestRun, Member, Reject, SourceRecord
-from tests.core.helpers import DEMO, read_marc, variant
+from store.models import Checkpoint, HarvestRun, Member, ProjectionQueue, Reject, SourceRecord
+from tests.core.helpers import DEMO, as_harvested, read_marc, variant
 
 UVA = DEMO / "pku" / "uva-sirsi.mrc.gz"
 
@@ -208,3 +209,29 @@ def test_reindex_rebuilds_from_the_store_behind_the_alias(services, oai_provider
     assert {h["id"] for h in after["hits"]} == {h["id"] for h in before["hits"]}
     rec = get_record(services, after["hits"][0]["id"])
     assert rec is not None and rec["holdings"][0]["member"] == "pku"
+
+
+class _Pages:
+    """A harvester yielding the given pages as they are (no protocol, no checkpoint)."""
+
+    def __init__(self, *pages: list[HarvestedRecord]) -> None:
+        self.batches = pages
+
+    def pages(self, checkpoint: dict | None):  # type: ignore[no-untyped-def]
+        for number, records in enumerate(self.batches, 1):
+            yield Page(records=records, checkpoint={"page": number})
+
+
+def test_a_union_record_touched_while_its_page_is_being_indexed_is_indexed_again(services, refresh):
+    """Page 1's documents are still in flight when page 2 adds a duplicate to one of them: the
+    outbox keeps that union record and the index ends with the newer document."""
+    records = as_harvested(read_marc(UVA, limit=100))
+    twin = HarvestedRecord(local_id="twin-of-" + records[7].local_id, raw=records[7].raw, encoding="iso2709")
+    report = harvest_feed(services, "pku", "files", harvester=_Pages(records[:80], [*records[80:], twin]))
+    assert report.status == "ok" and report.added == 101 and report.index_failed == 0
+    refresh()
+    union_id = find_by_source(services, "pku", records[7].local_id)["id"]
+    indexed = services.es.get(index=services.settings.records_alias, id=union_id)["_source"]
+    assert indexed["source_count"] == 2
+    with services.db() as session:
+        assert session.scalar(select(func.count()).select_from(ProjectionQueue)) == 0
