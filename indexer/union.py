@@ -66,6 +66,8 @@ def completeness(source: SourceView) -> float:
 
 def best_source(sources: list[SourceView]) -> SourceView:
     """The display record: highest completeness; ties go to the smallest (member, local id)."""
+    if len(sources) == 1:
+        return sources[0]
     return sorted(sources, key=lambda s: (-completeness(s), s.member.code, s.local_id))[0]
 
 
@@ -241,4 +243,14 @@ def to_es_document(union: dict[str, Any], updated_at: str | None = None) -> dict
 
 
 def _isbn10(isbn13: str) -> str | None:
-    return isbnlib.to_isbn10(isbn13) or None
+    """The ISBN-10 of a 978 ISBN-13, as :func:`isbnlib.to_isbn10` gives it (checked digit strings
+    take a fast path: isbnlib's general clean-up cost more than the rest of the document)."""
+    if len(isbn13) != 13 or not (isbn13.isascii() and isbn13.isdigit()):
+        return isbnlib.to_isbn10(isbn13) or None
+    if not isbn13.startswith("978"):
+        return None
+    digits = [int(c) for c in isbn13]
+    if (10 - sum(d * (3 if i % 2 else 1) for i, d in enumerate(digits[:12])) % 10) % 10 != digits[12]:
+        return None
+    check = (11 - sum(d * (10 - i) for i, d in enumerate(digits[3:12])) % 11) % 11
+    return isbn13[3:12] + ("X" if check == 10 else str(check))
