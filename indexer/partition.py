@@ -22,7 +22,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from mappings.matchkeys import MatchKeys, compatible
+from mappings.matchrules import compatible
+
+from mappings.matchkeys import MatchKeys
 
 
 @dataclass(frozen=True)

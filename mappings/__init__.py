@@ -17,7 +17,8 @@ from mappings.dc import map_dc
 from mappings.document import BibDocument, Holding, Link
 from mappings.marc21 import map_marc21
 from mappings.marcio import dc_to_text, detect_marc, parse_iso2709, parse_xml, record_to_marcxml
-from mappings.matchkeys import MatchKeys, compatible, match_keys
+from mappings.matchkeys import MatchKeys, match_keys
+from mappings.matchrules import compatible
 from mappings.textnorm import fold, has_han
 from mappings.unimarc import map_unimarc
 

@@ -23,7 +23,8 @@ _INITIAL_RE = re.compile(r"(?:^|[\s,.])[A-Z]$")
 _YEAR_RE = re.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2})(?!\d)")
 _NCR_RE = re.compile(r"&#(x[0-9a-fA-F]{1,6}|[0-9]{1,7});")
 _PAGES_RE = re.compile(
-    r"(\d+)\s*(?:p\b|pp\b|pages?\b|pag|páginas|s\.|S\.|f\.|ff\.|leaves|feuillets|页|頁|面)", re.IGNORECASE
+    r"((?:\[?\d+\]?\s*,\s*)*\[?\d+\]?)\s*(?:p\b|pp\b|pages?\b|pag|páginas|s\.|S\.|f\.|ff\.|leaves|feuillets|页|頁|面)",
+    re.IGNORECASE,
 )
 _BARE_PAGES_RE = re.compile(r"^(?:\[?[ivxlcdm]+\]?,\s*)?(\d+)\s*[;:,.]?$", re.IGNORECASE)
 _ISSN_RE = re.compile(r"\b(\d{4})-?(\d{3}[\dXx])\b")
@@ -95,7 +96,11 @@ def pages_from(extent: str | None) -> int | None:
         return None
     match = _PAGES_RE.search(extent)
     if match:
-        return int(match.group(1))
+        # "viii, 68, [1] p." → 68; "70, 56 p." (two sequences) → 70: the main sequence, not a
+        # bracketed unnumbered leaf.
+        numbers = [n.strip() for n in match.group(1).split(",")]
+        plain = [int(n) for n in numbers if n.isdigit()]
+        return max(plain) if plain else max(int(n.strip("[]")) for n in numbers)
     bare = _BARE_PAGES_RE.match(extent.strip())
     return int(bare.group(1)) if bare else None
 

@@ -36,17 +36,7 @@ No weak key when the record has no title, or when the title key is too generic t
 work without an author (under 4 characters, or a stock title such as "works", "proceedings",
 "全集", "年鉴").
 
-:func:`compatible` vetoes merges: a different non-empty part (volume 1 vs volume 2), a
-different format (print vs e-book, book vs audio) or a different language of the text (a
-translation; MARC 008/35-37, UNIMARC 101, dc:language, "und"/"mul" count as unknown) never merge,
-even on a strong key; neither do different edition ordinals ("2nd ed." vs "3rd ed.") or page counts
-more than 10 apart. Nor does a strong key merge records whose titles proper share at most half of
-the shorter title's significant words / Han character pairs (in a script both titles have), whose
-main authors (as in the weak key, same script) differ, whose years differ, or which share a
-control number (LCCN, OCLC) while every ISBN of one differs from every ISBN of the other (reprints
-and reissues keep the original's numbers; the evaluation in ``bench/`` showed such false merges). A weak
-merge is also refused when both years are known and differ, both ISBN sets are non-empty and
-disjoint (different editions), or both ISSN sets are non-empty and disjoint.
+Whether records sharing a key may merge is decided by :func:`mappings.matchrules.compatible`.
 """
 
 from __future__ import annotations
@@ -60,8 +50,6 @@ from mappings.textnorm import fold, has_han
 LATIN_WORDS = 5
 HAN_CHARS = 12
 AUTHOR_HAN_CHARS = 4
-PAGE_TOLERANCE = 10
-STRONG_YEAR_TOLERANCE = 0
 
 _ARTICLES = frozenset(
     ("the", "a", "an", "le", "la", "les", "der", "die", "das", "ein", "eine", "el", "los", "las", "un", "una",
@@ -83,7 +71,8 @@ _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii":
           "xix": 19, "xx": 20}
 _HAN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "first": 1,
-                 "second": 2, "third": 3, "premier": 1, "second_": 2, "erster": 1, "zweiter": 2}
+                 "second": 2, "third": 3, "premier": 1, "premiere": 1, "second_": 2, "erster": 1, "erste": 1,
+                 "zweiter": 2, "zweite": 2, "primera": 1, "prima": 1, "segunda": 2, "seconda": 2}
 
 
 @dataclass(frozen=True)
@@ -103,6 +92,21 @@ class MatchKeys:
     edition: int | None = None
     author: str = ""
     language: str | None = None
+    #: The whole normalised title proper (the weak key keeps only its first words).
+    title_full: str = ""
+    #: The subtitle's significant words / Han pairs, numbers included.
+    subtitle_tokens: frozenset[str] = frozenset()
+    #: Significant words of the publisher's name ("Louisiana State University Press" → {"louisiana", "state"}).
+    publisher_tokens: frozenset[str] = frozenset()
+    #: The record describes a set in several volumes ("3 v.", "v. <1-4>"), not one book.
+    multivolume: bool = False
+    #: The numbers of the extent statement without dimensions ("xvi, 214 p." → (214,), "16 v. in 8" → (16, 8)).
+    extent_numbers: tuple[int, ...] = ()
+    #: Words of the main author's heading without dates ("new york state legislature senate ...").
+    author_words: tuple[str, ...] = ()
+    #: The edition statement's distinguishing words ("Windows version" → {"windows"}); None
+    #: when the record states no edition.
+    edition_words: frozenset[str] | None = None
 
 
 _STOP = frozenset({"the", "and", "for", "with", "from", "des", "les", "une", "und", "von", "der", "die", "das",
@@ -110,38 +114,78 @@ _STOP = frozenset({"the", "and", "for", "with", "from", "des", "les", "une", "un
 _HAN_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
 
 
-def title_tokens(doc: BibDocument) -> frozenset[str]:
-    """Latin words of 3+ letters (no stop words) and Han character pairs (a lone Han character
-    counts alone) of the title proper and the parallel titles, folded (subtitles are left out:
-    series like "Chocolate : exploit the versatility…" / "Egg : exploit the versatility…" share them)."""
-    text = fold(" ".join(t for t in (doc.title, *doc.parallel_titles) if t))
-    tokens: set[str] = set()
+def _tokens(text: str, *, keep_numbers: bool = False) -> list[str]:
+    """Han character pairs (a lone Han character counts alone) and Latin words of 3+ letters
+    without stop words (and numbers, when asked), folded, in order."""
+    text = fold(text)
+    tokens: list[str] = []
     for run in _HAN_RUN.findall(text):
-        tokens.update(run[i : i + 2] for i in range(max(len(run) - 1, 1)))
-    latin = _NON_WORD.sub(" ", _HAN_RUN.sub(" ", text)).split()
-    tokens.update(w for w in latin if len(w) >= 3 and w not in _STOP)
-    return frozenset(tokens)
+        tokens.extend(run[i : i + 2] for i in range(max(len(run) - 1, 1)))
+    for word in _NON_WORD.sub(" ", _HAN_RUN.sub(" ", text)).split():
+        if (len(word) >= 3 and word not in _STOP) or (keep_numbers and word.isdigit()):
+            tokens.append(word)
+    return tokens
 
 
-def _same_title(a: frozenset[str], b: frozenset[str]) -> bool:
-    """False only when, in a script both titles are written in, at most half of the shorter
-    title's words / character pairs occur in the other."""
-    shared_script = False
-    for han in (True, False):
-        ta = {t for t in a if has_han(t) == han}
-        tb = {t for t in b if has_han(t) == han}
-        if ta and tb:
-            shared_script = True
-            if len(ta & tb) * 2 > min(len(ta), len(tb)):
-                return True
-    return not shared_script
+def title_tokens(doc: BibDocument) -> frozenset[str]:
+    """:func:`_tokens` of the title proper and the parallel titles (subtitles are left out: series
+    like "Chocolate : exploit the versatility…" / "Egg : exploit the versatility…" share them)."""
+    return frozenset(_tokens(" ".join(t for t in (doc.title, *doc.parallel_titles) if t)))
+
+
+#: Words in many publishers' names; what is left names the publisher.
+_PUBLISHER_GENERIC = frozenset(
+    {"press", "presses", "publishing", "publishers", "publisher", "pub", "publ", "publications", "publication",
+     "verlag", "editions", "edition", "editorial", "editora", "editrice", "edizioni", "ediciones", "edicoes",
+     "books", "book", "inc", "ltd", "limited", "company", "university", "univ", "corp", "corporation", "gmbh",
+     "house", "group", "media", "libros", "sons", "distributed", "distributor", "printed", "printing", "print",
+     "bros", "brothers", "and", "the", "association", "institute", "society", "new", "etc", "messrs", "sold",
+     "author", "for", "others", "impr", "imprimerie", "druck", "tip", "tipografia", "typ"}
+)
+_PUBLISHER_GENERIC_HAN = ("出版社", "出版公司", "出版集团", "书局", "书店", "出版", "有限公司", "公司")
+#: Han character pairs common to many publishers' names (Japanese trade names: 兵衛, 右衛門).
+_PUBLISHER_COMMON_PAIRS = frozenset(
+    {"兵卫", "卫门", "右卫", "左卫", "兵衞", "衞门", "右衞", "左衞", "发行", "书肆", "书房", "书院", "藏版", "藏板",
+     "梓行", "刊行"}
+)
+
+
+def publisher_tokens(doc: BibDocument) -> frozenset[str]:
+    """Significant words / Han character pairs of the publisher's name."""
+    if not doc.publisher:
+        return frozenset()
+    text = fold(doc.publisher)
+    for generic in _PUBLISHER_GENERIC_HAN:
+        text = text.replace(generic, " ")
+    return frozenset(t for t in _tokens(text) if t not in _PUBLISHER_GENERIC and t not in _PUBLISHER_COMMON_PAIRS)
+
+
+_MULTIVOLUME = re.compile(r"^\s*(?:(\d+)\s*v\b|v\.?\s*(?:<|$|:|;|\())|^\s*(\d+)\s*(?:册|冊|卷)", re.IGNORECASE)
+
+
+_DIMENSIONS = re.compile(r"\d+(?:\s*x\s*\d+)?\s*(?:cm|mm|in)\b.*$", re.IGNORECASE)
+
+
+def extent_numbers(extent: str | None) -> tuple[int, ...]:
+    """The numbers of an extent statement, dimensions and illustration statements left out."""
+    text = re.split(r"[;:]", extent or "", maxsplit=1)[0]
+    return tuple(int(n) for n in _NUMBER.findall(_DIMENSIONS.sub("", text)))
+
+
+def is_multivolume(extent: str | None) -> bool:
+    """True for a set's extent ("3 v.", "v. <1-4>", "4册"), not for one volume ("1 v.", "320 p.")."""
+    match = _MULTIVOLUME.match(extent or "")
+    if not match:
+        return False
+    count = match.group(1) or match.group(2)
+    return count is None or int(count) >= 2
 
 
 def edition_number(edition: str | None) -> int | None:
     """The edition's ordinal ("2nd ed." → 2, "第3版" → 3, "Zweite Auflage" → 2), None without one."""
     if not edition:
         return None
-    part = normalise_part(edition)
+    part = (normalise_part(edition) or "").split("|")[0]
     if not part or not part.split(".")[0].isdigit():
         return None
     value = int(part.split(".")[0])
@@ -167,6 +211,27 @@ def primary_language(doc: BibDocument) -> str | None:
     return None if code in _NO_LANGUAGE else code
 
 
+#: Words every edition statement uses; what is left names the edition ("Louisiana paperback").
+_EDITION_GENERIC = frozenset(
+    {"ed", "edition", "edn", "editio", "edicion", "edizione", "edicao", "eds", "aufl", "auflage", "ausg",
+     "ausgabe", "version", "vers", "printing", "print", "impression", "opl", "oplag", "udg", "udgave", "izd",
+     "izdanie", "wyd", "wydanie", "uitg", "uitgave", "new", "nouvelle", "neue", "nueva", "nuova", "nova", "da",
+     "a", "de", "la", "the", "and", "1st", "2nd", "3rd", "first", "second", "third", "st", "nd", "rd", "th"}
+)
+
+
+def edition_words(edition: str | None) -> frozenset[str] | None:
+    """The distinguishing words of an edition statement (generic words and numbers removed);
+    None when there is no statement. Han statements keep their Han characters other than 版/第/次."""
+    if not edition:
+        return None
+    text = fold(edition)
+    han = {c for c in _HAN_ONLY.sub("", text) if c not in "版第次印刷一二三四五六七八九十"}
+    latin = {w for w in _NON_WORD.sub(" ", _HAN_RUN.sub(" ", text)).split()
+             if w not in _EDITION_GENERIC and not w.isdigit() and not w.rstrip("aeo").isdigit()}
+    return frozenset(latin | han)
+
+
 def match_keys(doc: BibDocument) -> MatchKeys:
     """Compute the match keys of a crosswalked document."""
     strong: list[str] = [f"isbn:{i}" for i in doc.isbns]
@@ -188,6 +253,13 @@ def match_keys(doc: BibDocument) -> MatchKeys:
         edition=edition_number(doc.edition),
         author=author_key(doc),
         language=primary_language(doc),
+        title_full=full_title(doc),
+        subtitle_tokens=frozenset(_tokens(doc.subtitle or "", keep_numbers=True)),
+        publisher_tokens=publisher_tokens(doc),
+        multivolume=is_multivolume(doc.extent),
+        extent_numbers=extent_numbers(doc.extent),
+        author_words=author_words(doc),
+        edition_words=edition_words(doc.edition),
     )
 
 
@@ -203,11 +275,31 @@ def normalise_part(part: str | None) -> str | None:
             value = _ROMAN.get(token) or _WORD_NUMBERS.get(token)
             if value:
                 numbers.append(str(value))
-        numbers += [str(_HAN_DIGITS[c]) for c in text if c in _HAN_DIGITS]
+        if len(text) <= 6:  # "第二卷", "卷三"; a longer Han part is a name ("四ッ木駅--青砥駅間 …")
+            numbers += [str(_HAN_DIGITS[c]) for c in text if c in _HAN_DIGITS]
     if numbers:
-        return ".".join(str(int(n)) for n in numbers)
+        named = _part_names(text)
+        numbered = ".".join(str(int(n)) for n in numbers)
+        return f"{numbered}|{named}" if named else numbered
     compact = _NON_WORD.sub("", text)
     return compact or None
+
+
+_PART_GENERIC = frozenset(
+    {"vol", "vols", "volume", "volumes", "v", "pt", "pts", "part", "parts", "partie", "teil", "tl", "bd", "band",
+     "tome", "tomes", "t", "tomo", "no", "nr", "num", "number", "book", "bk", "livre", "libro", "heft", "fasc",
+     "fascicle", "fascicule", "section", "sect", "sec", "series", "ser", "and", "the", "of", "de", "et", "und"}
+)
+_PART_GENERIC_HAN = "第卷册冊部编編集辑輯期分本号號之" + "".join(_HAN_DIGITS)
+
+
+def _part_names(text: str) -> str:
+    """What a numbered part designation says besides its numbers ("North Carolina, 1775-1783" →
+    "north carolina"), so that two regions of one series with the same dates stay apart."""
+    words = [w for w in _NON_WORD.sub(" ", _HAN_RUN.sub(" ", text)).split()
+             if not w.isdigit() and w not in _PART_GENERIC and w not in _ROMAN and w not in _WORD_NUMBERS]
+    han = [c for c in _HAN_ONLY.sub("", text) if c not in _PART_GENERIC_HAN]
+    return " ".join(words + ["".join(han)] if han else words)
 
 
 def _title_words(text: str, nonfiling: int) -> str:
@@ -226,18 +318,33 @@ def _title_words(text: str, nonfiling: int) -> str:
     return " ".join(w for w in _NON_WORD.sub(" ", folded).split() if w not in _DROP_WORDS)
 
 
-def title_key(doc: BibDocument) -> str:
-    """The title part of the weak key (see module docstring)."""
+def full_title(doc: BibDocument, *, with_short_subtitle: bool = False) -> str:
+    """The normalised title proper, whole; Han script without spaces. ``with_short_subtitle``
+    adds the subtitle to a short title (see module docstring)."""
     if not doc.title:
         return ""
     words = _title_words(doc.title, doc.title_nonfiling)
     han = has_han(words)
     short = len(words.replace(" ", "")) < 3 if han else len(words.split()) < 3
-    if short and doc.subtitle and has_han(doc.subtitle) == han:
+    if with_short_subtitle and short and doc.subtitle and has_han(doc.subtitle) == han:
         words = f"{words} {_title_words(doc.subtitle, 0)}".strip()
-    if han:
-        return words.replace(" ", "")[:HAN_CHARS]
+    return words.replace(" ", "") if han else " ".join(words.split())
+
+
+def title_key(doc: BibDocument) -> str:
+    """The title part of the weak key: the first words / Han characters of :func:`full_title`."""
+    words = full_title(doc, with_short_subtitle=True)
+    if has_han(words):
+        return words[:HAN_CHARS]
     return " ".join(words.split()[:LATIN_WORDS])
+
+
+def author_words(doc: BibDocument) -> tuple[str, ...]:
+    """The main author's heading as folded words, without dates and numbers."""
+    if not doc.authors:
+        return ()
+    name = _BRACKETED.sub("", doc.authors[0])
+    return tuple(w for w in _NON_WORD.sub(" ", fold(name)).split() if not w.isdigit())
 
 
 def author_key(doc: BibDocument) -> str:
@@ -266,33 +373,3 @@ def weak_key(doc: BibDocument, part: str | None = None) -> str | None:
     return f"w:{title}|{author}|{year}|{part or ''}"
 
 
-def compatible(a: MatchKeys, b: MatchKeys, *, strong: bool) -> bool:
-    """May records with these keys be merged? ``strong`` says whether they share a strong key
-    (True) or only the weak key (False). See the module docstring for the rules."""
-    if a.part and b.part and a.part != b.part:
-        return False
-    if a.format != b.format:
-        return False
-    if a.language and b.language and a.language != b.language:
-        return False
-    if a.edition is not None and b.edition is not None and a.edition != b.edition:
-        return False
-    if a.pages is not None and b.pages is not None and abs(a.pages - b.pages) > PAGE_TOLERANCE:
-        return False
-    if strong:
-        # A shared number is not enough on its own: series/publisher ISBNs, reprints that keep the
-        # original's OCLC number and typing errors link unrelated books (measured in bench/).
-        if not _same_title(a.title_tokens, b.title_tokens):
-            return False
-        if a.author and b.author and has_han(a.author) == has_han(b.author) and a.author != b.author:
-            return False
-        if a.isbns and b.isbns and a.isbns.isdisjoint(b.isbns) and set(a.strong) & set(b.strong):
-            # Linked by a control number (LCCN, OCLC) while every ISBN differs: a reissue or a
-            # record that copied another edition's number.
-            return False
-        return a.year is None or b.year is None or abs(a.year - b.year) <= STRONG_YEAR_TOLERANCE
-    if a.year is not None and b.year is not None and a.year != b.year:
-        return False
-    if a.isbns and b.isbns and a.isbns.isdisjoint(b.isbns):
-        return False
-    return not (a.issns and b.issns and a.issns.isdisjoint(b.issns))

@@ -1,0 +1,175 @@
+"""Merge rules: may two records that share a match key (:mod:`mappings.matchkeys`) be one
+union record?
+
+:func:`compatible` vetoes merges (every rule comes from a false merge found in ``bench/``):
+
+* **always**, even on a shared identifier: a different part (volume 1 vs volume 2; "North
+  Carolina, 1775-1783" vs "Virginia, 1775-1783"); a different format (print vs e-book, book vs
+  audio); a different language of the text (a translation: MARC 008/35-37, UNIMARC 101,
+  dc:language; "und"/"mul" count as unknown); different edition ordinals ("2nd ed." vs "3rd
+  ed.") or edition statements naming different editions ("Windows version" vs "DOS version");
+  page counts more than 10 apart; a set in several volumes ("3 v.") and a single book;
+* **on a shared identifier** (ISBN, ISSN, OCLC, LCCN, national number), also: titles proper that
+  differ by more than one word (two Han character pairs), or by as many words as they share,
+  compared in Han script when both have it (a romanisation hides the difference); different main
+  authors (headings compared word by word, initials matching); different years; or a control
+  number shared while every ISBN of one record differs from every ISBN of the other (reprints
+  and reissues keep the original's numbers, series share a set ISBN);
+* **on the weak key alone**, also: any difference in the whole title proper (the key keeps only
+  its first words); subtitles neither of which contains the other, or with different numbers
+  ("report of the first meetings" / "second meetings"); different main-author headings ("New
+  York (State). Legislature. Senate. Committee on Aging" / "... on Agriculture"); publishers with
+  no word in common (in a script both have); an edition other than a first stated on one record
+  only; different years; disjoint ISBN or ISSN sets; no evidence of the same size (both page
+  counts, or the same extent in volumes: title, author and year alone fit every hearing of a
+  committee in a year); and, for books published before 1900 or undated, a publisher in common
+  and the very same extent (hand-press titles recur across editions, issues and printers).
+"""
+
+from __future__ import annotations
+
+from mappings.matchkeys import _ROMAN, _WORD_NUMBERS, MatchKeys
+from mappings.textnorm import has_han
+
+PAGE_TOLERANCE = 10
+STRONG_YEAR_TOLERANCE = 0
+#: Weak merges of records published before this year (or undated) need the same imprint and extent.
+MODERN_YEAR = 1900
+
+
+def _near(a: frozenset[str], b: frozenset[str], slack: int, *, shared: int = 1) -> bool:
+    """One set holds the other (a shortened or longer form), or each has at most ``slack``
+    tokens the other lacks (a typing error, a variant spelling) and they share at least
+    ``shared`` times as many."""
+    if a <= b or b <= a:
+        return True
+    differ = max(len(a - b), len(b - a))
+    return differ <= slack and len(a & b) >= shared * differ
+
+
+def _same_title(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Titles agree when they are :func:`_near` in Han script if both have Han characters (a
+    romanisation loses the distinctions: "Shi yong zhen ci …" / "Shi yong an mo …"), else in
+    Latin script; one differing word or two differing Han character pairs are allowed when the
+    titles share at least twice as many. Titles in no common script are no evidence either way."""
+    for han in (True, False):
+        ta = frozenset(t for t in a if has_han(t) == han)
+        tb = frozenset(t for t in b if has_han(t) == han)
+        if ta and tb:
+            return _near(ta, tb, 2 if han else 1, shared=2)
+    return True
+
+
+def _same_subtitle(a: MatchKeys, b: MatchKeys) -> bool:
+    """Subtitles agree when one's significant words are all in the other (libraries shorten long
+    subtitles), numbers included: reports of a series differ there ("report of the first
+    meetings" / "… second meetings", "Stand, 11. Juni 1999" / "10. Mai 1999")."""
+    if not (a.subtitle_tokens and b.subtitle_tokens):
+        return True
+    if _numbers(a.subtitle_tokens) != _numbers(b.subtitle_tokens):
+        return False  # "Fortschrittsbericht" / "zweiter Fortschrittsbericht"
+    return a.subtitle_tokens <= b.subtitle_tokens or b.subtitle_tokens <= a.subtitle_tokens
+
+
+def _numbers(tokens: frozenset[str]) -> frozenset[str]:
+    """Numbers and number words among ``tokens``, as digits."""
+    return frozenset(
+        t if t.isdigit() else str(_WORD_NUMBERS.get(t) or _ROMAN.get(t))
+        for t in tokens
+        if t.isdigit() or t in _WORD_NUMBERS or (t in _ROMAN and len(t) > 1)
+    )
+
+
+def _disjoint_in_shared_script(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Both name something in the same script and share no token of it."""
+    for han in (True, False):
+        ta = {t for t in a if has_han(t) == han}
+        tb = {t for t in b if has_han(t) == han}
+        if ta and tb and ta.isdisjoint(tb):
+            return True
+    return False
+
+
+def _editions_conflict(a: MatchKeys, b: MatchKeys, *, strong: bool) -> bool:
+    """Different ordinals; or statements naming different editions ("Windows version" vs "DOS
+    version"); or, for a weak merge, an edition other than a first stated on one record only."""
+    if a.edition is not None and b.edition is not None:
+        return a.edition != b.edition
+    if a.edition_words is not None and b.edition_words is not None:
+        return bool(a.edition_words and b.edition_words and not _near(a.edition_words, b.edition_words, 1))
+    if strong or (a.edition_words is None and b.edition_words is None):
+        return False
+    stated = a if a.edition_words is not None else b
+    return stated.edition != 1
+
+
+def _same_name(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Headings agree word by word over the shorter one, an initial matching its full word
+    ("austen j" = "austen jane 1775" = "austen jane")."""
+    return all(
+        x == y or (len(x) == 1 and y.startswith(x)) or (len(y) == 1 and x.startswith(y))
+        for x, y in zip(a, b, strict=False)
+    )
+
+
+def _same_old_imprint(a: MatchKeys, b: MatchKeys) -> bool:
+    """Books of the hand-press and early machine age (or undated) share titles across editions,
+    issues and printers: a weak merge needs a common publisher and the very same extent."""
+    return bool(
+        a.publisher_tokens & b.publisher_tokens and a.extent_numbers and a.extent_numbers == b.extent_numbers
+    )
+
+
+def _sized_alike(a: MatchKeys, b: MatchKeys) -> bool:
+    """A weak merge needs evidence of the same size: both page counts (already checked to be
+    within the tolerance), or the same extent in several volumes. Title, author and year alone
+    also fit every hearing of a committee in a year ("1 v. (various pagings)")."""
+    if a.pages is not None and b.pages is not None:
+        return True
+    return bool(a.extent_numbers and a.extent_numbers == b.extent_numbers and max(a.extent_numbers) > 1)
+
+
+def compatible(a: MatchKeys, b: MatchKeys, *, strong: bool) -> bool:
+    """May records with these keys be merged? ``strong`` says whether they share a strong key
+    (True) or only the weak key (False). See the module docstring for the rules."""
+    if a.part and b.part and a.part != b.part:
+        return False
+    if a.format != b.format:
+        return False
+    if a.language and b.language and a.language != b.language:
+        return False
+    if _editions_conflict(a, b, strong=strong):
+        return False
+    if a.pages is not None and b.pages is not None and abs(a.pages - b.pages) > PAGE_TOLERANCE:
+        return False
+    if (a.multivolume and b.pages is not None) or (b.multivolume and a.pages is not None):
+        return False  # a set of volumes and one book of it (they often share the set's ISBN)
+    if strong:
+        # A shared number is not enough on its own: series/publisher ISBNs, reprints that keep the
+        # original's OCLC number and typing errors link unrelated books (measured in bench/).
+        if not _same_title(a.title_tokens, b.title_tokens):
+            return False
+        if a.author and b.author and has_han(a.author) == has_han(b.author) and not _same_name(
+            a.author_words, b.author_words
+        ):
+            return False
+        if a.isbns and b.isbns and a.isbns.isdisjoint(b.isbns) and set(a.strong) & set(b.strong):
+            # Linked by a control number (LCCN, OCLC) while every ISBN differs: a reissue or a
+            # record that copied another edition's number.
+            return False
+        return a.year is None or b.year is None or abs(a.year - b.year) <= STRONG_YEAR_TOLERANCE
+    if a.year is not None and b.year is not None and a.year != b.year:
+        return False
+    if a.title_full != b.title_full or not _same_subtitle(a, b):
+        return False
+    if _disjoint_in_shared_script(a.publisher_tokens, b.publisher_tokens):
+        return False
+    if (a.year is None or a.year < MODERN_YEAR) and not _same_old_imprint(a, b):
+        return False
+    if not _sized_alike(a, b):
+        return False
+    if not _same_name(a.author_words, b.author_words):
+        return False
+    if a.isbns and b.isbns and a.isbns.isdisjoint(b.isbns):
+        return False
+    return not (a.issns and b.issns and a.issns.isdisjoint(b.issns))
