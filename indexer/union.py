@@ -203,27 +203,29 @@ def to_es_document(union: dict[str, Any], updated_at: str | None = None) -> dict
         {"code": h["member"], "name": h["member_name"], "region": h["region"]} for h in union["holdings"]
     ]
     classification = [f"{scheme}:{v}" for scheme, values in union["classification"].items() for v in values]
-    return {
-        "id": union["id"],
+    searchable = {
         "title_t": _folded(*titles),
         "author_t": _folded(union["authors"], union.get("responsibility")),
         "subject_t": _folded(union["subjects"]),
         "series_t": _folded(union["series"]),
-        "all_t": _folded(
-            *titles,
-            union["authors"],
-            union.get("responsibility"),
-            union["subjects"],
-            union["series"],
-            union.get("publisher"),
-            union.get("place"),
-            union.get("edition"),
-            union.get("notes"),
-            union["isbns"],
-            isbn10s,
-            union["issns"],
-            ids,
-        ),
+    }
+    rest = _folded(
+        union.get("publisher"),
+        union.get("place"),
+        union.get("edition"),
+        union.get("notes"),
+        union["isbns"],
+        isbn10s,
+        union["issns"],
+        ids,
+    )
+    # Folding works on whitespace-separated runs, so the whole text is the folded parts joined
+    # (each part is folded once, not twice).
+    all_text = " ".join(part for part in (*searchable.values(), rest) if part)
+    return {
+        "id": union["id"],
+        **searchable,
+        "all_t": all_text,
         "title_sort": fold(union.get("title") or "")[:200],
         "isbn": sorted({*union["isbns"], *(i for i in isbn10s if i)}),
         "issn": union["issns"],
