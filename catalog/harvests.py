@@ -48,6 +48,7 @@ def members_overview(services: Services) -> list[dict[str, Any]]:
                 "code": m.code,
                 "name": {"zh": m.name_zh, "en": m.name_en},
                 "region": m.region,
+                "region_name": (m.config or {}).get("region_name"),
                 "role": m.role,
                 "feeds": member_feeds(m),
                 "schedule": m.config.get("schedule"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,7 @@ def parse_members(path: Path) -> list[dict[str, Any]]:
         raise MembersFileError(path, ["no [[member]] tables"])
     feed_models, holdings = _feed_models(), _holdings_adapter()
     problems: list[str] = []
+    regions = _regions(data.get("regions"), problems)
     members: list[dict[str, Any]] = []
     seen: set[str] = set()
     for position, table in enumerate(tables, start=1):
@@ -143,11 +145,39 @@ def parse_members(path: Path) -> list[dict[str, Any]]:
                 config["holdings"] = holdings.dump_python(holdings.validate_python(table["holdings"]), mode="json")
             except ValidationError as exc:
                 problems.extend(f"{label}: holdings.{_describe(e)}" for e in exc.errors())
+        if entry is not None and regions is not None:
+            if entry.region in regions:
+                config["region_name"] = regions[entry.region]
+            else:
+                problems.append(f"{label}: region: {entry.region!r} is not declared in [regions]")
         if entry is not None:
             members.append(config)
     if problems:
         raise MembersFileError(path, problems)
     return members
+
+
+def _regions(table: object, problems: list[str]) -> dict[str, dict[str, str]] | None:
+    """The optional ``[regions]`` table: ``code = { zh = "华北地区", en = "North China" }``, the
+    names pages show for a region code. When it is present every member's region must be in it."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        problems.append("regions: must be a table of region code = { zh = ..., en = ... }")
+        return {}
+    names: dict[str, dict[str, str]] = {}
+    for code, value in table.items():
+        try:
+            names[code] = MemberName.model_validate(value).model_dump()
+        except ValidationError as exc:
+            problems.extend(f"region '{code}': {_describe(e)}" for e in exc.errors())
+    return names
+
+
+def region_names(members: Iterable[Member]) -> dict[str, dict[str, str]]:
+    """Region code → {"zh": ..., "en": ...} as the members file names them (codes without a name
+    are left out, and pages show the code)."""
+    return {m.region: m.config["region_name"] for m in members if (m.config or {}).get("region_name")}
 
 
 def _resolve_relative(feed: dict[str, Any], base: Path) -> dict[str, Any]:

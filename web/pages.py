@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from api.deps import ServicesDep
 from api.params import FILTER_PARAMS, SearchParams
 from catalog.harvests import members_overview
+from catalog.members import region_names
 from catalog.records import get_record
 from catalog.search import SearchError, search
 from store.models import Cluster, Member, SourceRecord
@@ -76,6 +77,7 @@ def home(request: Request, services: ServicesDep) -> HTMLResponse:
 def results(request: Request, services: ServicesDep, query: SearchParams) -> HTMLResponse:
     params = request.query_params
     filters = {name: params.getlist(name) for name in FILTER_PARAMS if params.getlist(name)}
+    members = _members(services)
     try:
         result = search(services, query)
     except SearchError as exc:
@@ -89,7 +91,8 @@ def results(request: Request, services: ServicesDep, query: SearchParams) -> HTM
             "q": query.q,
             "result": result,
             "filters": filters,
-            "members": _members(services),
+            "members": members,
+            "region_names": region_names(members.values()),
             "query": query,
             "home_region": home_region(request, services),
         },
@@ -111,7 +114,12 @@ def record_page(request: Request, services: ServicesDep, union_id: str) -> HTMLR
     return render(
         request,
         "record.html",
-        {"record": record, "regions": [(r, regions[r]) for r in order], "home_region": region},
+        {
+            "record": record,
+            "regions": [(r, regions[r]) for r in order],
+            "home_region": region,
+            "region_names": region_names(_members(services).values()),
+        },
     )
 
 

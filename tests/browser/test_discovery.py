@@ -87,7 +87,7 @@ def test_search_highlights_facets_and_record_holdings_by_region(
         facet_counts[item.locator("a").inner_text().strip()] = int(item.locator(".count").inner_text())
     assert set(facet_counts) >= {"Peking University Library", "Shanghai Jiao Tong University Library"}
     region_facet = page.locator("section.facet[data-facet=region]").inner_text()
-    assert "north" in region_facet and "east" in region_facet
+    assert "North China" in region_facet and "East China" in region_facet, "regions by the members file's names"
     shot(page, "discovery-02-results")
 
     sjtu_count = facet_counts["Shanghai Jiao Tong University Library"]
@@ -112,6 +112,7 @@ def test_search_highlights_facets_and_record_holdings_by_region(
     north = page.locator("section.region[data-region=north]")
     east = page.locator("section.region[data-region=east]")
     assert north.locator("h3 .count").inner_text() == "2"
+    assert north.locator("h3").inner_text().startswith("Region: North China")
     assert set(north.locator("tbody td:first-child").all_inner_texts()) == {
         "Peking University Library",
         "Beijing Normal University Library",

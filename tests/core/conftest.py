@@ -17,18 +17,21 @@ MEMBERS: list[dict[str, Any]] = [
         "code": "pku",
         "name": {"zh": "北京大学图书馆", "en": "Peking University Library"},
         "region": "north",
+        "region_name": {"zh": "华北地区", "en": "North China"},
         "role": "regional",
     },
     {
         "code": "bnu",
         "name": {"zh": "北京师范大学图书馆", "en": "Beijing Normal University Library"},
         "region": "north",
+        "region_name": {"zh": "华北地区", "en": "North China"},
         "role": "member",
     },
     {
         "code": "sjtu",
         "name": {"zh": "上海交通大学图书馆", "en": "Shanghai Jiao Tong University Library"},
         "region": "east",
+        "region_name": {"zh": "华东地区", "en": "East China"},
         "role": "member",
     },
 ]

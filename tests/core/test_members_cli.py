@@ -72,3 +72,22 @@ def test_broken_toml_and_unknown_member_are_named_errors(settings, tmp_path):
     good.write_text(GOOD, encoding="utf-8")
     result = run_cli(s, good, "harvest", "nosuch")
     assert result.returncode == 2 and "unknown member 'nosuch'" in result.stderr
+
+
+def test_regions_table_names_regions_and_every_member_region_must_be_in_it(settings, tmp_path):
+    s = settings(es=False)
+    named = tmp_path / "named.toml"
+    named.write_text('[regions]\nnorth = { zh = "华北地区", en = "North China" }\n' + GOOD, encoding="utf-8")
+    assert run_cli(s, named, "members", "load").returncode == 0
+    services = build_services(s)
+    with services.db() as session:
+        (member,) = session.scalars(select(Member)).all()
+    services.close()
+    assert member.config["region_name"] == {"zh": "华北地区", "en": "North China"}
+    missing = tmp_path / "missing.toml"
+    missing.write_text('[regions]\neast = { zh = "华东地区" }\n' + GOOD, encoding="utf-8")
+    result = run_cli(s, missing, "members", "load")
+    message = " ".join(result.stderr.split())
+    assert result.returncode == 2
+    assert "member 'pku': region: 'north' is not declared in [regions]" in message
+    assert "region 'east': en" in message
