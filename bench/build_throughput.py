@@ -250,7 +250,8 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"Input: the first {n:,} records of `{source.name}` (LC Books All, ISO 2709, UTF-8) as one plain `.mrc` "
         f"file; one member, file feed; cold empty SQLite store; private single-node Elasticsearch on loopback. "
-        f"Pipeline = `catalog.pipeline.harvest_feed` to the end + refresh (one process, one thread). Ceiling = "
+        f"Pipeline = `catalog.pipeline.harvest_feed` to the end + refresh (its thread, the crosswalk worker "
+        f"processes and one bulk-request thread). Ceiling = "
         f"the same {len(docs):,} documents read back from the pipeline's index, bulk-loaded into a fresh index "
         f"with the same mapping, chunks of 500, + refresh; median of {args.ceiling_runs} runs each.",
         "",
