@@ -13,6 +13,7 @@ unreachable, projection stops for the rest of the run and the outbox keeps the w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -33,6 +34,8 @@ class _InFlight:
 
 
 class Projector:
+    """One harvest's projection: :meth:`page_stored` after each page, :meth:`finish` at the end."""
+
     def __init__(self, services: Services) -> None:
         self.services = services
         self.alias = services.settings.records_alias
@@ -48,7 +51,12 @@ class Projector:
         if self.deferred:
             return
         self._touched |= touched
-        self._guarded(lambda: (self._settle(), self._launch(cache)))
+
+        def step() -> None:
+            self._settle()
+            self._launch(cache)
+
+        self._guarded(step)
 
     def finish(self) -> None:
         """Project everything still queued and stop the thread (the harvest's last step)."""
@@ -67,7 +75,7 @@ class Projector:
         """Stop the thread, leaving any unsettled work in the outbox (it is projected later)."""
         self._thread.shutdown(wait=True)
 
-    def _guarded(self, step) -> None:  # type: ignore[no-untyped-def]
+    def _guarded(self, step: Callable[[], None]) -> None:
         try:
             step()
         except (EsTransportError, EsApiError) as exc:

@@ -11,12 +11,24 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from catalog.context import build_services
+from catalog.members import sync_members
 from catalog.pipeline import harvest_feed
 from catalog.records import find_by_source, get_record
 from catalog.search import SearchQuery, search
 from harvesters.base import HarvestedRecord, Page
 from store.db import transaction
-from store.models import Checkpoint, HarvestRun, Member, ProjectionQueue, Reject, SourceRecord
+from store.models import (
+    Checkpoint,
+    Cluster,
+    HarvestRun,
+    IndexFailure,
+    Member,
+    ProjectionQueue,
+    Reject,
+    SourceRecord,
+)
+from tests.core.conftest import MEMBERS
 from tests.core.helpers import DEMO, as_harvested, read_marc, variant
 
 UVA = DEMO / "pku" / "uva-sirsi.mrc.gz"
@@ -235,3 +247,20 @@ def test_a_union_record_touched_while_its_page_is_being_indexed_is_indexed_again
     assert indexed["source_count"] == 2
     with services.db() as session:
         assert session.scalar(select(func.count()).select_from(ProjectionQueue)) == 0
+
+
+def test_an_unreachable_index_defers_projection_and_the_outbox_keeps_the_work(settings):
+    services = build_services(settings(es=False))
+    try:
+        with transaction(services.db) as session:
+            sync_members(session, [dict(m) for m in MEMBERS])
+        records = as_harvested(read_marc(UVA, limit=30))
+        report = harvest_feed(services, "pku", "files", harvester=_Pages(records[:15], records[15:]))
+        assert report.status == "ok" and report.added == 30 and report.indexed == 0
+        assert any("projection deferred" in note for note in report.notes)
+        with services.db() as session:
+            queued = session.scalar(select(func.count()).select_from(ProjectionQueue))
+            assert queued and queued == session.scalar(select(func.count()).select_from(Cluster))
+            assert session.scalar(select(func.count()).select_from(IndexFailure)) == 0
+    finally:
+        services.close()
