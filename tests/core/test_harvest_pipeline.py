@@ -264,3 +264,11 @@ def test_an_unreachable_index_defers_projection_and_the_outbox_keeps_the_work(se
             assert session.scalar(select(func.count()).select_from(IndexFailure)) == 0
     finally:
         services.close()
+
+
+def test_a_record_sent_twice_in_one_page_is_stored_once(services):
+    records = as_harvested(read_marc(UVA, limit=5))
+    report = harvest_feed(services, "pku", "files", harvester=_Pages([*records, records[2]]))
+    assert report.status == "ok" and report.added == 5 and report.updated == 1
+    with services.db() as session:
+        assert session.scalar(select(func.count()).select_from(SourceRecord)) == 5
