@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -292,17 +293,31 @@ class ProviderServer:
         self.thread.join(timeout=10)
 
 
-def _server(repository: MarcRepository, host: str, port: int, batch_size: int) -> WSGIServer:
-    httpd = make_server(host, port, make_wsgi_app(repository, batch_size), handler_class=_QuietHandler)
+def _server(repository: MarcRepository, host: str, port: int, batch_size: int, delay: float = 0.0) -> WSGIServer:
+    app = make_wsgi_app(repository, batch_size)
+    if delay:
+        app = _slowed(app, delay)
+    httpd = make_server(host, port, app, handler_class=_QuietHandler)
     repository.base_url = f"http://{host}:{httpd.server_address[1]}/oai"
     return httpd
 
 
+def _slowed(app: Any, delay: float) -> Any:
+    """``app`` answering each request ``delay`` seconds late, as a busy member's server does."""
+
+    def slow_app(environ: dict[str, Any], start_response: Any) -> Any:
+        time.sleep(delay)
+        return app(environ, start_response)
+
+    return slow_app
+
+
 def serve_in_thread(
-    repository: MarcRepository, port: int = 0, batch_size: int = 100, host: str = "127.0.0.1"
+    repository: MarcRepository, port: int = 0, batch_size: int = 100, host: str = "127.0.0.1", delay: float = 0.0
 ) -> ProviderServer:
-    """Serve ``repository`` on ``host:port`` (0 = any free port) from a daemon thread."""
-    httpd = _server(repository, host, port, batch_size)
+    """Serve ``repository`` on ``host:port`` (0 = any free port) from a daemon thread; ``delay``
+    seconds before each answer."""
+    httpd = _server(repository, host, port, batch_size, delay)
     thread = threading.Thread(target=httpd.serve_forever, name=f"oai-{httpd.server_address[1]}", daemon=True)
     thread.start()
     return ProviderServer(repository, httpd, thread)

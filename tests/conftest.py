@@ -47,8 +47,8 @@ def postgres_url() -> Iterator[str]:
 def oai_provider() -> Iterator[Callable[..., ProviderServer]]:
     started: list[ProviderServer] = []
 
-    def factory(records: Any, batch_size: int = 100, repository_id: str = "test") -> ProviderServer:
-        server = start_oai_provider(records, batch_size=batch_size, repository_id=repository_id)
+    def factory(records: Any, batch_size: int = 100, repository_id: str = "test", delay: float = 0.0) -> ProviderServer:
+        server = start_oai_provider(records, batch_size=batch_size, repository_id=repository_id, delay=delay)
         started.append(server)
         return server
 

@@ -112,6 +112,7 @@ def start_oai_provider(
     batch_size: int = 100,
     repository_id: str = "test",
     set_name: str = "records",
+    delay: float = 0.0,
 ) -> ProviderServer:
     """Serve MARC files/folders (or pymarc records) over OAI-PMH on a free port.
 
@@ -125,7 +126,7 @@ def start_oai_provider(
     for item in items:
         if isinstance(item, pymarc.Record):
             repository.add(item, sets=[set_name])
-    return serve_in_thread(repository, batch_size=batch_size)
+    return serve_in_thread(repository, batch_size=batch_size, delay=delay)
 
 
 @contextmanager

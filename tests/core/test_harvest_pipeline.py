@@ -84,7 +84,7 @@ def test_full_then_incremental_harvest_with_changes_and_deletions(services, oai_
 def test_killed_harvest_resumes_without_loss_or_duplicates(services, oai_provider, tmp_path):
     """A real `unicat harvest` process is killed mid-run; the next run finishes the job."""
     records = read_marc(UVA, limit=300)
-    provider = oai_provider(records, batch_size=10)
+    provider = oai_provider(records, batch_size=10, delay=0.1)  # 30 pages, ≥ 3 s: time to kill it part-way
     use_oai(services, "pku", provider.url)
     members_file = tmp_path / "members.toml"
     members_file.write_text(
