@@ -61,7 +61,7 @@ class SourceRecord(Base):
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     checksum: Mapped[str] = mapped_column(String(64))
     datestamp: Mapped[str | None] = mapped_column(String(32))
-    deleted: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The crosswalked document (a cache: always re-derivable from ``raw``).
     document: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     cluster_id: Mapped[str | None] = mapped_column(ForeignKey("cluster.id"), index=True, default=None)
