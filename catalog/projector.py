@@ -22,13 +22,13 @@ from elasticsearch import TransportError as EsTransportError
 
 from catalog.context import Services
 from indexer.index import ensure_alias
-from indexer.project import DocCache, ProjectionReport, actions_for, dequeue, queued, record, send
+from indexer.project import DocCache, ProjectionReport, Queued, actions_for, dequeue, queued, record, send
 from store.db import transaction
 
 
 @dataclass
 class _InFlight:
-    ids: list[str]
+    ids: Queued
     report: ProjectionReport
     results: Future[list[tuple[bool, dict]]]
 
@@ -88,7 +88,7 @@ class Projector:
         report = ProjectionReport()
         with self.services.db() as session:
             ids = queued(session)
-            actions = list(actions_for(session, self.alias, ids, report, cache))
+            actions = list(actions_for(session, self.alias, list(ids), report, cache))
         self._touched.clear()
         if ids:
             self._flight = _InFlight(ids, report, self._thread.submit(lambda: list(send(self.services.es, actions))))
@@ -103,7 +103,7 @@ class Projector:
         with transaction(self.services.db) as session:
             record(session, self.alias, results, report)
             failed = {uid for uid, _ in report.failures}
-            dequeue(session, [uid for uid in flight.ids if uid not in failed and uid not in self._touched])
+            dequeue(session, {u: t for u, t in flight.ids.items() if u not in failed and u not in self._touched})
         self.indexed += report.indexed + report.deleted
         self.failed += report.failed
         return report

@@ -9,7 +9,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import streaming_bulk
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from indexer.union import MemberInfo, SourceView, build_union, to_es_document
@@ -142,25 +142,43 @@ def project(
 
 
 def queue(session: Session, union_ids: Iterable[str]) -> None:
-    """Note, inside the caller's transaction, that these union records must be re-projected."""
-    ids = set(union_ids)
+    """Note, inside the caller's transaction, that these union records must be re-projected.
+
+    An id already queued gets a new ``queued_at``: a drain that read the older stamp (and built
+    the document from the older state) then leaves the row for the next drain."""
+    ids = sorted(set(union_ids))
     if not ids:
         return
-    existing = set(session.scalars(select(ProjectionQueue.union_id).where(ProjectionQueue.union_id.in_(ids))))
     now = utcnow()
-    rows = [{"union_id": uid, "queued_at": now} for uid in sorted(ids - existing)]
+    existing: set[str] = set()
+    for start in range(0, len(ids), 500):
+        batch = ids[start : start + 500]
+        existing.update(session.scalars(select(ProjectionQueue.union_id).where(ProjectionQueue.union_id.in_(batch))))
+    for start in range(0, len(ids), 500):
+        batch = [uid for uid in ids[start : start + 500] if uid in existing]
+        if batch:
+            session.execute(update(ProjectionQueue).where(ProjectionQueue.union_id.in_(batch)).values(queued_at=now))
+    rows = [{"union_id": uid, "queued_at": now} for uid in ids if uid not in existing]
     if rows:
         session.execute(insert(ProjectionQueue), rows)
 
 
-def queued(session: Session, limit: int = 5000) -> list[str]:
-    return list(session.scalars(select(ProjectionQueue.union_id).limit(limit)))
+#: What a drain read from the outbox: union id → the ``queued_at`` it saw.
+Queued = dict[str, datetime]
 
 
-def dequeue(session: Session, union_ids: list[str]) -> None:
-    """Remove projected union records from the outbox."""
-    for start in range(0, len(union_ids), 500):
-        session.execute(delete(ProjectionQueue).where(ProjectionQueue.union_id.in_(union_ids[start : start + 500])))
+def queued(session: Session, limit: int = 5000) -> Queued:
+    return dict(session.execute(select(ProjectionQueue.union_id, ProjectionQueue.queued_at).limit(limit)).all())
+
+
+def dequeue(session: Session, projected: Queued) -> None:
+    """Remove projected union records from the outbox, unless they were queued again since the
+    drain read them (another page or process changed them while their documents were built)."""
+    if not projected:
+        return
+    table = ProjectionQueue.__table__
+    stmt = table.delete().where(table.c.union_id == bindparam("uid"), table.c.queued_at == bindparam("stamp"))
+    session.connection().execute(stmt, [{"uid": uid, "stamp": stamp} for uid, stamp in projected.items()])
 
 
 def drain_queue(
@@ -170,9 +188,9 @@ def drain_queue(
     ids = queued(session, limit)
     if not ids:
         return ProjectionReport()
-    report = project(es, session, index, ids, cache=cache)
+    report = project(es, session, index, list(ids), cache=cache)
     failed = {uid for uid, _ in report.failures}
-    dequeue(session, [uid for uid in ids if uid not in failed])
+    dequeue(session, {uid: stamp for uid, stamp in ids.items() if uid not in failed})
     return report
 
 
