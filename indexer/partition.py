@@ -22,9 +22,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from mappings.matchrules import compatible
-
 from mappings.matchkeys import MatchKeys
+from mappings.matchrules import compatible
 
 
 @dataclass(frozen=True)
