@@ -172,9 +172,12 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
     if not rows:
         return {}
     table = SourceRecord.__table__
-    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    ids = session.execute(stmt, rows).scalars().all()
-    return {row["local_id"]: rid for row, rid in zip(rows, ids, strict=True)}
+    # Matched by local id, not by parameter order: keeping the order makes SQLAlchemy send one
+    # INSERT per row to SQLite (about 10 % slower than one statement per page, measured alone).
+    stmt = insert(table).returning(table.c.local_id, table.c.id)
+    ids: dict[str, int] = dict(session.execute(stmt, rows).all())  # type: ignore[arg-type]
+    assert len(ids) == len(rows), "local ids are unique within a page's inserts"
+    return ids
 
 
 def _update(session: Session, updates: dict[int, dict[str, Any]]) -> None:
