@@ -181,10 +181,17 @@ def is_multivolume(extent: str | None) -> bool:
     return count is None or int(count) >= 2
 
 
+#: "First edition" in Chinese and Japanese (初版, 初刷) and Korean (초판, 초판본).
+_FIRST_EDITION_WORDS = ("初版", "初刷", "초판")
+
+
 def edition_number(edition: str | None) -> int | None:
-    """The edition's ordinal ("2nd ed." → 2, "第3版" → 3, "Zweite Auflage" → 2), None without one."""
+    """The edition's ordinal ("2nd ed." → 2, "第3版" → 3, "Zweite Auflage" → 2, "初版" → 1), None
+    without one."""
     if not edition:
         return None
+    if any(word in edition for word in _FIRST_EDITION_WORDS):
+        return 1
     part = (normalise_part(edition) or "").split("|")[0]
     if not part or not part.split(".")[0].isdigit():
         return None

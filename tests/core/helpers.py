@@ -57,6 +57,7 @@ def variant(
     year: str | None = None,
     author: str | None = None,
     pages: str | None = None,
+    publisher: str | None = None,
 ) -> pymarc.Record:
     """A copy of a real record as another library (or a later edition) would have catalogued it."""
     rec = copy.deepcopy(record)
@@ -92,6 +93,12 @@ def variant(
     if edition is not None:
         rec.remove_fields("250")
         rec.add_ordered_field(pymarc.Field(tag="250", indicators=[" ", " "], subfields=[pymarc.Subfield("a", edition)]))
+    if publisher is not None:
+        for linked in rec.get_fields("880"):
+            if (linked.get("6") or "").startswith(("260", "264")):
+                rec.remove_field(linked)
+        for f in rec.get_fields("260", "264"):
+            f["b"] = publisher
     if year is not None:
         data = rec["008"].data
         rec["008"].data = data[:7] + year + data[11:]

@@ -54,6 +54,22 @@ def test_same_isbn_in_marc21_and_cnmarc_members_merges(services, refresh):
     assert hits["total"] == 1 and hits["hits"][0]["holdings_count"] == 2
 
 
+def test_without_an_isbn_the_title_key_merges_across_scripts_but_not_a_namesake(services):
+    """PKU catalogued BNU's CNMARC book in MARC 21 without its ISBN and in traditional characters;
+    SJTU holds a book of the same title, author and year from another publisher."""
+    bnu = cnmarc_records()[:1]
+    base = lc_chinese(1)[0]
+    same = dict(isbns=[], title="'94中國發展報告", author="葉震", year="1994", pages="320頁")
+    pku = variant(base, "pku-t", publisher="中國統計出版社", **same)
+    sjtu = variant(base, "sjtu-n", publisher="經濟日報出版社", **same)
+    ingest(services, "bnu", bnu)
+    ingest(services, "pku", as_harvested([pku]))
+    ingest(services, "sjtu", as_harvested([sjtu]))
+    uid = union_of(services, "bnu", bnu[0].local_id)
+    assert uid is not None and uid == union_of(services, "pku", "pku-t")
+    assert union_of(services, "sjtu", "sjtu-n") != uid, "another publisher's book is not merged on title alone"
+
+
 def test_volumes_and_editions_stay_apart(services):
     base = lc_chinese(3)[2]
     set_isbn = isbn13("978702000220")
