@@ -164,7 +164,7 @@ def compatible(a: MatchKeys, b: MatchKeys, *, strong: bool) -> bool:
         return False
     if _disjoint_in_shared_script(a.publisher_tokens, b.publisher_tokens):
         return False
-    if (a.year is None or a.year < MODERN_YEAR) and not _same_old_imprint(a, b):
+    if any(k.year is None or k.year < MODERN_YEAR for k in (a, b)) and not _same_old_imprint(a, b):
         return False
     if not _sized_alike(a, b):
         return False

@@ -180,3 +180,15 @@ def test_sets_and_old_imprints_need_more_than_title_and_year() -> None:
     north, south = (match_keys(_book(title="Minority military service", part=f"{state}, 1775-1783", year=1996))
                     for state in ("North Carolina", "Virginia"))
     assert not compatible(north, south, strong=False)
+
+
+def test_merge_rules_are_symmetric() -> None:
+    """Clustering compares records in both orders; a rule that looked only at the first record's
+    year let an undated record merge one way and not the other."""
+    dated = match_keys(_book(title="Tales of the hills", authors=["Kipling, Rudyard"], year=1990, pages=200,
+                             publisher="Macmillan"))
+    undated = match_keys(_book(title="Tales of the hills", authors=["Kipling, Rudyard"], pages=200,
+                               publisher="Macmillan"))
+    for strong in (True, False):
+        assert compatible(dated, undated, strong=strong) == compatible(undated, dated, strong=strong)
+    assert not compatible(dated, undated, strong=False)
