@@ -9,6 +9,7 @@ from sqlalchemy import select
 from catalog.context import Services
 from indexer.clusterstore import recluster
 from indexer.project import queue
+from mappings import BibDocument, match_keys
 from store.db import transaction
 from store.models import Cluster, ClusterOverride, SourceRecord
 
@@ -48,10 +49,29 @@ def duplicates_report(services: Services, *, top: int = 20) -> dict[str, Any]:
                 why.append(f"years {min(years)}–{max(years)}")
             if len(formats) > 1:
                 why.append("formats " + "/".join(formats))
+            why += review_signals([d for _, d in docs if d])
             if why:
                 suspicious.append({**row, "why": "; ".join(why)})
         oversized = list(session.scalars(select(Cluster.id).where(Cluster.oversized.is_(True))))
     return {"largest": rows, "suspicious": suspicious[:top], "oversized": oversized}
+
+
+def review_signals(documents: list[dict[str, Any]]) -> list[str]:
+    """What a cataloguer should check in one union record: the differences the merge rules let
+    through and that the dedup audit found behind its remaining false merges (another issue or
+    printing, a kit sold with the book, one record stating an edition)."""
+    keys = [match_keys(BibDocument.from_dict(d)) for d in documents]
+    why = []
+    extents = {k.extent_numbers for k in keys if k.extent_numbers}
+    if len(extents) > 1:
+        why.append("extents " + " / ".join(" ".join(map(str, e)) for e in sorted(extents)))
+    editions = {k.edition_words for k in keys}
+    if len(editions) > 1:
+        why.append("edition statements differ" if None not in editions else "edition stated on some records only")
+    publishers = [k.publisher_tokens for k in keys if k.publisher_tokens]
+    if any(a.isdisjoint(b) for i, a in enumerate(publishers) for b in publishers[i + 1 :]):
+        why.append("publishers differ")
+    return why
 
 
 def _parse(ref: str) -> tuple[str, str]:

@@ -278,7 +278,8 @@ def worker() -> None:
 def report_duplicates(
     top: Annotated[int, typer.Option(help="How many of the largest clusters")] = 20,
 ) -> None:
-    """The largest union records and suspicious merges (mixed years or formats), for review."""
+    """The largest union records and suspicious merges (mixed years or formats; differing extents,
+    edition statements or publishers), for review."""
     from catalog.quality import duplicates_report
 
     services = _services()

@@ -70,6 +70,24 @@ def test_without_an_isbn_the_title_key_merges_across_scripts_but_not_a_namesake(
     assert union_of(services, "sjtu", "sjtu-n") != uid, "another publisher's book is not merged on title alone"
 
 
+def test_duplicates_report_flags_merges_a_cataloguer_should_check(services):
+    """Two members' records of one ISBN, one describing the book with its CD-ROM: merged (one
+    ISBN, same pages), but listed for review; a plain duplicate is not."""
+    base = lc_chinese(3)[2]
+    isbn = isbn13("978750371745")
+    book = variant(base, "p-book", isbns=[isbn], pages="320 p.")
+    kit = variant(base, "s-kit", isbns=[isbn], pages="320 p. + 1 CD-ROM")
+    twin = variant(base, "b-twin", isbns=[isbn13("978750371746")], pages="200 p.")
+    ingest(services, "pku", as_harvested([book, variant(twin, "p-twin")]))
+    ingest(services, "sjtu", as_harvested([kit, variant(twin, "s-twin")]))
+    merged = union_of(services, "pku", "p-book")
+    assert merged == union_of(services, "sjtu", "s-kit")
+    assert union_of(services, "pku", "p-twin") == union_of(services, "sjtu", "s-twin")
+    flagged = {row["id"]: row["why"] for row in duplicates_report(services)["suspicious"]}
+    assert "extents 320 / 320 1" in flagged.get(merged, "")
+    assert union_of(services, "pku", "p-twin") not in flagged
+
+
 def test_volumes_and_editions_stay_apart(services):
     base = lc_chinese(3)[2]
     set_isbn = isbn13("978702000220")
