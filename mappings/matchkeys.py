@@ -114,6 +114,11 @@ _STOP = frozenset({"the", "and", "for", "with", "from", "des", "les", "une", "un
 _HAN_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
 
 
+def _latin_words(folded: str) -> list[str]:
+    """The words of already folded text outside its Han runs."""
+    return _NON_WORD.sub(" ", _HAN_RUN.sub(" ", folded)).split()
+
+
 def _tokens(text: str, *, keep_numbers: bool = False) -> list[str]:
     """Han character pairs (a lone Han character counts alone) and Latin words of 3+ letters
     without stop words (and numbers, when asked), folded, in order."""
@@ -121,7 +126,7 @@ def _tokens(text: str, *, keep_numbers: bool = False) -> list[str]:
     tokens: list[str] = []
     for run in _HAN_RUN.findall(text):
         tokens.extend(run[i : i + 2] for i in range(max(len(run) - 1, 1)))
-    for word in _NON_WORD.sub(" ", _HAN_RUN.sub(" ", text)).split():
+    for word in _latin_words(text):
         if (len(word) >= 3 and word not in _STOP) or (keep_numbers and word.isdigit()):
             tokens.append(word)
     return tokens
@@ -234,7 +239,7 @@ def edition_words(edition: str | None) -> frozenset[str] | None:
         return None
     text = fold(edition)
     han = {c for c in _HAN_ONLY.sub("", text) if c not in "版第次印刷一二三四五六七八九十"}
-    latin = {w for w in _NON_WORD.sub(" ", _HAN_RUN.sub(" ", text)).split()
+    latin = {w for w in _latin_words(text)
              if w not in _EDITION_GENERIC and not w.isdigit() and not w.rstrip("aeo").isdigit()}
     return frozenset(latin | han)
 
@@ -303,7 +308,7 @@ _PART_GENERIC_HAN = "第卷册冊部编編集辑輯期分本号號之" + "".join
 def _part_names(text: str) -> str:
     """What a numbered part designation says besides its numbers ("North Carolina, 1775-1783" →
     "north carolina"), so that two regions of one series with the same dates stay apart."""
-    words = [w for w in _NON_WORD.sub(" ", _HAN_RUN.sub(" ", text)).split()
+    words = [w for w in _latin_words(text)
              if not w.isdigit() and w not in _PART_GENERIC and w not in _ROMAN and w not in _WORD_NUMBERS]
     han = [c for c in _HAN_ONLY.sub("", text) if c not in _PART_GENERIC_HAN]
     return " ".join(words + ["".join(han)] if han else words)

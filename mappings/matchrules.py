@@ -28,6 +28,8 @@ union record?
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from mappings.matchkeys import _ROMAN, _WORD_NUMBERS, MatchKeys
 from mappings.textnorm import has_han
 
@@ -47,17 +49,27 @@ def _near(a: frozenset[str], b: frozenset[str], slack: int, *, shared: int = 1) 
     return differ <= slack and len(a & b) >= shared * differ
 
 
+def _by_shared_script(
+    a: frozenset[str], b: frozenset[str]
+) -> Iterator[tuple[bool, frozenset[str], frozenset[str]]]:
+    """(is Han, both records' tokens in it) for Han, then Latin script, where both have some."""
+    for han in (True, False):
+        ta = frozenset(t for t in a if has_han(t) == han)
+        tb = frozenset(t for t in b if has_han(t) == han)
+        if ta and tb:
+            yield han, ta, tb
+
+
 def _same_title(a: frozenset[str], b: frozenset[str]) -> bool:
     """Titles agree when they are :func:`_near` in Han script if both have Han characters (a
     romanisation loses the distinctions: "Shi yong zhen ci …" / "Shi yong an mo …"), else in
     Latin script; one differing word or two differing Han character pairs are allowed when the
     titles share at least twice as many. Titles in no common script are no evidence either way."""
-    for han in (True, False):
-        ta = frozenset(t for t in a if has_han(t) == han)
-        tb = frozenset(t for t in b if has_han(t) == han)
-        if ta and tb:
-            return _near(ta, tb, 2 if han else 1, shared=2)
-    return True
+    first = next(_by_shared_script(a, b), None)
+    if first is None:
+        return True
+    han, ta, tb = first
+    return _near(ta, tb, 2 if han else 1, shared=2)
 
 
 def _same_subtitle(a: MatchKeys, b: MatchKeys) -> bool:
@@ -82,12 +94,7 @@ def _numbers(tokens: frozenset[str]) -> frozenset[str]:
 
 def _disjoint_in_shared_script(a: frozenset[str], b: frozenset[str]) -> bool:
     """Both name something in the same script and share no token of it."""
-    for han in (True, False):
-        ta = {t for t in a if has_han(t) == han}
-        tb = {t for t in b if has_han(t) == han}
-        if ta and tb and ta.isdisjoint(tb):
-            return True
-    return False
+    return any(ta.isdisjoint(tb) for _, ta, tb in _by_shared_script(a, b))
 
 
 def _editions_conflict(a: MatchKeys, b: MatchKeys, *, strong: bool) -> bool:
