@@ -26,6 +26,7 @@ _PAGES_RE = re.compile(
     r"((?:\[?\d+\]?\s*,\s*)*\[?\d+\]?)\s*(?:p\b|pp\b|pages?\b|pag|páginas|s\.|S\.|f\.|ff\.|leaves|feuillets|页|頁|面)",
     re.IGNORECASE,
 )
+_PRELIMINARY_LEAVES = re.compile(r"\.?\s*l\.")
 _BARE_PAGES_RE = re.compile(r"^(?:\[?[ivxlcdm]+\]?,\s*)?(\d+)\s*[;:,.]?$", re.IGNORECASE)
 _ISSN_RE = re.compile(r"\b(\d{4})-?(\d{3}[\dXx])\b")
 _LCCN_SPACES = re.compile(r"\s+")
@@ -94,7 +95,8 @@ def pages_from(extent: str | None) -> int | None:
     number ("320", "xii, 320"); ``None`` for volumes, discs and the like ("3 v.", "1 videodisc")."""
     if not extent:
         return None
-    match = _PAGES_RE.search(extent)
+    # "[4] p. l., lxvi, 104 p.": "p. l." counts preliminary leaves, not the book's pages.
+    match = next((m for m in _PAGES_RE.finditer(extent) if not _PRELIMINARY_LEAVES.match(extent, m.end())), None)
     if match:
         # "viii, 68, [1] p." → 68; "70, 56 p." (two sequences) → 70: the main sequence, not a
         # bracketed unnumbered leaf.

@@ -107,6 +107,10 @@ class MatchKeys:
     #: The edition statement's distinguishing words ("Windows version" → {"windows"}); None
     #: when the record states no edition.
     edition_words: frozenset[str] | None = None
+    #: Significant words of the series titles, volume numbers left out.
+    series_tokens: frozenset[str] = frozenset()
+    #: First letters of the publisher's words (see :func:`publisher_initials`).
+    publisher_initials: str = ""
 
 
 _STOP = frozenset({"the", "and", "for", "with", "from", "des", "les", "une", "und", "von", "der", "die", "das",
@@ -163,6 +167,33 @@ def publisher_tokens(doc: BibDocument) -> frozenset[str]:
     for generic in _PUBLISHER_GENERIC_HAN:
         text = text.replace(generic, " ")
     return frozenset(t for t in _tokens(text) if t not in _PUBLISHER_GENERIC and t not in _PUBLISHER_COMMON_PAIRS)
+
+
+def publisher_initials(doc: BibDocument) -> str:
+    """First letters of the publisher's words ("U.S. Government Printing Office" → "usgpo"), to
+    compare a name given by initials only ("U.S. G.P.O.", "R.H.M. and E.W.J.")."""
+    if not doc.publisher:
+        return ""
+    words = [w for w in _latin_words(fold(doc.publisher)) if w.isalpha() and w not in _INITIALS_SKIPPED]
+    initials = "".join(w[0] for w in words)
+    return "" if initials in _UNNAMED else initials
+
+
+_INITIALS_SKIPPED = frozenset({"and", "of", "the", "for", "und", "et", "de", "others", "etc", "al"})
+#: "[s.n.]" (sine nomine), "n.p.": the publisher is unknown, not named.
+_UNNAMED = frozenset({"sn", "np", "snt", "sl"})
+
+
+#: Words in many series' names ("… (Series)", "Colección …", "… 丛书").
+_SERIES_GENERIC = frozenset(
+    {"series", "serie", "coleccion", "collection", "collana", "reihe", "sammlung", "丛书", "文库"}
+)
+
+
+def series_tokens(doc: BibDocument) -> frozenset[str]:
+    """Significant words / Han character pairs of the record's series titles."""
+    titles = " ".join(s.split(" ; ", 1)[0] for s in doc.series)
+    return frozenset(t for t in _tokens(titles) if t not in _SERIES_GENERIC)
 
 
 _MULTIVOLUME = re.compile(r"^\s*(?:(\d+)\s*v\b|v\.?\s*(?:<|$|:|;|\())|^\s*(\d+)\s*(?:册|冊|卷)", re.IGNORECASE)
@@ -272,6 +303,8 @@ def match_keys(doc: BibDocument) -> MatchKeys:
         extent_numbers=extent_numbers(doc.extent),
         author_words=author_words(doc),
         edition_words=edition_words(doc.edition),
+        series_tokens=series_tokens(doc),
+        publisher_initials=publisher_initials(doc),
     )
 
 
@@ -351,12 +384,23 @@ def title_key(doc: BibDocument) -> str:
     return " ".join(words.split()[:LATIN_WORDS])
 
 
+#: Words that qualify a name's dates ("active 13th century", "approximately 1210-approximately 1270").
+_DATE_QUALIFIERS = frozenset({"active", "approximately", "ca", "fl", "floruit", "born", "died"})
+
+
 def author_words(doc: BibDocument) -> tuple[str, ...]:
-    """The main author's heading as folded words, without dates and numbers."""
+    """The main author's heading as folded words, up to its dates (two headings of one person
+    differ most often there: "active 13th century" / "approximately 1210-approximately 1270")."""
     if not doc.authors:
         return ()
     name = _BRACKETED.sub("", doc.authors[0])
-    return tuple(w for w in _NON_WORD.sub(" ", fold(name)).split() if not w.isdigit())
+    words: list[str] = []
+    for word in _NON_WORD.sub(" ", fold(name)).split():
+        if any(c.isdigit() for c in word):
+            break
+        if word not in _DATE_QUALIFIERS:
+            words.append(word)
+    return tuple(words)
 
 
 def author_key(doc: BibDocument) -> str:

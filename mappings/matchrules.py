@@ -11,19 +11,24 @@ union record?
   page counts more than 10 apart; a set in several volumes ("3 v.") and a single book;
 * **on a shared identifier** (ISBN, ISSN, OCLC, LCCN, national number), also: titles proper that
   differ by more than one word (two Han character pairs), or by as many words as they share,
-  compared in Han script when both have it (a romanisation hides the difference); different main
-  authors (headings compared word by word, initials matching); different years; or a control
+  compared in Han script when both have it (a romanisation hides the difference), or where one
+  title alone names an index or supplement ("… 目錄 索引" / "… 目錄", sharing the set's ISBN);
+  different main authors (headings compared word by word up to their dates, initials matching
+  their words, long words allowed one letter of variant spelling); different years; or a control
   number shared while every ISBN of one record differs from every ISBN of the other (reprints
   and reissues keep the original's numbers, series share a set ISBN);
 * **on the weak key alone**, also: any difference in the whole title proper (the key keeps only
   its first words); subtitles neither of which contains the other, or with different numbers
-  ("report of the first meetings" / "second meetings"); different main-author headings ("New
-  York (State). Legislature. Senate. Committee on Aging" / "... on Agriculture"); publishers with
-  no word in common (in a script both have); an edition other than a first stated on one record
-  only; different years; disjoint ISBN or ISSN sets; no evidence of the same size (both page
-  counts, or the same extent in volumes: title, author and year alone fit every hearing of a
-  committee in a year); and, for books published before 1900 or undated, a publisher in common
-  and the very same extent (hand-press titles recur across editions, issues and printers).
+  ("report of the first meetings" / "second meetings"); different main-author headings ("New York
+  (State). Legislature. Senate. Committee on Aging" / "... on Agriculture"); publishers with no
+  word in common in a script both have, or whose initials differ when one is named by initials
+  only ("R.H.M. and E.W.J." / "Society of Typographic Arts"); an edition other than a first stated
+  on one record only; series with no word in common; different years; disjoint ISBN sets unless
+  publisher, extent and subtitle agree too (bindings of one edition); disjoint ISSN sets; no
+  evidence of the same size (both page counts, or the same extent in volumes: title, author and
+  year alone fit every hearing of a committee in a year); and, for books published up to 1900 or
+  undated, a publisher in common and the very same extent (hand-press titles recur across
+  editions, issues and printers).
 """
 
 from __future__ import annotations
@@ -35,8 +40,16 @@ from mappings.textnorm import has_han
 
 PAGE_TOLERANCE = 10
 STRONG_YEAR_TOLERANCE = 0
-#: Weak merges of records published before this year (or undated) need the same imprint and extent.
-MODERN_YEAR = 1900
+#: Weak merges of records published before this year (the nineteenth century ends with 1900), or
+#: undated, need the same imprint and extent.
+MODERN_YEAR = 1901
+#: Title words naming an index or supplement issued apart from the work (folded, Han as pairs).
+APPARATUS_WORDS = frozenset(
+    {"index", "indexes", "indices", "register", "registers", "supplement", "supplements", "suppl", "registre",
+     "registro", "indice", "indici", "erganzungsband", "nachtrag", "nachtrage", "索引", "补遗", "补编", "续编", "색인"}
+)
+#: Name words this long may differ in one letter (a variant spelling of one person's name).
+VARIANT_MIN_LENGTH = 5
 
 
 def _near(a: frozenset[str], b: frozenset[str], slack: int, *, shared: int = 1) -> bool:
@@ -65,6 +78,8 @@ def _same_title(a: frozenset[str], b: frozenset[str]) -> bool:
     romanisation loses the distinctions: "Shi yong zhen ci …" / "Shi yong an mo …"), else in
     Latin script; one differing word or two differing Han character pairs are allowed when the
     titles share at least twice as many. Titles in no common script are no evidence either way."""
+    if (a ^ b) & APPARATUS_WORDS:
+        return False  # "… 目錄 索引" / "… 目錄": an index published apart from the work it serves
     first = next(_by_shared_script(a, b), None)
     if first is None:
         return True
@@ -110,18 +125,46 @@ def _editions_conflict(a: MatchKeys, b: MatchKeys, *, strong: bool) -> bool:
     return stated.edition != 1
 
 
+def _publishers_differ(a: MatchKeys, b: MatchKeys) -> bool:
+    """Publishers with no word in common in a script both use; a name given by initials only
+    ("R.H.M. and E.W.J.", "U.S. G.P.O.") is compared by the initials of the other's words."""
+    if _disjoint_in_shared_script(a.publisher_tokens, b.publisher_tokens):
+        return True
+    return any(
+        not short.publisher_tokens
+        and len(short.publisher_initials) >= 2
+        and full.publisher_initials
+        and short.publisher_initials not in full.publisher_initials
+        for short, full in ((a, b), (b, a))
+    )
+
+
 def _same_name(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """Headings agree word by word over the shorter one, an initial matching its full word
-    ("austen j" = "austen jane 1775" = "austen jane")."""
+    ("austen j" = "austen jane 1775" = "austen jane") and a long word its variant spelling one
+    letter away ("Ruysbroek" = "Ruysbroeck")."""
     return all(
-        x == y or (len(x) == 1 and y.startswith(x)) or (len(y) == 1 and x.startswith(y))
+        x == y or (len(x) == 1 and y.startswith(x)) or (len(y) == 1 and x.startswith(y)) or _spelling_variant(x, y)
         for x, y in zip(a, b, strict=False)
     )
 
 
-def _same_old_imprint(a: MatchKeys, b: MatchKeys) -> bool:
-    """Books of the hand-press and early machine age (or undated) share titles across editions,
-    issues and printers: a weak merge needs a common publisher and the very same extent."""
+def _spelling_variant(x: str, y: str) -> bool:
+    """Words of at least :data:`VARIANT_MIN_LENGTH` letters one insertion, deletion or substitution apart."""
+    if min(len(x), len(y)) < VARIANT_MIN_LENGTH or abs(len(x) - len(y)) > 1:
+        return False
+    if len(x) > len(y):
+        x, y = y, x
+    start = 0
+    while start < len(x) and x[start] == y[start]:
+        start += 1
+    if len(x) == len(y):
+        return x[start + 1 :] == y[start + 1 :]
+    return x[start:] == y[start + 1 :]
+
+
+def _same_imprint(a: MatchKeys, b: MatchKeys) -> bool:
+    """A publisher in common and the very same extent statement (numbers compared)."""
     return bool(
         a.publisher_tokens & b.publisher_tokens and a.extent_numbers and a.extent_numbers == b.extent_numbers
     )
@@ -169,14 +212,22 @@ def compatible(a: MatchKeys, b: MatchKeys, *, strong: bool) -> bool:
         return False
     if a.title_full != b.title_full or not _same_subtitle(a, b):
         return False
-    if _disjoint_in_shared_script(a.publisher_tokens, b.publisher_tokens):
+    if _publishers_differ(a, b):
         return False
-    if any(k.year is None or k.year < MODERN_YEAR for k in (a, b)) and not _same_old_imprint(a, b):
+    if _disjoint_in_shared_script(a.series_tokens, b.series_tokens):
+        return False  # one text issued in two series ("Globe-trotters club" / "A ticket to")
+    if any(k.year is None or k.year < MODERN_YEAR for k in (a, b)) and not _same_imprint(a, b):
+        # Books of the hand-press and early machine age share titles across editions, issues and printers.
         return False
     if not _sized_alike(a, b):
         return False
     if not _same_name(a.author_words, b.author_words):
         return False
-    if a.isbns and b.isbns and a.isbns.isdisjoint(b.isbns):
+    if a.isbns and b.isbns and a.isbns.isdisjoint(b.isbns) and not (
+        _same_imprint(a, b) and a.subtitle_tokens == b.subtitle_tokens
+    ):
+        # Different ISBNs mean different editions unless publisher, extent and subtitle agree as
+        # well: then they are bindings or a distributor's number of one edition (a Bantam paperback
+        # under two numbers). Miniature books of one title differ only in their subtitles.
         return False
     return not (a.issns and b.issns and a.issns.isdisjoint(b.issns))

@@ -110,3 +110,19 @@ def test_unimarc_sent_in_marc21_namespace_is_detected() -> None:
 def test_dc_to_marcxml_returns_dc_xml() -> None:
     raw, encoding = _records("dc-lc-chinese.xml")[0]
     assert "頭戴之硬盔" in to_marcxml(raw, encoding)
+
+
+@pytest.mark.parametrize(
+    ("extent", "pages"),
+    [
+        ("viii, 68, [1] p. ; 21 cm.", 68),  # the main sequence, not an unnumbered leaf
+        ("[4] p. l., lxvi, 104 p. : port. ; 23 cm.", 104),  # "p. l." = preliminary leaves
+        ("xii, 320", 320),
+        ("[16] p. : chiefly ill.", 16),
+        ("3 v. ; 24 cm.", None),
+    ],
+)
+def test_page_count_read_from_the_extent(extent: str, pages: int | None) -> None:
+    from mappings._common import pages_from
+
+    assert pages_from(extent) == pages

@@ -192,3 +192,150 @@ def test_merge_rules_are_symmetric() -> None:
     for strong in (True, False):
         assert compatible(dated, undated, strong=strong) == compatible(undated, dated, strong=strong)
     assert not compatible(dated, undated, strong=False)
+
+
+def test_rules_from_the_second_review_of_every_lc_merge() -> None:
+    """Each case is a pair of real records (LC Books All 2016, part 1; UVA Sirsi) read by eye."""
+    index = match_keys(
+        _book(
+            title="韓國 歷代 文集 叢書 目錄 索引",
+            authors=["金 成煥, 1963-"],
+            year=2000,
+            extent="3 v. ; 23 cm.",
+            isbns=["9788949900933", "9788949900971"],
+        )
+    )
+    catalogue = match_keys(
+        _book(
+            title="韓國 歷代 文集 叢書 目錄",
+            authors=["金 成煥, 1963-"],
+            year=2000,
+            extent="3 v. ; 23 cm.",
+            isbns=["9788949900933", "9788949900940"],
+        )
+    )
+    assert not compatible(index, catalogue, strong=True), "an index shares its catalogue's set ISBN"
+
+    def souvenir(extent: str, pages: int) -> object:
+        return match_keys(
+            _book(
+                title="Olga Nethersole",
+                authors=["Gilbert, C. Allan"],
+                year=1900,
+                publisher="R. H. Russell",
+                extent=extent,
+                pages=pages,
+            )
+        )
+
+    assert not compatible(souvenir("[16] p. : chiefly ill.", 16), souvenir("[14] p. of plates", 14), strong=False)
+    assert compatible(souvenir("[16] p.", 16), souvenir("[16] p. : ill.", 16), strong=False)
+
+    def rubruck(author: str) -> object:
+        return match_keys(
+            _book(
+                title="The journey of William of Rubruck to the eastern parts of the world, 1253-55",
+                authors=[author],
+                year=1900,
+                publisher="Printed for the Hakluyt Society",
+                extent="lvi, 304 p.",
+                pages=304,
+            )
+        )
+
+    lc, uva = (
+        rubruck("Ruysbroek, Willem van, active 13th century"),
+        rubruck("Ruysbroeck, Willem van, approximately 1210-approximately 1270"),
+    )
+    assert lc.author_words == ("ruysbroek", "willem", "van")
+    assert compatible(lc, uva, strong=False), "one person's heading in two spellings and date forms"
+    assert not compatible(lc, rubruck("Ruysbroeck, Jan van, 1293-1381"), strong=False)
+    assert not compatible(lc, rubruck("Rubens, Willem van"), strong=False)
+
+    def october(publisher: str) -> object:
+        return match_keys(
+            _book(
+                title="A visit to October House",
+                authors=["Jones, E. Willis"],
+                year=1952,
+                publisher=publisher,
+                extent="13 p., [3] leaves of plates",
+                pages=13,
+            )
+        )
+
+    issue_for_society, issue_for_friends = october("Society of Typographic Arts"), october("R.H.M. and E.W.J.")
+    assert issue_for_friends.publisher_initials == "rhmewj"
+    assert not compatible(issue_for_society, issue_for_friends, strong=False)
+    assert compatible(october("U.S. G.P.O."), october("U.S. Government Printing Office"), strong=False)
+
+
+def test_two_isbns_of_one_edition_merge_when_publisher_and_extent_agree() -> None:
+    """Bantam's 1983 *Sense and sensibility* is catalogued under two ISBNs (Pride and Prejudice set)."""
+
+    def bantam(isbn: str, extent: str, pages: int, publisher: str = "Bantam") -> object:
+        return match_keys(
+            _book(
+                title="Sense and sensibility",
+                authors=["Austen, Jane, 1775-1817"],
+                year=1983,
+                publisher=publisher,
+                extent=extent,
+                pages=pages,
+                isbns=[isbn],
+            )
+        )
+
+    one, other = bantam("9780553211108", "346p 18cm pbk", 346), bantam("9780553213348", "346 p. ; 18 cm", 346)
+    assert compatible(one, other, strong=False)
+    assert not compatible(one, bantam("9780553213348", "352 p. ; 18 cm", 352), strong=False), "another setting"
+    assert not compatible(one, bantam("9780553213348", "346 p.", 346, publisher="Signet"), strong=False)
+
+    def shapiro(isbn: str, subtitle: str | None) -> object:
+        return match_keys(
+            _book(
+                title="Dr. Shapiro's picture perfect weight loss",
+                subtitle=subtitle,
+                authors=["Shapiro, Howard M., 1943-"],
+                year=2000,
+                publisher="Running Press",
+                extent="95 p. : col. ill. ; 84 mm",
+                pages=95,
+                isbns=[isbn],
+            )
+        )
+
+    desserts, general = shapiro("9780762409835", "desserts and snacks"), shapiro("9780762409828", None)
+    assert not compatible(general, desserts, strong=False), "two miniature books told apart by their subtitles"
+
+
+def test_one_text_issued_in_two_series_does_not_merge_on_the_weak_key() -> None:
+    def indonesia(isbn: str, series: list[str]) -> object:
+        return match_keys(
+            _book(
+                title="Indonesia",
+                authors=["Lim, Robin, 1956-"],
+                year=2001,
+                publisher="Carolrhoda Books",
+                extent="48 p. : col. ill.",
+                pages=48,
+                isbns=[isbn],
+                series=series,
+            )
+        )
+
+    globe = indonesia("9781575051508", ["Globe-trotters club", "Globe-trotters club (Series)"])
+    assert globe.series_tokens == frozenset({"globe", "trotters", "club"})
+    assert not compatible(globe, indonesia("9781575051751", ["A ticket to"]), strong=False)
+    assert compatible(globe, indonesia("9781575051751", ["Globe-trotters club ; 3"]), strong=False)
+    assert compatible(globe, indonesia("9781575051751", []), strong=False), "a series left out is no evidence"
+
+
+def test_an_unknown_publisher_is_not_a_publisher_named_by_initials() -> None:
+    def woodblock(publisher: str) -> object:
+        return match_keys(_book(title="貝盡浦之錦", authors=["大枝流芳"], year=1751, publisher=publisher,
+                                extent="2 v.", pages=None))
+    assert woodblock("[s.n.]").publisher_initials == ""
+    assert woodblock("須原屋茂兵衛 ... [and 3 others]").publisher_initials == ""
+    assert compatible(woodblock("s.n."), woodblock("s.n."), strong=False) == compatible(
+        woodblock(""), woodblock(""), strong=False)
