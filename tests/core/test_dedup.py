@@ -106,7 +106,9 @@ def test_deleting_the_linking_record_splits_the_cluster(services):
     base = lc_chinese(5)[4]
     a = variant(base, "a", isbns=[isbn13("978710100304")])
     bridge = variant(base, "bridge", isbns=[isbn13("978710100304"), isbn13("978753251234")])
-    c = variant(base, "c", isbns=[isbn13("978753251234")], year="1999")
+    # Another setting (240 p. against 234): only the bridge's two ISBNs can link it to ``a``; two
+    # ISBNs with the very same imprint and extent would be one edition and merge on their own.
+    c = variant(base, "c", isbns=[isbn13("978753251234")], pages="ii, 240 p. ; 22 cm.")
     ingest(services, "pku", as_harvested([a]))
     ingest(services, "sjtu", as_harvested([c]))
     ingest(services, "bnu", as_harvested([bridge]))
