@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import delete
 
 from catalog.context import Services
+from catalog.quality import clustering_state
 from indexer.clusterstore import recluster_all
 from indexer.index import create_index, ensure_alias, refresh, switch_alias
 from indexer.project import all_union_ids, project
@@ -35,4 +36,5 @@ def rebuild_index(services: Services, *, recluster: bool = False) -> dict[str, A
     refresh(services.es, index)
     switch_alias(services.es, services.settings.records_alias, index)
     result.update(index=index, indexed=report.indexed, failed=report.failed)
+    result["clustering_stale"] = clustering_state(services)["clustering_stale"]
     return result

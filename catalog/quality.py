@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import select
 
 from catalog.context import Services
-from indexer.clusterstore import recluster
+from indexer.clusterstore import recluster, stored_matcher
 from indexer.project import queue
 from mappings import BibDocument, match_keys
+from mappings.matchrules import matcher_fingerprint
 from store.db import transaction
 from store.models import Cluster, ClusterOverride, SourceRecord
 
@@ -53,7 +54,24 @@ def duplicates_report(services: Services, *, top: int = 20) -> dict[str, Any]:
             if why:
                 suspicious.append({**row, "why": "; ".join(why)})
         oversized = list(session.scalars(select(Cluster.id).where(Cluster.oversized.is_(True))))
-    return {"largest": rows, "suspicious": suspicious[:top], "oversized": oversized}
+    return {"largest": rows, "suspicious": suspicious[:top], "oversized": oversized, **clustering_state(services)}
+
+
+def clustering_state(services: Services) -> dict[str, Any]:
+    """Which matcher made the store's union records, and whether it is the one running now. After
+    an upgrade that changed the matching rules, union records are only brought up to date as their
+    records change, until ``unicat reindex --recluster`` re-clusters everything."""
+    with services.db() as session:
+        stored = stored_matcher(session)
+    current = matcher_fingerprint()
+    return {"matcher": current, "clustered_by": stored, "clustering_stale": stored not in (None, current)}
+
+
+#: What to tell an operator whose store was clustered by another matcher.
+STALE_CLUSTERING = (
+    "the union records were clustered by another version of the matching rules; "
+    "run `unicat reindex --recluster` to apply the current ones everywhere"
+)
 
 
 def review_signals(documents: list[dict[str, Any]]) -> list[str]:

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from indexer.partition import Group, Item, partition
 from mappings.document import BibDocument
 from mappings.matchkeys import MatchKeys, match_keys
-from store.models import Cluster, ClusterOverride, MatchKeyRow, SourceRecord, utcnow
+from mappings.matchrules import matcher_fingerprint
+from store.models import Cluster, ClusterOverride, MatchKeyRow, SourceRecord, StoreState, utcnow
 
 #: A key shared by more records than this links nothing (e.g. a placeholder ISBN).
 DEFAULT_KEY_LIMIT = 1000
@@ -43,6 +44,25 @@ def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
+
+
+#: :class:`StoreState` name of the matcher fingerprint the store's clusters were made with.
+MATCHER_STATE = "matcher"
+
+
+def stored_matcher(session: Session) -> str | None:
+    """Fingerprint of the matcher that clustered the store (None: nothing clustered yet;
+    "unknown": clustered before fingerprints were kept)."""
+    state = session.get(StoreState, MATCHER_STATE)
+    return state.value if state else None
+
+
+def _remember_matcher(session: Session) -> None:
+    state = session.get(StoreState, MATCHER_STATE)
+    if state is None:
+        session.add(StoreState(name=MATCHER_STATE, value=matcher_fingerprint()))
+    elif state.value != matcher_fingerprint():
+        state.value = matcher_fingerprint()
 
 
 class KeyedRecord(NamedTuple):
@@ -303,12 +323,24 @@ def recluster(
     ``known`` holds keys already computed for some of them (as :func:`write_keys` returns)."""
     if not seeds:
         return ClusterChange()
+    if session.get(StoreState, MATCHER_STATE) is None:
+        _remember_matcher(session)  # the first records this store clusters
     ids, old_clusters, skip = component(session, seeds, key_limit)
     return _apply(session, ids, old_clusters, skip, max_size, known)
 
 
 def recluster_all(session: Session, *, max_size: int = 500, key_limit: int = DEFAULT_KEY_LIMIT) -> ClusterChange:
-    """Cluster every live record from scratch (``unicat reindex --recluster``); same recipe, same result."""
+    """Cluster every live record from scratch (``unicat reindex --recluster``); same recipe, same result.
+
+    When the store was clustered by another matcher, the match keys are rewritten first: the
+    incremental path finds its candidates through them."""
+    if stored_matcher(session) != matcher_fingerprint():
+        for batch in _chunks(list(session.scalars(select(SourceRecord.id)))):
+            rows = session.execute(
+                select(SourceRecord.id, SourceRecord.deleted, SourceRecord.document).where(SourceRecord.id.in_(batch))
+            )
+            write_keys(session, [KeyedRecord(rid, bool(deleted), doc) for rid, deleted, doc in rows])
+    _remember_matcher(session)
     ids = set(session.scalars(select(SourceRecord.id)))
     old_clusters = set(session.scalars(select(Cluster.id)))
     skip = frozenset(

@@ -182,3 +182,13 @@ class IndexFailure(Base):
     index_name: Mapped[str] = mapped_column(String(255))
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StoreState(Base):
+    """Facts about the store as a whole, by name (e.g. which matcher clustered it)."""
+
+    __tablename__ = "store_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -249,6 +249,10 @@ def reindex(
         f"index {result['index']} now behind {result['alias']}: {result['indexed']} union records, "
         f"{result['failed']} failed" + (f", clusters: {result['clusters']}" if recluster else "")
     )
+    if result.get("clustering_stale"):
+        from catalog.quality import STALE_CLUSTERING
+
+        console.print(f"[yellow]{STALE_CLUSTERING}[/]")
     if result["failed"]:
         raise typer.Exit(1)
 
@@ -304,6 +308,10 @@ def report_duplicates(
     console.print(sus)
     if report["oversized"]:
         console.print(f"[yellow]clusters held at the size limit: {', '.join(report['oversized'])}[/]")
+    if report["clustering_stale"]:
+        from catalog.quality import STALE_CLUSTERING
+
+        console.print(f"[yellow]{STALE_CLUSTERING}[/]")
 
 
 @report_app.command("harvests")
