@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from catalog.lookahead import checksum, crosswalk_item, likely_to_map, mapper_wi
 from catalog.members import member_feeds
 from catalog.projector import Projector
 from harvesters.base import HarvestedRecord, Harvester, HarvestError, Page
-from indexer.clusterstore import KeyedRecord, recluster, write_keys
+from indexer.clusterstore import Fresh, KeyedRecord, recluster, write_keys
 from indexer.index import ensure_alias
 from indexer.project import DocCache, drain_queue, queue
 from mappings.matchkeys import MatchKeys
@@ -77,6 +77,15 @@ def build_harvester(kind: str, config: dict[str, Any], services: Services) -> Ha
     raise ValueError(f"unknown feed type {kind!r}")
 
 
+class StoredPage(NamedTuple):
+    """What :func:`store_records` leaves for clustering and projection."""
+
+    seeds: set[int]  # records whose clustering must be recomputed
+    known: dict[int, MatchKeys]  # their match keys, computed on the way
+    documents: DocCache
+    fresh: Fresh  # the records inserted by this page
+
+
 @dataclass
 class _Stored:
     """What deciding about a harvested record needs of its stored row."""
@@ -105,9 +114,9 @@ def store_records(
     records: Iterable[HarvestedRecord],
     run: HarvestRun,
     mapper: Callable[[list[Item]], list[Mapped]] | None = None,
-) -> tuple[set[int], dict[int, MatchKeys], DocCache]:
+) -> StoredPage:
     """Store one page of records; return the ids of records whose clustering must be recomputed,
-    the match keys computed for them on the way, and their documents.
+    the match keys computed for them on the way, their documents, and which of them are new.
 
     ``mapper`` crosswalks a batch (e.g. on several cores, :class:`catalog.crosswalk_pool.CrosswalkPool`).
     Rows are written with Core statements, a page at a time: the ORM's unit of work cost more
@@ -164,7 +173,11 @@ def store_records(
     changed = [KeyedRecord(rid, bool(values.get("deleted")), values.get("document")) for rid, values in final]
     documents = {rid: (v["checksum"], v["document"]) for rid, v in final if not v.get("deleted") and v.get("document")}
     known = {ids[local_id]: k for local_id, k in keys.items()}
-    return {rid for rid, _ in final}, write_keys(session, changed, known), documents
+    fresh = Fresh(
+        names={ids[local_id]: (member.code, local_id) for local_id in inserts},
+        keys={ids[local_id]: keys[local_id] for local_id in inserts},
+    )
+    return StoredPage({rid for rid, _ in final}, write_keys(session, changed, known), documents, fresh)
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -236,8 +249,8 @@ def _commit_page(
         run = session.get(HarvestRun, run_id)
         assert member is not None and run is not None
         mapper = mapper_with(_pool(services), ahead)
-        seeds, known, documents = store_records(session, member, feed, page.records, run, mapper)
-        change = recluster(session, seeds, max_size=services.settings.max_cluster_size, known=known)
+        seeds, known, documents, fresh = store_records(session, member, feed, page.records, run, mapper)
+        change = recluster(session, seeds, max_size=services.settings.max_cluster_size, known=known, fresh=fresh)
         touched = change.touched | change.removed
         queue(session, touched)
         run.pages += 1

@@ -65,6 +65,19 @@ def _remember_matcher(session: Session) -> None:
         state.value = matcher_fingerprint()
 
 
+@dataclass
+class Fresh:
+    """Records inserted in the current transaction: (member, local id) and match keys by record id."""
+
+    names: dict[int, tuple[str, str]] = field(default_factory=dict)
+    keys: dict[int, MatchKeys] = field(default_factory=dict)
+
+
+def _key_strings(keys: MatchKeys) -> set[str]:
+    """The key strings :func:`write_keys` stores for these keys."""
+    return {*keys.strong, keys.weak} if keys.weak else set(keys.strong)
+
+
 class KeyedRecord(NamedTuple):
     """What :func:`write_keys` needs of a source record (a :class:`SourceRecord` row serves too)."""
 
@@ -146,9 +159,18 @@ def _partners(pairs: list[tuple[int, int]]) -> dict[int, set[int]]:
     return partners
 
 
-def component(session: Session, seeds: set[int], key_limit: int) -> tuple[set[int], set[str], frozenset[str]]:
-    """Record ids transitively linked to ``seeds`` by keys, old clusters or merge overrides."""
-    partners = _partners(override_pairs(session, "merge"))
+def component(
+    session: Session,
+    seeds: set[int],
+    key_limit: int,
+    merges: list[tuple[int, int]] | None = None,
+    fresh: Fresh | None = None,
+) -> tuple[set[int], set[str], frozenset[str]]:
+    """Record ids transitively linked to ``seeds`` by keys, old clusters or merge overrides
+    (``merges``; read from the store when not given). ``fresh`` records were inserted in this
+    transaction: they have no union record yet and their keys are known, so neither is read back."""
+    partners = _partners(override_pairs(session, "merge") if merges is None else merges)
+    fresh = fresh or Fresh()
     records: set[int] = set()
     clusters: set[str] = set()
     skipped: set[str] = set()
@@ -157,20 +179,23 @@ def component(session: Session, seeds: set[int], key_limit: int) -> tuple[set[in
         records |= frontier
         found: set[int] = set()
         for batch in _chunks(frontier):
-            new_clusters = (
-                set(
+            stored = [ref for ref in batch if ref not in fresh.names]
+            new_clusters = set()
+            for sbatch in _chunks(stored):
+                new_clusters.update(
                     session.scalars(
                         select(SourceRecord.cluster_id).where(
-                            SourceRecord.id.in_(batch), SourceRecord.cluster_id.is_not(None)
+                            SourceRecord.id.in_(sbatch), SourceRecord.cluster_id.is_not(None)
                         )
                     )
                 )
-                - clusters
-            )
+            new_clusters -= clusters
             clusters |= new_clusters
             for cbatch in _chunks(new_clusters):
                 found.update(session.scalars(select(SourceRecord.id).where(SourceRecord.cluster_id.in_(cbatch))))
-            keys = set(session.scalars(select(MatchKeyRow.key).where(MatchKeyRow.record_id.in_(batch))))
+            keys = {key for ref in batch if ref in fresh.names for key in _key_strings(fresh.keys[ref])}
+            if stored:
+                keys.update(session.scalars(select(MatchKeyRow.key).where(MatchKeyRow.record_id.in_(stored))))
             common = common_keys(session, keys, key_limit)
             skipped |= common
             for kbatch in _chunks(keys - common):
@@ -181,12 +206,16 @@ def component(session: Session, seeds: set[int], key_limit: int) -> tuple[set[in
     return records, clusters, frozenset(skipped)
 
 
-def _items(session: Session, ids: Iterable[int], known: dict[int, MatchKeys] | None = None) -> list[Item]:
-    """The live records among ``ids`` with their keys (``known`` ones are not read and recomputed)."""
+def _items(
+    session: Session, ids: Iterable[int], known: dict[int, MatchKeys] | None = None, fresh: Fresh | None = None
+) -> list[Item]:
+    """The live records among ``ids`` with their keys (``known`` ones are not read and recomputed,
+    ``fresh`` ones not read at all)."""
     known = known or {}
+    fresh = fresh or Fresh()
     live = (SourceRecord.deleted.is_(False), SourceRecord.document.is_not(None))
-    items: list[Item] = []
-    ids = list(ids)
+    items = [Item(ref=ref, sort_key=fresh.names[ref], keys=fresh.keys[ref]) for ref in ids if ref in fresh.names]
+    ids = [ref for ref in ids if ref not in fresh.names]
     for batch in _chunks([i for i in ids if i in known]):
         rows = session.execute(
             select(SourceRecord.id, SourceRecord.member_code, SourceRecord.local_id).where(
@@ -266,7 +295,7 @@ def assign(
             change.oversized.add(cid)
         change.touched.add(cid)
     if inserts:
-        session.execute(insert(Cluster), inserts)
+        session.execute(insert(Cluster.__table__), inserts)
     if updates:
         session.execute(
             update(Cluster.__table__)
@@ -288,18 +317,22 @@ def _apply(
     skip: frozenset[str],
     max_size: int,
     known: dict[int, MatchKeys] | None = None,
+    *,
+    merges: list[tuple[int, int]],
+    fresh: Fresh | None = None,
 ) -> ClusterChange:
-    old_of: dict[int, str | None] = {}
-    for batch in _chunks(ids):
+    fresh = fresh or Fresh()
+    old_of: dict[int, str | None] = dict.fromkeys(ids & fresh.names.keys())
+    for batch in _chunks(ids - fresh.names.keys()):
         rows = session.execute(select(SourceRecord.id, SourceRecord.cluster_id).where(SourceRecord.id.in_(batch)))
         old_of.update({ref: cid for ref, cid in rows})
     old_clusters = old_clusters | {c for c in old_of.values() if c}
-    items = _items(session, ids, known)
+    items = _items(session, ids, known, fresh)
     live = {it.ref for it in items}
     groups = partition(
         items,
         max_size=max_size,
-        force_merge=_pairs_among(override_pairs(session, "merge"), items),
+        force_merge=_pairs_among(merges, items),
         force_split=_pairs_among(override_pairs(session, "split"), items),
         skip_keys=skip,
     )
@@ -318,15 +351,18 @@ def recluster(
     max_size: int = 500,
     key_limit: int = DEFAULT_KEY_LIMIT,
     known: dict[int, MatchKeys] | None = None,
+    fresh: Fresh | None = None,
 ) -> ClusterChange:
     """Re-partition everything linked to the ``seeds`` record ids (new, changed or deleted);
-    ``known`` holds keys already computed for some of them (as :func:`write_keys` returns)."""
+    ``known`` holds keys already computed for some of them (as :func:`write_keys` returns),
+    ``fresh`` the records inserted in this transaction (see :func:`component`)."""
     if not seeds:
         return ClusterChange()
     if session.get(StoreState, MATCHER_STATE) is None:
         _remember_matcher(session)  # the first records this store clusters
-    ids, old_clusters, skip = component(session, seeds, key_limit)
-    return _apply(session, ids, old_clusters, skip, max_size, known)
+    merges = override_pairs(session, "merge")
+    ids, old_clusters, skip = component(session, seeds, key_limit, merges, fresh)
+    return _apply(session, ids, old_clusters, skip, max_size, known, merges=merges, fresh=fresh)
 
 
 def recluster_all(session: Session, *, max_size: int = 500, key_limit: int = DEFAULT_KEY_LIMIT) -> ClusterChange:
@@ -346,4 +382,4 @@ def recluster_all(session: Session, *, max_size: int = 500, key_limit: int = DEF
     skip = frozenset(
         session.scalars(select(MatchKeyRow.key).group_by(MatchKeyRow.key).having(func.count() > key_limit))
     )
-    return _apply(session, ids, old_clusters, skip, max_size)
+    return _apply(session, ids, old_clusters, skip, max_size, merges=override_pairs(session, "merge"))
