@@ -73,12 +73,17 @@ OCLC_VERDICTS: dict[str, tuple[str, str]] = {
 }
 
 #: ISBN-sharing LC pairs whose rule label was overturned on review (every pair the rule calls
-#: "same title, different part/edition/year" was read by eye; 001s of both records, sorted).
+#: "same title, different part/edition/year" was read by eye, and pairs the whole-catalogue audit
+#: read as different; 001s of both records, sorted).
 ISBN_VERDICTS: dict[tuple[str, str], tuple[str, str]] = {
     ("00265676", "00267581"): ("same", "'Louisiana paperback ed.' = 'Louisiana pbk. ed.': same ISBN, 1999, 390 p."),
     ("00362605", "00362606"): ("same", "'2nd ed.' = '2nd edition': same ISBN, Aspen 1999, 602 p."),
     ("00100195", "00688603"): (
         "same", "CIP record (projected 2000, no extent) vs completed record c1999; same ISBN, 1st ed."
+    ),
+    ("00504292", "00504293"): (
+        "different", "boxed set with a collector figure (020 '(boxed set)', 300 $e) vs the book alone, "
+        "whose ISBN the set's record lists too"
     ),
 }
 

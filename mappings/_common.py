@@ -107,6 +107,20 @@ def pages_from(extent: str | None) -> int | None:
     return int(bare.group(1)) if bare else None
 
 
+#: ISBN qualifiers naming a package of several things rather than the book ("boxed set", "kit").
+_PACKAGE = re.compile(r"\b(?:box(?:ed)?(?: set)?|kit|gift set|slipcase)\b|套装|套裝|礼盒|禮盒", re.IGNORECASE)
+
+
+def package_isbns(values: Iterable[tuple[str, str]], found: list[str]) -> None:
+    """Append to ``found`` the ISBN-13 of each (ISBN text, qualifier) whose qualifier names a box
+    or kit; the qualifier may also sit in the ISBN text ("081182487X (boxed set)")."""
+    for text, qualifier in values:
+        token = text.strip().split(" ")[0].strip("():;,.") if text.strip() else ""
+        isbn13 = normalise_isbn(token) if token else None
+        if isbn13 and _PACKAGE.search(f"{text} {qualifier}") and isbn13 not in found:
+            found.append(isbn13)
+
+
 def split_isbns(values: Iterable[str], valid: list[str], invalid: list[str]) -> None:
     """Append each ISBN found in ``values`` to ``valid`` as ISBN-13, or to ``invalid`` as found.
 

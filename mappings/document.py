@@ -43,6 +43,9 @@ class BibDocument:
     authors: list[str] = field(default_factory=list)
     isbns: list[str] = field(default_factory=list)  # valid ISBNs as ISBN-13, in record order
     invalid_isbns: list[str] = field(default_factory=list)  # as found, for display only
+    #: ISBNs the record qualifies as a box or kit ("(boxed set)", "kit", "套装"), as ISBN-13: the
+    #: package, not the book it holds.
+    package_isbns: list[str] = field(default_factory=list)
     issns: list[str] = field(default_factory=list)
     lccn: list[str] = field(default_factory=list)
     oclc: list[str] = field(default_factory=list)
@@ -72,7 +75,7 @@ class BibDocument:
         """Plain JSON-ready data (a shallow, hand-written ``asdict``: it runs once per stored record,
         and ``dataclasses.asdict`` deep-copies every value)."""
         data = {f.name: getattr(self, f.name) for f in _FIELDS}
-        for name in ("parallel_titles", "authors", "isbns", "invalid_isbns", "issns", "lccn", "oclc",
+        for name in ("parallel_titles", "authors", "isbns", "invalid_isbns", "package_isbns", "issns", "lccn", "oclc",
                      "national_numbers", "languages", "subjects", "series", "notes"):
             data[name] = list(data[name])
         data["classification"] = {k: list(v) for k, v in self.classification.items()}

@@ -24,6 +24,7 @@ from mappings._common import (
     join_clean,
     normalise_issn,
     normalise_lccn,
+    package_isbns,
     pages_from,
     split_isbns,
     year_from,
@@ -152,6 +153,8 @@ def _names(record: Record, doc: BibDocument, linked: dict[tuple[str, str], Field
 def _identifiers(record: Record, doc: BibDocument) -> None:
     for field in record.get_fields("020"):
         split_isbns(field.get_subfields("a"), doc.isbns, doc.invalid_isbns)
+        qualifier = " ".join(field.get_subfields("q"))
+        package_isbns(((value, qualifier) for value in field.get_subfields("a")), doc.package_isbns)
         for value in field.get_subfields("z"):
             add_unique(doc.invalid_isbns, value.strip())
     for field in record.get_fields("022"):

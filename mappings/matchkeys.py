@@ -111,6 +111,8 @@ class MatchKeys:
     series_tokens: frozenset[str] = frozenset()
     #: First letters of the publisher's words (see :func:`publisher_initials`).
     publisher_initials: str = ""
+    #: ISBNs the record gives for a box or kit it describes (see ``BibDocument.package_isbns``).
+    package_isbns: frozenset[str] = frozenset()
 
 
 _STOP = frozenset({"the", "and", "for", "with", "from", "des", "les", "une", "und", "von", "der", "die", "das",
@@ -305,6 +307,7 @@ def match_keys(doc: BibDocument) -> MatchKeys:
         edition_words=edition_words(doc.edition),
         series_tokens=series_tokens(doc),
         publisher_initials=publisher_initials(doc),
+        package_isbns=frozenset(doc.package_isbns),
     )
 
 

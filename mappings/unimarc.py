@@ -24,6 +24,7 @@ from mappings._common import (
     clean_title,
     join_clean,
     normalise_issn,
+    package_isbns,
     pages_from,
     split_isbns,
     year_from,
@@ -106,6 +107,8 @@ def _names(record: Record, doc: BibDocument) -> None:
 def _identifiers(record: Record, doc: BibDocument) -> None:
     for field in record.get_fields("010"):
         split_isbns(field.get_subfields("a"), doc.isbns, doc.invalid_isbns)
+        qualifier = " ".join(field.get_subfields("b"))
+        package_isbns(((value, qualifier) for value in field.get_subfields("a")), doc.package_isbns)
         for value in field.get_subfields("z"):
             add_unique(doc.invalid_isbns, value.strip())
     for field in record.get_fields("011"):

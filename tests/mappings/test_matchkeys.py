@@ -339,3 +339,17 @@ def test_an_unknown_publisher_is_not_a_publisher_named_by_initials() -> None:
     assert woodblock("須原屋茂兵衛 ... [and 3 others]").publisher_initials == ""
     assert compatible(woodblock("s.n."), woodblock("s.n."), strong=False) == compatible(
         woodblock(""), woodblock(""), strong=False)
+
+
+def test_a_boxed_set_does_not_merge_with_the_book_it_holds() -> None:
+    """LC 00504292 / 00504293: *C-3PO*, the boxed set with a collector figure lists the book's ISBN too."""
+    boxed = crosswalk(_marcxml("020", "a", "081182487X (boxed set)"), "xml")
+    assert boxed.package_isbns == ["9780811824873"]
+    book = dict(title="C-3PO", subtitle="tales of the golden droid", authors=["Wallace, Daniel, 1970-"], year=1999,
+                publisher="Chronicle Books", edition="Star Wars masterpiece ed.", extent="126 p.", pages=126)
+    box = match_keys(_book(**book, isbns=["9780811824873", "9780811824866"], package_isbns=["9780811824873"]))
+    alone = match_keys(_book(**book, isbns=["9780811824866"]))
+    assert not compatible(box, alone, strong=True)
+    assert compatible(box, replace(box), strong=True), "two records of the boxed set"
+    qualified_in_q = crosswalk(_marcxml("020", "q", "kit"), "xml")
+    assert qualified_in_q.package_isbns == [], "no ISBN in the field: nothing to mark"
