@@ -36,6 +36,17 @@ def map_all(items: list[Item]) -> list[Mapped]:
     return [map_one(item) for item in items]
 
 
+#: Niceness of the worker processes. The main process is the harvest's serial path (store,
+#: cluster, index) and the workers run a page ahead of it; when the cores are shared (with
+#: Elasticsearch, the API) the main process should get a core first. Measured on 2 cores, 20,000
+#: records, 6 runs each: wall time 0.95 of the un-niced run (median; spread 0.76-1.02).
+WORKER_NICENESS = 5
+
+
+def _yield_to_the_pipeline() -> None:
+    os.nice(WORKER_NICENESS)
+
+
 class CrosswalkJob:
     """A batch handed to the pool; :meth:`result` waits for it (a batch mapped in process is
     mapped on the first call)."""
@@ -64,7 +75,9 @@ class CrosswalkPool:
         if self.workers < 2 or len(items) < MIN_PARALLEL:
             return CrosswalkJob(items)
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("fork"), initializer=_yield_to_the_pipeline
+            )
         size = -(-len(items) // (self.workers * 2))
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
         return CrosswalkJob(items, [self._pool.submit(map_all, chunk) for chunk in chunks])
