@@ -213,6 +213,7 @@ def _items(
     ``fresh`` ones not read at all)."""
     known = known or {}
     fresh = fresh or Fresh()
+    ids = list(ids)
     live = (SourceRecord.deleted.is_(False), SourceRecord.document.is_not(None))
     items = [Item(ref=ref, sort_key=fresh.names[ref], keys=fresh.keys[ref]) for ref in ids if ref in fresh.names]
     ids = [ref for ref in ids if ref not in fresh.names]
