@@ -353,3 +353,17 @@ def test_a_boxed_set_does_not_merge_with_the_book_it_holds() -> None:
     assert compatible(box, replace(box), strong=True), "two records of the boxed set"
     qualified_in_q = crosswalk(_marcxml("020", "q", "kit"), "xml")
     assert qualified_in_q.package_isbns == [], "no ISBN in the field: nothing to mark"
+
+
+def test_cnmarc_isbn_qualified_as_a_boxed_set_is_a_package() -> None:
+    raw = (
+        '<record xmlns="http://www.loc.gov/MARC21/slim"><leader>00000nam0 2200000   450 </leader>'
+        '<datafield tag="010" ind1=" " ind2=" "><subfield code="a">978-7-02-000220-7</subfield>'
+        '<subfield code="b">套装</subfield></datafield>'
+        '<datafield tag="010" ind1=" " ind2=" "><subfield code="a">7-5037-1744-0</subfield>'
+        '<subfield code="b">精装</subfield></datafield>'
+        '<datafield tag="200" ind1="1" ind2=" "><subfield code="a">红楼梦</subfield></datafield></record>'
+    ).encode()
+    doc = crosswalk(raw, "xml", "unimarc")
+    assert doc.package_isbns == ["9787020002207"], "the hardback (精装) is the book, not a package"
+    assert len(doc.isbns) == 2
