@@ -148,12 +148,12 @@ def cross_audit(lc: Loaded) -> dict[str, object]:
     reviewed = {(r["a"], r["b"]): r for r in read_tsv(CROSS_REVIEWED)}
     tally = {"tp": 0, "fp": 0, "fn": 0, "tn": 0, "unsure_merged": 0, "unsure_apart": 0, "unreviewed": 0}
     unreviewed = []
+    ref_of = {name: ref for ref, name in label.items()}
     for pair, together in sorted(pairs.items()):
         row = reviewed.get(pair)
         if row is None:
             tally["unreviewed"] += 1
-            refs = {v: k for k, v in label.items()}
-            unreviewed.append([_describe(loaded_of[refs[p]], refs[p]) for p in pair] + [f"merged={together}"])
+            unreviewed.append([_describe(loaded_of[ref_of[p]], ref_of[p]) for p in pair] + [f"merged={together}"])
             continue
         if row["label"] == "unsure":
             tally["unsure_merged" if together else "unsure_apart"] += 1

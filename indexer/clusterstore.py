@@ -359,7 +359,7 @@ def recluster(
     ``fresh`` the records inserted in this transaction (see :func:`component`)."""
     if not seeds:
         return ClusterChange()
-    if session.get(StoreState, MATCHER_STATE) is None:
+    if stored_matcher(session) is None:
         _remember_matcher(session)  # the first records this store clusters
     merges = override_pairs(session, "merge")
     ids, old_clusters, skip = component(session, seeds, key_limit, merges, fresh)
@@ -371,14 +371,14 @@ def recluster_all(session: Session, *, max_size: int = 500, key_limit: int = DEF
 
     When the store was clustered by another matcher, the match keys are rewritten first: the
     incremental path finds its candidates through them."""
+    ids = set(session.scalars(select(SourceRecord.id)))
     if stored_matcher(session) != matcher_fingerprint():
-        for batch in _chunks(list(session.scalars(select(SourceRecord.id)))):
+        for batch in _chunks(ids):
             rows = session.execute(
                 select(SourceRecord.id, SourceRecord.deleted, SourceRecord.document).where(SourceRecord.id.in_(batch))
             )
             write_keys(session, [KeyedRecord(rid, bool(deleted), doc) for rid, deleted, doc in rows])
     _remember_matcher(session)
-    ids = set(session.scalars(select(SourceRecord.id)))
     old_clusters = set(session.scalars(select(Cluster.id)))
     skip = frozenset(
         session.scalars(select(MatchKeyRow.key).group_by(MatchKeyRow.key).having(func.count() > key_limit))

@@ -107,6 +107,11 @@ def pages_from(extent: str | None) -> int | None:
     return int(bare.group(1)) if bare else None
 
 
+def _isbn_token(value: str) -> str:
+    """The ISBN part of a subfield's text: its first word without brackets or punctuation."""
+    return value.strip().split(" ")[0].strip("():;,.") if value.strip() else ""
+
+
 #: ISBN qualifiers naming a package of several things rather than the book ("boxed set", "kit").
 _PACKAGE = re.compile(r"\b(?:box(?:ed)?(?: set)?|kit|gift set|slipcase)\b|套装|套裝|礼盒|禮盒", re.IGNORECASE)
 
@@ -115,7 +120,7 @@ def package_isbns(values: Iterable[tuple[str, str]], found: list[str]) -> None:
     """Append to ``found`` the ISBN-13 of each (ISBN text, qualifier) whose qualifier names a box
     or kit; the qualifier may also sit in the ISBN text ("081182487X (boxed set)")."""
     for text, qualifier in values:
-        token = text.strip().split(" ")[0].strip("():;,.") if text.strip() else ""
+        token = _isbn_token(text)
         isbn13 = normalise_isbn(token) if token else None
         if isbn13 and _PACKAGE.search(f"{text} {qualifier}") and isbn13 not in found:
             found.append(isbn13)
@@ -127,7 +132,7 @@ def split_isbns(values: Iterable[str], valid: list[str], invalid: list[str]) -> 
     A value is the subfield text, e.g. ``"7-5037-1744-0 (pbk.)"``; its first token is the ISBN.
     """
     for value in values:
-        token = value.strip().split(" ")[0].strip("():;,.") if value.strip() else ""
+        token = _isbn_token(value)
         if not token:
             continue
         isbn13 = normalise_isbn(token)

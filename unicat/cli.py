@@ -40,6 +40,12 @@ console = Console()
 err = Console(stderr=True)
 
 
+def _warn_stale_clustering() -> None:
+    from catalog.quality import STALE_CLUSTERING
+
+    console.print(f"[yellow]{STALE_CLUSTERING}[/]")
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     err.print(f"[bold red]error:[/] {escape(message)}")  # messages quote user text such as "[regions]"
     return typer.Exit(code)
@@ -250,9 +256,7 @@ def reindex(
         f"{result['failed']} failed" + (f", clusters: {result['clusters']}" if recluster else "")
     )
     if result.get("clustering_stale"):
-        from catalog.quality import STALE_CLUSTERING
-
-        console.print(f"[yellow]{STALE_CLUSTERING}[/]")
+        _warn_stale_clustering()
     if result["failed"]:
         raise typer.Exit(1)
 
@@ -309,9 +313,7 @@ def report_duplicates(
     if report["oversized"]:
         console.print(f"[yellow]clusters held at the size limit: {', '.join(report['oversized'])}[/]")
     if report["clustering_stale"]:
-        from catalog.quality import STALE_CLUSTERING
-
-        console.print(f"[yellow]{STALE_CLUSTERING}[/]")
+        _warn_stale_clustering()
 
 
 @report_app.command("harvests")
