@@ -177,7 +177,7 @@ def store_records(
         names={ids[local_id]: (member.code, local_id) for local_id in inserts},
         keys={ids[local_id]: keys[local_id] for local_id in inserts},
     )
-    return StoredPage({rid for rid, _ in final}, write_keys(session, changed, known), documents, fresh)
+    return StoredPage({rid for rid, _ in final}, write_keys(session, changed, known, fresh), documents, fresh)
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:

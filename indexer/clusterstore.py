@@ -87,14 +87,19 @@ class KeyedRecord(NamedTuple):
 
 
 def write_keys(
-    session: Session, records: Iterable[SourceRecord | KeyedRecord], known: dict[int, MatchKeys] | None = None
+    session: Session,
+    records: Iterable[SourceRecord | KeyedRecord],
+    known: dict[int, MatchKeys] | None = None,
+    fresh: Fresh | None = None,
 ) -> dict[int, MatchKeys]:
     """Replace the match keys of ``records`` from their documents (none when deleted or unmapped);
     return the keys, so that re-clustering the same page need not compute them again. ``known``
-    holds keys already computed from the same documents (the crosswalk workers compute them)."""
+    holds keys already computed from the same documents (the crosswalk workers compute them);
+    ``fresh`` records were inserted in this transaction and have no keys to delete."""
     records = list(records)
     known = known or {}
-    for batch in _chunks([r.id for r in records]):
+    new = fresh.names if fresh else {}
+    for batch in _chunks([r.id for r in records if r.id not in new]):
         session.execute(delete(MatchKeyRow).where(MatchKeyRow.record_id.in_(batch)))
     rows: list[dict[str, Any]] = []
     computed: dict[int, MatchKeys] = {}
