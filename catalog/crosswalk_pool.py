@@ -12,6 +12,7 @@ import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
 
+from catalog.context import Services
 from mappings import CrosswalkError, MatchKeys, crosswalk, match_keys
 
 Item = tuple[bytes, str, str | None]  # raw, encoding, syntax
@@ -89,3 +90,12 @@ class CrosswalkPool:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+
+def shared_pool(services: Services) -> CrosswalkPool:
+    """The process's pool (started on first use, closed with the services)."""
+    pool = services.extras.get("crosswalk_pool")
+    if not isinstance(pool, CrosswalkPool):
+        pool = CrosswalkPool(services.settings.crosswalk_workers)
+        services.extras["crosswalk_pool"] = pool
+    return pool

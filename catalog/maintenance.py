@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete
+import orjson
+from sqlalchemy import bindparam, delete, select, update
 
 from catalog.context import Services
-from catalog.quality import clustering_state
-from indexer.clusterstore import recluster_all
+from catalog.crosswalk_pool import shared_pool
+from catalog.quality import derivation_state
+from indexer.clusterstore import KeyedRecord, recluster_all, write_keys
 from indexer.index import create_index, ensure_alias, refresh, switch_alias
 from indexer.project import all_union_ids, project
+from mappings.fingerprint import crosswalk_fingerprint
+from mappings.matchkeys import MatchKeys
 from store.db import transaction
-from store.models import ProjectionQueue
+from store.models import ProjectionQueue, SourceRecord, utcnow
+from store.state import CROSSWALK_STATE, write_state
+
+#: Source records re-crosswalked per transaction.
+RECROSSWALK_BATCH = 500
 
 
 def rebuild_index(services: Services, *, recluster: bool = False) -> dict[str, Any]:
@@ -36,5 +46,73 @@ def rebuild_index(services: Services, *, recluster: bool = False) -> dict[str, A
     refresh(services.es, index)
     switch_alias(services.es, services.settings.records_alias, index)
     result.update(index=index, indexed=report.indexed, failed=report.failed)
-    result["clustering_stale"] = clustering_state(services)["clustering_stale"]
+    result.update(derivation_state(services))
     return result
+
+
+@dataclass
+class RecrosswalkReport:
+    records: int = 0
+    changed: int = 0
+    #: Records the current crosswalk cannot map: member, local id, reason. They keep their document.
+    failed: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"records": self.records, "changed": self.changed, "failed": self.failed}
+
+
+def recrosswalk(services: Services, *, progress: Callable[[int, int], None] | None = None) -> RecrosswalkReport:
+    """Derive every live record's document and match keys again from its raw record, with the
+    crosswalks of this version (after an upgrade changed them; no member is asked again).
+
+    Each record is mapped under the syntax it was stored with (declared for its feed, or detected
+    when it was harvested). A record the current crosswalk cannot map keeps the document it has
+    and is reported: nothing stored is lost. Batches are committed one by one, so a harvest can
+    interleave; clusters and the index are brought up to date afterwards by
+    :func:`rebuild_index` with ``recluster`` (the CLI runs both). ``progress(done, total)`` is
+    called after each batch.
+    """
+    report = RecrosswalkReport()
+    pool = shared_pool(services)
+    with services.db() as session:
+        live = select(SourceRecord.id).where(SourceRecord.deleted.is_(False)).order_by(SourceRecord.id)
+        ids = list(session.scalars(live))
+    table = SourceRecord.__table__
+    rewrite = (
+        update(table)
+        .where(table.c.id == bindparam("rid"))
+        .values(document=bindparam("doc"), syntax=bindparam("syntax"), updated_at=bindparam("now"))
+    )
+    for start in range(0, len(ids), RECROSSWALK_BATCH):
+        with transaction(services.db) as session:
+            rows = session.execute(
+                select(
+                    SourceRecord.id, SourceRecord.member_code, SourceRecord.local_id, SourceRecord.raw,
+                    SourceRecord.encoding, SourceRecord.syntax, SourceRecord.document,
+                ).where(SourceRecord.id.in_(ids[start : start + RECROSSWALK_BATCH]), SourceRecord.deleted.is_(False))
+            ).all()
+            mapped = pool.map([(row.raw, row.encoding, row.syntax) for row in rows])
+            changed: list[KeyedRecord] = []
+            keys: dict[int, MatchKeys] = {}
+            now = utcnow()
+            for row, (doc, problem, doc_keys) in zip(rows, mapped, strict=True):
+                if doc is None or doc_keys is None:
+                    report.failed.append({"member": row.member_code, "local_id": row.local_id, "reason": problem or ""})
+                    continue
+                doc = orjson.loads(orjson.dumps(doc))  # as the JSON column gives it back
+                if doc != row.document:
+                    changed.append(KeyedRecord(row.id, False, doc))
+                    keys[row.id] = doc_keys
+            if changed:
+                session.execute(
+                    rewrite, [{"rid": r.id, "doc": r.document, "syntax": r.document["source_format"], "now": now}
+                              for r in changed]
+                )
+                write_keys(session, changed, keys)
+            report.records += len(rows)
+            report.changed += len(changed)
+        if progress:
+            progress(min(start + RECROSSWALK_BATCH, len(ids)), len(ids))
+    with transaction(services.db) as session:
+        write_state(session, CROSSWALK_STATE, crosswalk_fingerprint())
+    return report

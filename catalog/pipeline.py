@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from catalog.context import Services
-from catalog.crosswalk_pool import CrosswalkJob, CrosswalkPool, Item, Mapped, map_all
+from catalog.crosswalk_pool import CrosswalkJob, Item, Mapped, map_all, shared_pool
 from catalog.lookahead import checksum, crosswalk_item, likely_to_map, mapper_with, with_next
 from catalog.members import member_feeds
 from catalog.projector import Projector
@@ -25,9 +25,11 @@ from harvesters.base import HarvestedRecord, Harvester, HarvestError, Page
 from indexer.clusterstore import Fresh, KeyedRecord, recluster, write_keys
 from indexer.index import ensure_alias
 from indexer.project import DocCache, drain_queue, queue
+from mappings.fingerprint import crosswalk_fingerprint
 from mappings.matchkeys import MatchKeys
 from store.db import transaction
 from store.models import Checkpoint, HarvestRun, Member, Reject, SourceRecord, utcnow
+from store.state import CROSSWALK_STATE, claim_empty_state
 
 
 class UnknownMemberError(LookupError):
@@ -167,6 +169,8 @@ def store_records(
             inserts[rec.local_id] = {"member_code": member.code, "local_id": rec.local_id, **values}
             run.added += 1
         keys[rec.local_id] = doc_keys
+    if keys:
+        claim_empty_state(session, CROSSWALK_STATE, crosswalk_fingerprint())
     ids = {local_id: row.id for local_id, row in existing.items()} | _insert(session, list(inserts.values()))
     _update(session, updates)
     final = [*updates.items(), *((ids[local_id], values) for local_id, values in inserts.items())]
@@ -220,14 +224,6 @@ def _reject(session: Session, member: Member, run: HarvestRun, rec: HarvestedRec
     run.rejected += 1
 
 
-def _pool(services: Services) -> CrosswalkPool:
-    pool = services.extras.get("crosswalk_pool")
-    if not isinstance(pool, CrosswalkPool):
-        pool = CrosswalkPool(services.settings.crosswalk_workers)
-        services.extras["crosswalk_pool"] = pool
-    return pool
-
-
 def _submit_crosswalk(services: Services, member_code: str, feed: str, page: Page | None) -> CrosswalkJob | None:
     """Send the records of ``page`` the store will most likely want mapped to the worker processes."""
     if page is None:
@@ -235,7 +231,7 @@ def _submit_crosswalk(services: Services, member_code: str, feed: str, page: Pag
     with services.db() as session:
         member = _member(session, member_code)
         items = likely_to_map(session, member_code, (member.config.get(feed) or {}).get("syntax"), page.records)
-    return _pool(services).submit(items)
+    return shared_pool(services).submit(items)
 
 
 def _commit_page(
@@ -248,7 +244,7 @@ def _commit_page(
         member = session.get(Member, member_code)
         run = session.get(HarvestRun, run_id)
         assert member is not None and run is not None
-        mapper = mapper_with(_pool(services), ahead)
+        mapper = mapper_with(shared_pool(services), ahead)
         seeds, known, documents, fresh = store_records(session, member, feed, page.records, run, mapper)
         change = recluster(session, seeds, max_size=services.settings.max_cluster_size, known=known, fresh=fresh)
         touched = change.touched | change.removed

@@ -10,9 +10,10 @@ from catalog.context import Services
 from indexer.clusterstore import recluster, stored_matcher
 from indexer.project import queue
 from mappings import BibDocument, match_keys
-from mappings.matchrules import matcher_fingerprint
+from mappings.fingerprint import crosswalk_fingerprint, matcher_fingerprint
 from store.db import transaction
 from store.models import Cluster, ClusterOverride, SourceRecord
+from store.state import CROSSWALK_STATE, read_state
 
 
 class OverrideError(ValueError):
@@ -54,23 +55,36 @@ def duplicates_report(services: Services, *, top: int = 20) -> dict[str, Any]:
             if why:
                 suspicious.append({**row, "why": "; ".join(why)})
         oversized = list(session.scalars(select(Cluster.id).where(Cluster.oversized.is_(True))))
-    return {"largest": rows, "suspicious": suspicious[:top], "oversized": oversized, **clustering_state(services)}
+    return {"largest": rows, "suspicious": suspicious[:top], "oversized": oversized, **derivation_state(services)}
 
 
-def clustering_state(services: Services) -> dict[str, Any]:
-    """Which matcher made the store's union records, and whether it is the one running now. After
-    an upgrade that changed the matching rules, union records are only brought up to date as their
-    records change, until ``unicat reindex --recluster`` re-clusters everything."""
+def derivation_state(services: Services) -> dict[str, Any]:
+    """Which crosswalk made the stored documents and which matcher made the union records, and
+    whether they are the ones running now. After an upgrade that changed them, documents and
+    union records are only brought up to date as their records change, until
+    ``unicat reindex --recrosswalk`` (documents, then clusters) or ``--recluster`` (clusters) runs."""
     with services.db() as session:
-        stored = stored_matcher(session)
-    current = matcher_fingerprint()
-    return {"matcher": current, "clustered_by": stored, "clustering_stale": stored not in (None, current)}
+        matcher, crosswalk = stored_matcher(session), read_state(session, CROSSWALK_STATE)
+    current_matcher, current_crosswalk = matcher_fingerprint(), crosswalk_fingerprint()
+    return {
+        "matcher": current_matcher,
+        "clustered_by": matcher,
+        "clustering_stale": matcher not in (None, current_matcher),
+        "crosswalk": current_crosswalk,
+        "crosswalked_by": crosswalk,
+        "documents_stale": crosswalk not in (None, current_crosswalk),
+    }
 
 
 #: What to tell an operator whose store was clustered by another matcher.
 STALE_CLUSTERING = (
     "the union records were clustered by another version of the matching rules; "
     "run `unicat reindex --recluster` to apply the current ones everywhere"
+)
+#: What to tell an operator whose documents were made by another crosswalk.
+STALE_DOCUMENTS = (
+    "some stored documents were made by another version of the crosswalks; "
+    "run `unicat reindex --recrosswalk` to derive them again from the raw records"
 )
 
 

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from indexer.partition import Group, Item, partition
 from mappings.document import BibDocument
+from mappings.fingerprint import matcher_fingerprint
 from mappings.matchkeys import MatchKeys, match_keys
-from mappings.matchrules import matcher_fingerprint
-from store.models import Cluster, ClusterOverride, MatchKeyRow, SourceRecord, StoreState, utcnow
+from store.models import Cluster, ClusterOverride, MatchKeyRow, SourceRecord, utcnow
+from store.state import MATCHER_STATE, claim_empty_state, read_state, write_state
 
 #: A key shared by more records than this links nothing (e.g. a placeholder ISBN).
 DEFAULT_KEY_LIMIT = 1000
@@ -46,23 +47,10 @@ def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
         yield batch
 
 
-#: :class:`StoreState` name of the matcher fingerprint the store's clusters were made with.
-MATCHER_STATE = "matcher"
-
-
 def stored_matcher(session: Session) -> str | None:
     """Fingerprint of the matcher that clustered the store (None: nothing clustered yet;
     "unknown": clustered before fingerprints were kept)."""
-    state = session.get(StoreState, MATCHER_STATE)
-    return state.value if state else None
-
-
-def _remember_matcher(session: Session) -> None:
-    state = session.get(StoreState, MATCHER_STATE)
-    if state is None:
-        session.add(StoreState(name=MATCHER_STATE, value=matcher_fingerprint()))
-    elif state.value != matcher_fingerprint():
-        state.value = matcher_fingerprint()
+    return read_state(session, MATCHER_STATE)
 
 
 @dataclass
@@ -364,8 +352,7 @@ def recluster(
     ``fresh`` the records inserted in this transaction (see :func:`component`)."""
     if not seeds:
         return ClusterChange()
-    if stored_matcher(session) is None:
-        _remember_matcher(session)  # the first records this store clusters
+    claim_empty_state(session, MATCHER_STATE, matcher_fingerprint())
     merges = override_pairs(session, "merge")
     ids, old_clusters, skip = component(session, seeds, key_limit, merges, fresh)
     return _apply(session, ids, old_clusters, skip, max_size, known, merges=merges, fresh=fresh)
@@ -383,7 +370,7 @@ def recluster_all(session: Session, *, max_size: int = 500, key_limit: int = DEF
                 select(SourceRecord.id, SourceRecord.deleted, SourceRecord.document).where(SourceRecord.id.in_(batch))
             )
             write_keys(session, [KeyedRecord(rid, bool(deleted), doc) for rid, deleted, doc in rows])
-    _remember_matcher(session)
+    write_state(session, MATCHER_STATE, matcher_fingerprint())
     old_clusters = set(session.scalars(select(Cluster.id)))
     skip = frozenset(
         session.scalars(select(MatchKeyRow.key).group_by(MatchKeyRow.key).having(func.count() > key_limit))

@@ -34,12 +34,8 @@ union record?
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from collections.abc import Iterator
-from pathlib import Path
 
-from mappings import matchkeys, textnorm
 from mappings.matchkeys import _ROMAN, _WORD_NUMBERS, MatchKeys
 from mappings.textnorm import has_han
 
@@ -240,12 +236,3 @@ def compatible(a: MatchKeys, b: MatchKeys, *, strong: bool) -> bool:
     return not (a.issns and b.issns and a.issns.isdisjoint(b.issns))
 
 
-@functools.cache
-def matcher_fingerprint() -> str:
-    """Digest of the code that decides clustering (key recipes, folding, these rules): a store
-    clustered under another fingerprint may hold union records the current matcher would split
-    or join, until ``unicat reindex --recluster`` runs."""
-    digest = hashlib.sha256()
-    for source in (matchkeys.__file__, textnorm.__file__, __file__):
-        digest.update(Path(source or "").read_bytes())
-    return digest.hexdigest()[:16]

@@ -40,10 +40,14 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _warn_stale_clustering() -> None:
-    from catalog.quality import STALE_CLUSTERING
+def _warn_stale_derivations(state: dict[str, object]) -> None:
+    """Tell the operator when stored documents or union records were made by another version."""
+    from catalog.quality import STALE_CLUSTERING, STALE_DOCUMENTS
 
-    console.print(f"[yellow]{STALE_CLUSTERING}[/]")
+    if state.get("documents_stale"):
+        console.print(f"[yellow]{STALE_DOCUMENTS}[/]")
+    elif state.get("clustering_stale"):
+        console.print(f"[yellow]{STALE_CLUSTERING}[/]")
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -236,28 +240,44 @@ def harvest(
 @app.command()
 def reindex(
     recluster: Annotated[bool, typer.Option(help="Recompute every cluster from scratch first")] = False,
+    recrosswalk: Annotated[
+        bool,
+        typer.Option(help="Map every stored raw record again with the current crosswalks first (implies --recluster)"),
+    ] = False,
     pending: Annotated[bool, typer.Option(help="Only project what the outbox still holds")] = False,
 ) -> None:
     """Rebuild the search index from the record store (no member is asked again)."""
     from catalog.maintenance import rebuild_index
+    from catalog.maintenance import recrosswalk as recrosswalk_store
     from catalog.pipeline import project_pending
 
     services = _services()
+    unmappable: list[dict[str, str]] = []
     try:
         if pending:
             done, failed = project_pending(services)
             console.print(f"projected {done} pending union records, {failed} failed")
             return
-        result = rebuild_index(services, recluster=recluster)
+        if recrosswalk:
+            with Progress(console=console, transient=True) as bar:
+                task = bar.add_task("crosswalking stored records", total=None)
+                mapped = recrosswalk_store(
+                    services, progress=lambda done, total: bar.update(task, completed=done, total=total)
+                )
+            unmappable = mapped.failed
+            console.print(f"crosswalked {mapped.records} stored records again: {mapped.changed} documents changed")
+            for bad in unmappable[:20]:
+                where = escape(f"{bad['member']}:{bad['local_id']}")
+                err.print(f"  [red]cannot map[/] {where}: {escape(bad['reason'])} (its old document is kept)")
+        result = rebuild_index(services, recluster=recluster or recrosswalk)
     finally:
         services.close()
     console.print(
         f"index {result['index']} now behind {result['alias']}: {result['indexed']} union records, "
-        f"{result['failed']} failed" + (f", clusters: {result['clusters']}" if recluster else "")
+        f"{result['failed']} failed" + (f", clusters: {result['clusters']}" if "clusters" in result else "")
     )
-    if result.get("clustering_stale"):
-        _warn_stale_clustering()
-    if result["failed"]:
+    _warn_stale_derivations(result)
+    if result["failed"] or unmappable:
         raise typer.Exit(1)
 
 
@@ -312,8 +332,7 @@ def report_duplicates(
     console.print(sus)
     if report["oversized"]:
         console.print(f"[yellow]clusters held at the size limit: {', '.join(report['oversized'])}[/]")
-    if report["clustering_stale"]:
-        _warn_stale_clustering()
+    _warn_stale_derivations(report)
 
 
 @report_app.command("harvests")

@@ -1,4 +1,5 @@
-"""Union records made by an older matcher are flagged, and a full re-cluster brings them up to date."""
+"""Documents and union records made by older code are flagged (migrations mark stores filled before
+the fingerprints were kept), and a full re-cluster brings union records up to date."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from catalog.maintenance import rebuild_index
 from catalog.pipeline import ingest
 from catalog.quality import duplicates_report
 from catalog.records import find_by_source
-from indexer.clusterstore import MATCHER_STATE
-from mappings.matchrules import matcher_fingerprint
+from mappings.fingerprint import matcher_fingerprint
 from store.db import transaction
 from store.migrate import upgrade
 from store.models import Base, MatchKeyRow, SourceRecord, StoreState
+from store.state import CROSSWALK_STATE, MATCHER_STATE
 from tests.core.helpers import DEMO, as_harvested, read_marc, variant
 
 
@@ -27,7 +28,7 @@ def test_the_migrations_build_exactly_the_models(tmp_path: Path) -> None:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
 
 
-def test_a_store_clustered_before_the_upgrade_is_marked_unknown(tmp_path: Path) -> None:
+def test_a_store_filled_before_the_upgrade_is_marked_unknown(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     upgrade(url, "0003")
     engine = create_engine(url)
@@ -42,8 +43,8 @@ def test_a_store_clustered_before_the_upgrade_is_marked_unknown(tmp_path: Path) 
         ))
     upgrade(url)
     with engine.connect() as connection:
-        stored = connection.execute(select(StoreState.value).where(StoreState.name == MATCHER_STATE)).scalar()
-    assert stored == "unknown"
+        stored = dict(connection.execute(select(StoreState.name, StoreState.value)).all())
+    assert stored == {MATCHER_STATE: "unknown", CROSSWALK_STATE: "unknown"}
 
 
 def test_clusters_from_another_matcher_are_flagged_until_reclustered(services) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,38 @@
+"""Facts about the store as a whole (:class:`~store.models.StoreState` rows, by name).
+
+Used to remember which version of the derivation code (crosswalks, matcher) made the documents
+and clusters the store caches, so that an upgrade that changes them is noticed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from store.models import StoreState
+
+#: The crosswalk that made the stored documents (see :func:`mappings.fingerprint.crosswalk_fingerprint`).
+CROSSWALK_STATE = "crosswalk"
+#: The matcher that made the stored clusters (see :func:`mappings.fingerprint.matcher_fingerprint`).
+MATCHER_STATE = "matcher"
+#: Value for a store that was filled before its state was kept.
+UNKNOWN = "unknown"
+
+
+def read_state(session: Session, name: str) -> str | None:
+    state = session.get(StoreState, name)
+    return state.value if state else None
+
+
+def write_state(session: Session, name: str, value: str) -> None:
+    state = session.get(StoreState, name)
+    if state is None:
+        session.add(StoreState(name=name, value=value))
+    elif state.value != value:
+        state.value = value
+
+
+def claim_empty_state(session: Session, name: str, value: str) -> None:
+    """Record ``value`` if nothing is recorded yet: the first derivation into an empty store. A
+    store that already holds another value stays marked until everything is derived again."""
+    if session.get(StoreState, name) is None:
+        session.add(StoreState(name=name, value=value))
