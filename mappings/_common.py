@@ -90,6 +90,17 @@ def year_from(text: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def closing_year(date_type: str, first: int, second: str, *, single: str, span: str) -> int | None:
+    """Last year of publication from coded dates: ``first`` for a type in ``single`` (one date, or
+    one with a copyright, original or detailed date beside it), the second date for the ``span``
+    type once the span has closed (not "9999", "uuuu" or before the first); else None."""
+    if date_type and date_type in single:
+        return first
+    if date_type == span and second.isdigit() and first <= int(second) < 9999:
+        return int(second)
+    return None
+
+
 def pages_from(extent: str | None) -> int | None:
     """Page count from an extent statement: the number before "p."/"pages"/"页"/"S.", or a bare
     number ("320", "xii, 320"); ``None`` for volumes, discs and the like ("3 v.", "1 videodisc")."""

@@ -51,8 +51,13 @@ class BibDocument:
     oclc: list[str] = field(default_factory=list)
     national_numbers: list[str] = field(default_factory=list)  # e.g. "CNB:..." / "BNF:..."
     publisher: str | None = None
+    #: The publisher as romanised in the record, when ``publisher`` is its vernacular (880) form.
+    publisher_romanised: str | None = None
     place: str | None = None
     year: int | None = None
+    #: Last year of publication when the record says: ``year`` itself for a single date, the closing
+    #: year of a set issued over several (MARC 21 008/06 s, r, t, e, p / m; UNIMARC 100$a/8 d, e, h, j / g).
+    year_end: int | None = None
     edition: str | None = None
     languages: list[str] = field(default_factory=list)  # MARC/ISO 639-2 codes, e.g. "chi", "eng"
     format: str = "book"

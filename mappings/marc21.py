@@ -21,6 +21,7 @@ from mappings._common import (
     add_unique,
     clean,
     clean_title,
+    closing_year,
     join_clean,
     normalise_issn,
     normalise_lccn,
@@ -185,10 +186,13 @@ def _publication(record: Record, doc: BibDocument, linked: dict[tuple[str, str],
     if field is not None:
         doc.place = clean(field.get("a"))
         doc.publisher = clean(field.get("b"))
+        if field is not candidates[0]:
+            doc.publisher_romanised = clean(candidates[0].get("b"))
     fixed = _control(record, "008") or ""
     date1 = fixed[7:11]
     if date1.isdigit():
         doc.year = int(date1)
+        doc.year_end = closing_year(fixed[6:7], doc.year, fixed[11:15], single="srtep", span="m")
     elif candidates:
         doc.year = year_from(candidates[0].get("c"))
     edition = _preferred(record.get("250"), linked)

@@ -113,6 +113,11 @@ class MatchKeys:
     publisher_initials: str = ""
     #: ISBNs the record gives for a box or kit it describes (see ``BibDocument.package_isbns``).
     package_isbns: frozenset[str] = frozenset()
+    #: Last year of publication when the record says (see ``BibDocument.year_end``).
+    year_end: int | None = None
+    #: Significant words of the publisher's romanised name, when ``publisher_tokens`` are of its
+    #: vernacular form: compared when the vernacular forms share no script (Han vs Hangul).
+    publisher_romanised_tokens: frozenset[str] = frozenset()
 
 
 _STOP = frozenset({"the", "and", "for", "with", "from", "des", "les", "une", "und", "von", "der", "die", "das",
@@ -161,11 +166,11 @@ _PUBLISHER_COMMON_PAIRS = frozenset(
 )
 
 
-def publisher_tokens(doc: BibDocument) -> frozenset[str]:
-    """Significant words / Han character pairs of the publisher's name."""
-    if not doc.publisher:
+def publisher_tokens(name: str | None) -> frozenset[str]:
+    """Significant words / Han character pairs of a publisher's name."""
+    if not name:
         return frozenset()
-    text = fold(doc.publisher)
+    text = fold(name)
     for generic in _PUBLISHER_GENERIC_HAN:
         text = text.replace(generic, " ")
     return frozenset(t for t in _tokens(text) if t not in _PUBLISHER_GENERIC and t not in _PUBLISHER_COMMON_PAIRS)
@@ -300,7 +305,7 @@ def match_keys(doc: BibDocument) -> MatchKeys:
         language=primary_language(doc),
         title_full=full_title(doc),
         subtitle_tokens=frozenset(_tokens(doc.subtitle or "", keep_numbers=True)),
-        publisher_tokens=publisher_tokens(doc),
+        publisher_tokens=publisher_tokens(doc.publisher),
         multivolume=is_multivolume(doc.extent),
         extent_numbers=extent_numbers(doc.extent),
         author_words=author_words(doc),
@@ -308,6 +313,8 @@ def match_keys(doc: BibDocument) -> MatchKeys:
         series_tokens=series_tokens(doc),
         publisher_initials=publisher_initials(doc),
         package_isbns=frozenset(doc.package_isbns),
+        year_end=doc.year_end,
+        publisher_romanised_tokens=publisher_tokens(doc.publisher_romanised),
     )
 
 

@@ -22,18 +22,20 @@ union record?
   its first words); subtitles neither of which contains the other, or with different numbers
   ("report of the first meetings" / "second meetings"); different main-author headings ("New York
   (State). Legislature. Senate. Committee on Aging" / "... on Agriculture"); publishers with no
-  word in common in a script both have, or whose initials differ when one is named by initials
-  only ("R.H.M. and E.W.J." / "Society of Typographic Arts"); an edition other than a first stated
+  word in common in a script both have (their romanised forms when the vernacular names share no
+  script: 人間社 / 해병대 사령부), or whose initials differ when one is named by initials only
+  ("R.H.M. and E.W.J." / "Society of Typographic Arts"); an edition other than a first stated
   on one record only; series with no word in common; different years; disjoint ISBN sets unless
   publisher, extent and subtitle agree too (bindings of one edition); disjoint ISSN sets; no
   evidence of the same size (both page counts, or the same extent in volumes: title, author and
   year alone fit every hearing of a committee in a year); and, for books published up to 1900 or
-  undated, a publisher in common and the very same extent (hand-press titles recur across
-  editions, issues and printers).
+  undated, a publisher in common, the very same extent and the same closing year of a set issued
+  over several ("1853" / "1853-55") (hand-press titles recur across editions, issues and printers).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from mappings.matchkeys import _ROMAN, _WORD_NUMBERS, MatchKeys
@@ -63,15 +65,33 @@ def _near(a: frozenset[str], b: frozenset[str], slack: int, *, shared: int = 1) 
     return differ <= slack and len(a & b) >= shared * differ
 
 
-def _by_shared_script(
-    a: frozenset[str], b: frozenset[str]
-) -> Iterator[tuple[bool, frozenset[str], frozenset[str]]]:
-    """(is Han, both records' tokens in it) for Han, then Latin script, where both have some."""
-    for han in (True, False):
-        ta = frozenset(t for t in a if has_han(t) == han)
-        tb = frozenset(t for t in b if has_han(t) == han)
+_HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+_KANA = re.compile("[\u3040-\u30ff]")
+#: Scripts whose tokens are compared apart, the most telling first (a romanisation loses
+#: distinctions the characters keep); "alphabetic" is Latin (folded) and any other alphabet.
+SCRIPTS = ("han", "hangul", "kana", "alphabetic")
+
+
+def _script(token: str) -> str:
+    if token.isascii():
+        return "alphabetic"
+    if has_han(token):
+        return "han"
+    if _HANGUL.search(token):
+        return "hangul"
+    return "kana" if _KANA.search(token) else "alphabetic"
+
+
+def _by_shared_script(a: frozenset[str], b: frozenset[str]) -> Iterator[tuple[str, frozenset[str], frozenset[str]]]:
+    """(script, both records' tokens in it) for each of :data:`SCRIPTS` where both have some."""
+    by_script: dict[str, tuple[set[str], set[str]]] = {}
+    for side, tokens in enumerate((a, b)):
+        for token in tokens:
+            by_script.setdefault(_script(token), (set(), set()))[side].add(token)
+    for script in SCRIPTS:
+        ta, tb = by_script.get(script, ((), ()))
         if ta and tb:
-            yield han, ta, tb
+            yield script, frozenset(ta), frozenset(tb)
 
 
 def _same_title(a: frozenset[str], b: frozenset[str]) -> bool:
@@ -84,8 +104,8 @@ def _same_title(a: frozenset[str], b: frozenset[str]) -> bool:
     first = next(_by_shared_script(a, b), None)
     if first is None:
         return True
-    han, ta, tb = first
-    return _near(ta, tb, 2 if han else 1, shared=2)
+    script, ta, tb = first
+    return _near(ta, tb, 2 if script == "han" else 1, shared=2)
 
 
 def _same_subtitle(a: MatchKeys, b: MatchKeys) -> bool:
@@ -131,6 +151,10 @@ def _publishers_differ(a: MatchKeys, b: MatchKeys) -> bool:
     ("R.H.M. and E.W.J.", "U.S. G.P.O.") is compared by the initials of the other's words."""
     if _disjoint_in_shared_script(a.publisher_tokens, b.publisher_tokens):
         return True
+    if next(_by_shared_script(a.publisher_tokens, b.publisher_tokens), None) is None and _disjoint_in_shared_script(
+        a.publisher_romanised_tokens or a.publisher_tokens, b.publisher_romanised_tokens or b.publisher_tokens
+    ):
+        return True  # vernacular names in no common script (人間社 / 해병대 사령부): their romanisations differ
     return any(
         not short.publisher_tokens
         and len(short.publisher_initials) >= 2
@@ -219,8 +243,12 @@ def compatible(a: MatchKeys, b: MatchKeys, *, strong: bool) -> bool:
         return False
     if _disjoint_in_shared_script(a.series_tokens, b.series_tokens):
         return False  # one text issued in two series ("Globe-trotters club" / "A ticket to")
-    if any(k.year is None or k.year < MODERN_YEAR for k in (a, b)) and not _same_imprint(a, b):
-        # Books of the hand-press and early machine age share titles across editions, issues and printers.
+    if any(k.year is None or k.year < MODERN_YEAR for k in (a, b)) and not (
+        _same_imprint(a, b) and not (a.year_end and b.year_end and a.year_end != b.year_end)
+    ):
+        # Books of the hand-press and early machine age share titles across editions, issues and
+        # printers, and a later issue of a set carries other dates ("1853" / "1853-55"). (Modern sets
+        # do too, but there one library's "1932" and another's "1932-1954" are usually one set.)
         return False
     if not _sized_alike(a, b):
         return False

@@ -22,6 +22,7 @@ from mappings._common import (
     add_unique,
     clean,
     clean_title,
+    closing_year,
     join_clean,
     normalise_issn,
     package_isbns,
@@ -134,6 +135,7 @@ def _publication(record: Record, doc: BibDocument) -> None:
     data = (general.get("a") or "") if general is not None else ""
     if data[9:13].isdigit():
         doc.year = int(data[9:13])
+        doc.year_end = closing_year(data[8:9], doc.year, data[13:17], single="dehj", span="g")
     elif fields:
         doc.year = year_from(fields[0].get("d"))
     edition = _first(record, "205")

@@ -1,4 +1,5 @@
-"""Harvest monitoring for administrators: members, runs, rejected records, indexing failures."""
+"""Harvest monitoring for administrators: members, runs, rejected records, indexing failures, and
+whether the store's derived data is due for a rebuild after an upgrade."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import ServicesDep
 from catalog.harvests import harvest_runs, index_failures, members_overview, rejects
+from catalog.quality import derivation_state
 
 router = APIRouter(tags=["harvests"])
 
@@ -38,3 +40,11 @@ def list_rejects(
 @router.get("/index-failures", summary="Union records Elasticsearch refused, and the projection backlog")
 def list_index_failures(services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
     return index_failures(services, limit)
+
+
+@router.get(
+    "/store-state",
+    summary="Which crosswalk and matcher made the stored documents and union records, and whether a rebuild is due",
+)
+def store_state(services: ServicesDep) -> dict[str, Any]:
+    return derivation_state(services)

@@ -3,6 +3,7 @@ records (``unicat reindex --recrosswalk``): search and clustering follow, nothin
 
 from __future__ import annotations
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from catalog.maintenance import rebuild_index, recrosswalk
@@ -17,6 +18,7 @@ from store.models import SourceRecord, StoreState
 from store.state import CROSSWALK_STATE
 from tests.core.helpers import DEMO, as_harvested, read_marc, variant
 from tests.core.test_members_cli import run_cli
+from unicat.app import create_app
 
 ISBN = "9789578424739"
 TITLE = "社會學與醫護現象"
@@ -49,6 +51,9 @@ def test_recrosswalk_brings_documents_clusters_and_search_up_to_date(services) -
     assert search(services, SearchQuery(isbn=ISBN))["total"] == 1, "the old document has no ISBN"
     state = duplicates_report(services)
     assert state["documents_stale"] is True and state["crosswalked_by"] == "older"
+    with TestClient(create_app(services.settings, services=services)) as http:
+        watched = http.get("/api/v1/store-state").json()
+    assert watched["documents_stale"] is True and watched["crosswalk"] == crosswalk_fingerprint()
 
     report = recrosswalk(services)
     assert (report.records, report.changed, report.failed) == (2, 1, []), "only p1's document differs"

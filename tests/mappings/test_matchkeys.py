@@ -367,3 +367,67 @@ def test_cnmarc_isbn_qualified_as_a_boxed_set_is_a_package() -> None:
     doc = crosswalk(raw, "xml", "unimarc")
     assert doc.package_isbns == ["9787020002207"], "the hardback (精装) is the book, not a package"
     assert len(doc.isbns) == 2
+
+
+def _lc_record(fixed: str, fields: list[tuple[str, str, list[tuple[str, str]]]]) -> bytes:
+    """MARCXML of a record made of the given 008 and data fields (tag, indicators, subfields)."""
+    body = "".join(
+        f'<datafield tag="{tag}" ind1="{ind[0]}" ind2="{ind[1]}">'
+        + "".join(f'<subfield code="{code}">{value}</subfield>' for code, value in subs)
+        + "</datafield>"
+        for tag, ind, subs in fields
+    )
+    return (
+        '<record xmlns="http://www.loc.gov/MARC21/slim"><leader>00000cam a2200000 a 4500</leader>'
+        f'<controlfield tag="008">{fixed}</controlfield>{body}</record>'
+    ).encode()
+
+
+def test_vernacular_publishers_in_no_common_script_are_compared_by_their_romanisations() -> None:
+    """LC 00505414 / 00509937: *地脈 의 抒情*, 1959, 117 p., from 人間社 (Inʼgansa) and from a
+    marine corps office named in Hangul (Haebyŏngdae Saryŏngbu Chŏnghunʼgam Sil): two issues."""
+
+    def chimaek(romanised: str, vernacular: str) -> object:
+        return match_keys(crosswalk(_lc_record("000218s1959    ko a          000 0 kor d", [
+            ("100", "1 ", [("6", "880-01"), ("a", "Chang, Kuk-chin.")]),
+            ("245", "10", [("6", "880-02"), ("a", "Chimaek ŭi sŏjŏng :"), ("b", "sijip.")]),
+            ("260", "  ", [("6", "880-03"), ("a", "[Korea] :"), ("b", romanised + ","), ("c", "[1959]")]),
+            ("300", "  ", [("a", "117 p. ;"), ("c", "18 cm.")]),
+            ("880", "1 ", [("6", "100-01/$1"), ("a", "張　國鎭.")]),
+            ("880", "10", [("6", "245-02/$1"), ("a", "地脈　의　抒情 :"), ("b", "詩集.")]),
+            ("880", "  ", [("6", "260-03/$1"), ("a", "[Korea] :"), ("b", vernacular + ","), ("c", "[1959]")]),
+        ]), "xml"))
+
+    ingansa = chimaek("Inʼgansa", "人間社")
+    marines = chimaek("Haebyŏngdae Saryŏngbu Chŏnghunʼgam Sil", "해병대　사령부　정훈감　실")
+    assert ingansa.weak == marines.weak
+    assert not compatible(ingansa, marines, strong=False)
+    assert compatible(ingansa, chimaek("Inʼgansa", "人間社"), strong=False), "the same issue twice"
+    assert compatible(ingansa, chimaek("Inʼgansa", "인간사"), strong=False), "one name in Han, once in Hangul"
+
+
+def test_a_set_issued_over_other_years_does_not_merge_on_the_weak_key() -> None:
+    """LC 01028305 / 03004343: *Magnalia Christi americana*, Hartford, S. Andrus, 2 v.: 008 "s1853"
+    and "m18531855" (the later issue's v. 1 is dated 1855)."""
+
+    def magnalia(fixed: str, date: str) -> object:
+        return match_keys(crosswalk(_lc_record(fixed, [
+            ("100", "1 ", [("a", "Mather, Cotton,"), ("d", "1663-1728.")]),
+            ("245", "10", [("a", "Magnalia Christi americana;"), ("b", "or, The ecclesiastical history")]),
+            ("260", "  ", [("a", "Hartford,"), ("b", "S. Andrus &amp; son,"), ("c", date)]),
+            ("300", "  ", [("a", "2 v.")]),
+        ]), "xml"))
+
+    single = magnalia("770304s1853    ctuc          000 0deng  ", "1853.")
+    span = magnalia("770602m18531855ctuacj        001 0ceng  ", "1853-55 [v. 1, 1855]")
+    assert (single.year, single.year_end, span.year, span.year_end) == (1853, 1853, 1853, 1855)
+    assert not compatible(single, span, strong=False)
+    assert compatible(single, magnalia("770304s1853    ctuc          000 0deng  ", "1853"), strong=False)
+    still_open = magnalia("770602m18539999ctuacj        001 0ceng  ", "1853-")
+    assert still_open.year_end is None and compatible(single, still_open, strong=False), "an open span says nothing"
+    # A modern set: one library gives the first volume's year, another the span (Pride and Prejudice
+    # gold set, *The novels of Jane Austen*, 3rd ed., Oxford, "1932" / "1932-1954").
+    novels = dict(title="The novels of Jane Austen", authors=["Austen, Jane, 1775-1817"], year=1932,
+                  publisher="Oxford University Press", edition="3rd ed.", extent="6 v.")
+    first_year, span = match_keys(_book(**novels, year_end=1932)), match_keys(_book(**novels, year_end=1954))
+    assert compatible(first_year, span, strong=False)
