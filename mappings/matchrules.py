@@ -35,6 +35,7 @@ union record?
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -72,6 +73,7 @@ _KANA = re.compile("[\u3040-\u30ff]")
 SCRIPTS = ("han", "hangul", "kana", "alphabetic")
 
 
+@functools.lru_cache(maxsize=65536)
 def _script(token: str) -> str:
     if token.isascii():
         return "alphabetic"
@@ -84,6 +86,10 @@ def _script(token: str) -> str:
 
 def _by_shared_script(a: frozenset[str], b: frozenset[str]) -> Iterator[tuple[str, frozenset[str], frozenset[str]]]:
     """(script, both records' tokens in it) for each of :data:`SCRIPTS` where both have some."""
+    if all(t.isascii() for t in a) and all(t.isascii() for t in b):  # most pairs: one call per pair
+        if a and b:
+            yield "alphabetic", a, b
+        return
     by_script: dict[str, tuple[set[str], set[str]]] = {}
     for side, tokens in enumerate((a, b)):
         for token in tokens:
