@@ -7,6 +7,7 @@ import secrets
 import sqlalchemy as sa
 
 from catalog.context import build_services
+from catalog.maintenance import rebuild_index, recrosswalk
 from catalog.members import sync_members
 from catalog.pipeline import ingest
 from catalog.records import find_by_source, get_record
@@ -40,5 +41,8 @@ def test_pipeline_runs_on_postgresql(settings, postgres_url):
         assert {h["member"] for h in record["holdings"]} == {"pku", "sjtu"}
         services.es.indices.refresh(index=services.settings.records_alias)
         assert search(services, SearchQuery(q="pride prejudice", size=50))["total"] >= 10
+        # Re-deriving every document and cluster from the raw records changes nothing here.
+        assert (recrosswalk(services).records, rebuild_index(services, recluster=True)["failed"]) == (40, 0)
+        assert find_by_source(services, "sjtu", pride[12]["001"].data.strip())["id"] == shared["id"]
     finally:
         services.close()
