@@ -57,9 +57,6 @@ class RecrosswalkReport:
     #: Records the current crosswalk cannot map: member, local id, reason. They keep their document.
     failed: list[dict[str, str]] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"records": self.records, "changed": self.changed, "failed": self.failed}
-
 
 def recrosswalk(services: Services, *, progress: Callable[[int, int], None] | None = None) -> RecrosswalkReport:
     """Derive every live record's document and match keys again from its raw record, with the

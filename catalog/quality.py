@@ -7,13 +7,13 @@ from typing import Any
 from sqlalchemy import select
 
 from catalog.context import Services
-from indexer.clusterstore import recluster, stored_matcher
+from indexer.clusterstore import recluster
 from indexer.project import queue
 from mappings import BibDocument, match_keys
 from mappings.fingerprint import crosswalk_fingerprint, matcher_fingerprint
 from store.db import transaction
 from store.models import Cluster, ClusterOverride, SourceRecord
-from store.state import CROSSWALK_STATE, read_state
+from store.state import CROSSWALK_STATE, MATCHER_STATE, read_state
 
 
 class OverrideError(ValueError):
@@ -64,7 +64,7 @@ def derivation_state(services: Services) -> dict[str, Any]:
     union records are only brought up to date as their records change, until
     ``unicat reindex --recrosswalk`` (documents, then clusters) or ``--recluster`` (clusters) runs."""
     with services.db() as session:
-        matcher, crosswalk = stored_matcher(session), read_state(session, CROSSWALK_STATE)
+        matcher, crosswalk = read_state(session, MATCHER_STATE), read_state(session, CROSSWALK_STATE)
     current_matcher, current_crosswalk = matcher_fingerprint(), crosswalk_fingerprint()
     return {
         "matcher": current_matcher,

@@ -47,12 +47,6 @@ def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
         yield batch
 
 
-def stored_matcher(session: Session) -> str | None:
-    """Fingerprint of the matcher that clustered the store (None: nothing clustered yet;
-    "unknown": clustered before fingerprints were kept)."""
-    return read_state(session, MATCHER_STATE)
-
-
 @dataclass
 class Fresh:
     """Records inserted in the current transaction: (member, local id) and match keys by record id."""
@@ -364,7 +358,7 @@ def recluster_all(session: Session, *, max_size: int = 500, key_limit: int = DEF
     When the store was clustered by another matcher, the match keys are rewritten first: the
     incremental path finds its candidates through them."""
     ids = set(session.scalars(select(SourceRecord.id)))
-    if stored_matcher(session) != matcher_fingerprint():
+    if read_state(session, MATCHER_STATE) != matcher_fingerprint():
         for batch in _chunks(ids):
             rows = session.execute(
                 select(SourceRecord.id, SourceRecord.deleted, SourceRecord.document).where(SourceRecord.id.in_(batch))

@@ -153,11 +153,10 @@ def queue(session: Session, union_ids: Iterable[str]) -> None:
     existing: set[str] = set()
     for start in range(0, len(ids), 500):
         batch = ids[start : start + 500]
-        existing.update(session.scalars(select(ProjectionQueue.union_id).where(ProjectionQueue.union_id.in_(batch))))
-    for start in range(0, len(ids), 500):
-        batch = [uid for uid in ids[start : start + 500] if uid in existing]
-        if batch:
-            session.execute(update(ProjectionQueue).where(ProjectionQueue.union_id.in_(batch)).values(queued_at=now))
+        found = list(session.scalars(select(ProjectionQueue.union_id).where(ProjectionQueue.union_id.in_(batch))))
+        if found:
+            session.execute(update(ProjectionQueue).where(ProjectionQueue.union_id.in_(found)).values(queued_at=now))
+            existing.update(found)
     rows = [{"union_id": uid, "queued_at": now} for uid in ids if uid not in existing]
     if rows:
         session.execute(insert(ProjectionQueue), rows)

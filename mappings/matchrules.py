@@ -155,9 +155,10 @@ def _editions_conflict(a: MatchKeys, b: MatchKeys, *, strong: bool) -> bool:
 def _publishers_differ(a: MatchKeys, b: MatchKeys) -> bool:
     """Publishers with no word in common in a script both use; a name given by initials only
     ("R.H.M. and E.W.J.", "U.S. G.P.O.") is compared by the initials of the other's words."""
-    if _disjoint_in_shared_script(a.publisher_tokens, b.publisher_tokens):
+    shared = list(_by_shared_script(a.publisher_tokens, b.publisher_tokens))
+    if any(ta.isdisjoint(tb) for _, ta, tb in shared):
         return True
-    if next(_by_shared_script(a.publisher_tokens, b.publisher_tokens), None) is None and _disjoint_in_shared_script(
+    if not shared and _disjoint_in_shared_script(
         a.publisher_romanised_tokens or a.publisher_tokens, b.publisher_romanised_tokens or b.publisher_tokens
     ):
         return True  # vernacular names in no common script (人間社 / 해병대 사령부): their romanisations differ

@@ -14,11 +14,11 @@ from store.models import StoreState
 CROSSWALK_STATE = "crosswalk"
 #: The matcher that made the stored clusters (see :func:`mappings.fingerprint.matcher_fingerprint`).
 MATCHER_STATE = "matcher"
-#: Value for a store that was filled before its state was kept.
-UNKNOWN = "unknown"
 
 
 def read_state(session: Session, name: str) -> str | None:
+    """The recorded value (None: nothing derived yet; "unknown", written by the migrations: derived
+    before the store kept this state)."""
     state = session.get(StoreState, name)
     return state.value if state else None
 
