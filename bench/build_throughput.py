@@ -9,7 +9,15 @@ bulk-loaded into a fresh index with the same mapping (``indexer.index.latest_spe
 ``helpers.bulk`` and ``helpers.parallel_bulk`` (2 threads), then refreshed: documents/s.
 
 The pipeline is timed per phase with thin wrappers around the pipeline's own functions (cost: a
-few µs per call), so the breakdown comes from the measured run itself. ``--profile N`` adds a
+few µs per call), so the breakdown comes from the measured run itself.
+
+(c) CPU account and bounds: the CPU seconds of this process, of the crosswalk worker processes and
+of the Elasticsearch node (its ``process.cpu`` node statistic) are read around the pipeline and the
+ceiling runs; then the same file is only parsed with pymarc, and only crosswalked (document + match
+keys), in as many processes as there are cores. With those per-record CPU costs the best ratio a
+pipeline could reach on these cores is computed: one that did nothing but the ceiling's indexing
+and the parsing (or the crosswalk), with perfect overlap, needs at least their CPU summed ÷ cores
+of wall time per record. ``--profile N`` adds a
 cProfile run of N records in a separate store and index and prints the top functions.
 
     python bench/build_throughput.py [--records 100000] [--ceiling-runs 3] [--profile 10000] [--write]
@@ -24,13 +32,17 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import multiprocessing
+import os
 import pstats
+import resource
 import shutil
 import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +52,11 @@ from elasticsearch.helpers import bulk, parallel_bulk, scan
 import catalog.pipeline as pipeline
 import indexer.project as project
 from catalog.context import Services, build_services
-from catalog.crosswalk_pool import CrosswalkJob
+from catalog.crosswalk_pool import CrosswalkJob, map_one, shared_pool
 from catalog.members import sync_members
 from catalog.projector import Projector
 from indexer.index import create_index, latest_spec
+from mappings.marcio import parse_iso2709
 from store.db import transaction
 
 if __package__ in (None, ""):  # run as a script: `python bench/build_throughput.py`
@@ -131,6 +144,57 @@ class Phases:
         ]
 
 
+class Cpu:
+    """CPU seconds spent so far by this process (all threads), by its children that have ended
+    (a process pool counts once it is shut down) and by the Elasticsearch node(s)."""
+
+    def __init__(self, es: Elasticsearch) -> None:
+        self.es = es
+        self.own = time.process_time()
+        self.children = _children_cpu()
+        self.node = _node_cpu(es)
+
+    def since(self, start: Cpu) -> dict[str, float]:
+        return {"own": self.own - start.own, "children": self.children - start.children,
+                "node": self.node - start.node}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _node_cpu(es: Elasticsearch) -> float:
+    stats = es.nodes.stats(metric="process")["nodes"]
+    return sum(node["process"]["cpu"]["total_in_millis"] for node in stats.values()) / 1000
+
+
+def _parse_chunk(raws: list[bytes]) -> int:
+    for raw in raws:
+        parse_iso2709(raw)
+    return len(raws)
+
+
+def _crosswalk_chunk(raws: list[bytes]) -> int:
+    for raw in raws:
+        map_one((raw, "iso2709", None))
+    return len(raws)
+
+
+def cpu_alone(mrc: Path, work: Callable[[list[bytes]], int], processes: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the worker processes) to run ``work`` over every record of
+    ``mrc`` in ``processes`` processes, pages of 500 (reading the file is not counted)."""
+    raws = [raw + b"\x1d" for raw in mrc.read_bytes().split(b"\x1d") if raw.strip()]
+    chunks = [raws[i : i + 500] for i in range(0, len(raws), 500)]
+    before = _children_cpu()
+    started = time.perf_counter()
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
+        done = sum(pool.map(work, chunks))
+    wall = time.perf_counter() - started
+    assert done == len(raws)
+    return wall, _children_cpu() - before
+
+
 def drop_bench_indices(es: Elasticsearch) -> None:
     """Delete this bench's indices (by name: wildcard deletes are refused by default)."""
     for name in es.indices.get(index=f"{INDEX_PREFIX}-*", allow_no_indices=True, expand_wildcards="all"):
@@ -160,8 +224,9 @@ def read_back(es: Elasticsearch, alias: str) -> list[tuple[str, dict[str, Any]]]
     return [(h["_id"], h["_source"]) for h in scan(es, index=alias, size=2000, preserve_order=False)]
 
 
-def load_ceiling(es: Elasticsearch, docs: list[tuple[str, dict[str, Any]]], how: str) -> float:
-    """Seconds to bulk-load ``docs`` into a fresh index with the live mapping and refresh it."""
+def load_ceiling(es: Elasticsearch, docs: list[tuple[str, dict[str, Any]]], how: str) -> tuple[float, dict[str, float]]:
+    """Seconds (and CPU, see :class:`Cpu`) to bulk-load ``docs`` into a fresh index with the live
+    mapping and refresh it."""
     index = create_index(es, f"{INDEX_PREFIX}-ceiling", latest_spec())
     es.cluster.health(index=index, wait_for_status="green", timeout="60s")
 
@@ -169,6 +234,7 @@ def load_ceiling(es: Elasticsearch, docs: list[tuple[str, dict[str, Any]]], how:
         for uid, source in docs:
             yield {"_op_type": "index", "_index": index, "_id": uid, "_source": source}
 
+    cpu = Cpu(es)
     started = time.perf_counter()
     if how == "bulk":
         ok, errors = bulk(es, actions(), chunk_size=500, raise_on_error=False)
@@ -178,30 +244,83 @@ def load_ceiling(es: Elasticsearch, docs: list[tuple[str, dict[str, Any]]], how:
                                                    raise_on_error=False) if not ok)
     es.indices.refresh(index=index)
     seconds = time.perf_counter() - started
+    used = Cpu(es).since(cpu)
     count = es.count(index=index)["count"]
     es.indices.delete(index=index)
     if failed or count != len(docs):
         raise RuntimeError(f"ceiling load into {index}: {failed} failures, {count} of {len(docs)} documents")
-    return seconds
+    return seconds, used
+
+
+def side_run(work: Path, es_url: str, source: Path, count: int, name: str,
+             profiler: cProfile.Profile | None = None) -> None:
+    """A pipeline run of the first ``count`` records in a store and index of its own (removed after)."""
+    side = work / name
+    shutil.rmtree(side, ignore_errors=True)
+    side.mkdir(parents=True)
+    mrc = side / "records.mrc"
+    write_marc_subset(source, mrc, count)
+    services = fresh_services(side, es_url, mrc)
+    if profiler:
+        profiler.enable()
+    run_pipeline(services)
+    if profiler:
+        profiler.disable()
+    drop_bench_indices(services.es)
+    services.close()
 
 
 def profile_run(work: Path, es_url: str, source: Path, count: int, top: int = 25) -> str:
-    pwork = work / "profile"
-    shutil.rmtree(pwork, ignore_errors=True)
-    pwork.mkdir(parents=True)
-    mrc = pwork / "records.mrc"
-    write_marc_subset(source, mrc, count)
-    services = fresh_services(pwork, es_url, mrc)
     profiler = cProfile.Profile()
-    profiler.enable()
-    run_pipeline(services)
-    profiler.disable()
-    drop_bench_indices(services.es)
-    services.close()
+    side_run(work, es_url, source, count, "profile", profiler)
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("tottime").print_stats(top)
     return out.getvalue()
+
+
+def cpu_account(
+    n: int,
+    docs: int,
+    seconds: float,
+    pipeline_cpu: dict[str, float],
+    ceiling_seconds: float,
+    ceiling_runs: list[dict[str, float]],
+    alone: dict[str, tuple[float, float]],
+    cores: int,
+) -> list[str]:
+    """The CPU table and the bounds it implies (see the module docstring, part c)."""
+    us = 1e6
+    ceiling = {k: statistics.median(run[k] for run in ceiling_runs) for k in ("own", "node")}
+    ceiling_per_doc = (ceiling["own"] + ceiling["node"]) / docs
+    wall_per_doc = ceiling_seconds / docs
+    rows = [
+        ("pipeline (this run)", pipeline_cpu["own"] / n, pipeline_cpu["children"] / n, pipeline_cpu["node"] / n,
+         seconds / n),
+        ("ceiling, same documents", ceiling["own"] / docs, 0.0, ceiling["node"] / docs, wall_per_doc),
+        ("pymarc parse alone", 0.0, alone["parse"][1] / n, 0.0, alone["parse"][0] / n),
+        ("crosswalk + match keys alone (parse included)", 0.0, alone["crosswalk"][1] / n, 0.0,
+         alone["crosswalk"][0] / n),
+    ]
+    lines = [
+        "",
+        f"CPU per record (same run; µs; {cores} cores; 'workers' are the crosswalk processes, or the "
+        f"{cores} processes that only parse or only crosswalk; Elasticsearch from its node statistics):",
+        "",
+        "| what | this process | workers | Elasticsearch | CPU total | wall | CPU ÷ (wall × cores) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, own, workers, node, wall in rows:
+        total = own + workers + node
+        lines.append(f"| {label} | {own * us:,.0f} | {workers * us:,.0f} | {node * us:,.0f} | {total * us:,.0f} | "
+                     f"{wall * us:,.0f} | {total / (wall * cores):.2f} |")
+    lines += ["", "Best ratio a pipeline could reach here, doing the ceiling's work plus only (perfect overlap, "
+              "nothing else: no store, no clustering, no union records):", ""]
+    for label, key in (("parsing every record with pymarc", "parse"),
+                       ("crosswalking every record (this crosswalk)", "crosswalk")):
+        floor = max(wall_per_doc, (ceiling_per_doc + alone[key][1] / n) / cores)
+        lines.append(f"- {label}: ratio ≤ **{wall_per_doc / floor:.2f}**")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -211,6 +330,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--work", type=Path, default=None, help="state folder (default var/bench/issue2)")
     ap.add_argument("--ceiling-runs", type=int, default=3, help="runs of each bulk-load ceiling (median kept)")
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="also cProfile a pipeline run of N records")
+    ap.add_argument("--warmup", type=int, default=20_000, metavar="N",
+                    help="records of an unmeasured pipeline run first, so that both the pipeline and the ceiling "
+                         "meet a node whose JIT is warm (0: none)")
     ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = ap.parse_args(argv)
     source = args.source or shared_data() / LC_FILE
@@ -223,10 +345,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{n} records from {source.name} → {mrc.name} ({mrc.stat().st_size / 1e6:.0f} MB)", flush=True)
 
     with es_node(work) as es_url:
+        if args.warmup:
+            side_run(work, es_url, source, min(args.warmup, n), "warmup")
         profile_text = profile_run(work, es_url, source, args.profile) if args.profile else ""
         services = fresh_services(work, es_url, mrc)
+        cpu = Cpu(services.es)
         with Phases() as phases:
             report, seconds = run_pipeline(services)
+        shared_pool(services).close()  # its workers' CPU is counted once they have ended
+        pipeline_cpu = Cpu(services.es).since(cpu)
         alias = services.settings.records_alias
         union_docs = services.es.count(index=alias)["count"]
         if report.status != "ok" or report.index_failed:
@@ -234,22 +361,30 @@ def main(argv: list[str] | None = None) -> None:
         print(f"pipeline: {n} records → {union_docs} union documents in {seconds:.1f} s", flush=True)
         docs = read_back(services.es, alias)
         ceilings: dict[str, list[float]] = {"bulk": [], "parallel_bulk": []}
+        ceiling_cpu: dict[str, list[dict[str, float]]] = {"bulk": [], "parallel_bulk": []}
         for _ in range(args.ceiling_runs):
             for how in ceilings:
-                ceilings[how].append(load_ceiling(services.es, docs, how))
-                print(f"ceiling {how}: {len(docs) / ceilings[how][-1]:,.0f} docs/s", flush=True)
+                secs, used = load_ceiling(services.es, docs, how)
+                ceilings[how].append(secs)
+                ceiling_cpu[how].append(used)
+                print(f"ceiling {how}: {len(docs) / secs:,.0f} docs/s", flush=True)
         services.close()
+    cores = len(os.sched_getaffinity(0))
+    alone = {label: cpu_alone(mrc, work_fn, cores) for label, work_fn in
+             (("parse", _parse_chunk), ("crosswalk", _crosswalk_chunk))}
 
     rec_rate = n / seconds
     doc_rate = union_docs / seconds
     ceil = {how: len(docs) / statistics.median(runs) for how, runs in ceilings.items()}
     best_how = max(ceil, key=lambda k: ceil[k])
     best = ceil[best_how]
+    warm = (f", warmed by an unmeasured {min(args.warmup, n):,}-record pipeline run first (so that the node's JIT "
+            f"compiling is paid by neither measured run)" if args.warmup else "")
     lines = [
         f"{stamp()}. Machine: {machine()}.",
         "",
         f"Input: the first {n:,} records of `{source.name}` (LC Books All, ISO 2709, UTF-8) as one plain `.mrc` "
-        f"file; one member, file feed; cold empty SQLite store; private single-node Elasticsearch on loopback. "
+        f"file; one member, file feed; cold empty SQLite store; private single-node Elasticsearch on loopback{warm}. "
         f"Pipeline = `catalog.pipeline.harvest_feed` to the end + refresh (its thread, the crosswalk worker "
         f"processes and one bulk-request thread). Ceiling = "
         f"the same {len(docs):,} documents read back from the pipeline's index, bulk-loaded into a fresh index "
@@ -277,6 +412,8 @@ def main(argv: list[str] | None = None) -> None:
     for label, secs in phases.exclusive(seconds):
         lines.append(f"| {label} | {secs:.1f} | {secs / seconds:.0%} | {secs / n * 1e6:,.0f} |")
     lines.append(f"| total | {seconds:.1f} | 100% | {seconds / n * 1e6:,.0f} |")
+    lines += cpu_account(n, len(docs), seconds, pipeline_cpu, statistics.median(ceilings[best_how]),
+                         ceiling_cpu[best_how], alone, cores)
     text = "\n".join(lines)
     print(text)
     if profile_text:
