@@ -23,7 +23,7 @@ from catalog.members import member_feeds
 from catalog.projector import Projector
 from harvesters.base import HarvestedRecord, Harvester, HarvestError, Page
 from indexer.clusterstore import Fresh, KeyedRecord, recluster, write_keys
-from indexer.index import ensure_alias
+from indexer.index import ensure_alias, refresh
 from indexer.project import DocCache, drain_queue, queue
 from mappings.fingerprint import crosswalk_fingerprint
 from mappings.matchkeys import MatchKeys
@@ -271,6 +271,8 @@ def project_pending(services: Services, cache: DocCache | None = None) -> tuple[
         done += report.indexed + report.deleted
         failed += report.failed
         if report.indexed + report.deleted == 0 or report.failed:
+            if done:
+                refresh(services.es, alias)  # searchable now, not at the next 30-second refresh
             return done, failed
 
 

@@ -21,7 +21,7 @@ from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError as EsTransportError
 
 from catalog.context import Services
-from indexer.index import ensure_alias
+from indexer.index import ensure_alias, refresh
 from indexer.project import DocCache, ProjectionReport, Queued, actions_for, dequeue, queued, record, send
 from store.db import transaction
 
@@ -66,6 +66,8 @@ class Projector:
             while report is not None and report.indexed + report.deleted and not report.failed:
                 self._launch(None)
                 report = self._settle()
+            if self.indexed:  # the index refreshes only every 30 s on its own (see the mapping)
+                refresh(self.services.es, self.alias)
 
         if not self.deferred:
             self._guarded(drain)

@@ -266,6 +266,31 @@ def test_an_unreachable_index_defers_projection_and_the_outbox_keeps_the_work(se
         services.close()
 
 
+def test_a_finished_harvest_is_searchable_at_once(services):
+    """The index refreshes itself only every 30 s (fewer, larger segments while a harvest runs), so
+    the harvest and the outbox drain must refresh when they end: no test-side refresh here."""
+    from catalog.pipeline import project_pending
+    from indexer.index import alias_targets
+    from indexer.project import queue
+
+    records = as_harvested(read_marc(UVA, limit=30))
+    report = harvest_feed(services, "pku", "files", harvester=_Pages(records))
+    assert report.status == "ok" and report.indexed == 30
+    index = alias_targets(services.es, services.settings.records_alias)[0]
+    interval = services.es.indices.get_settings(index=index)[index]["settings"]["index"]["refresh_interval"]
+    assert interval == "30s"
+    assert search(services, SearchQuery(size=50))["total"] == 30
+    # a union record missing from the index and queued again is searchable as soon as the drain ends
+    alias = services.settings.records_alias
+    uid = search(services, SearchQuery(size=1))["hits"][0]["id"]
+    services.es.delete(index=alias, id=uid, refresh=True)
+    assert search(services, SearchQuery(size=50))["total"] == 29
+    with transaction(services.db) as session:
+        queue(session, {uid})
+    assert project_pending(services) == (1, 0)
+    assert search(services, SearchQuery(size=50))["total"] == 30
+
+
 def test_a_record_sent_twice_in_one_page_is_stored_once(services):
     records = as_harvested(read_marc(UVA, limit=5))
     report = harvest_feed(services, "pku", "files", harvester=_Pages([*records, records[2]]))
