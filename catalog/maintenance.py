@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from sqlalchemy import bindparam, delete, select, update
 
+from catalog.collector import fewer_collections
 from catalog.context import Services
 from catalog.crosswalk_pool import shared_pool
 from catalog.quality import derivation_state
@@ -25,6 +26,7 @@ from store.state import CROSSWALK_STATE, write_state
 RECROSSWALK_BATCH = 500
 
 
+@fewer_collections()
 def rebuild_index(services: Services, *, recluster: bool = False) -> dict[str, Any]:
     """Write every union record into a fresh index, then swap the alias to it atomically.
 
@@ -58,6 +60,7 @@ class RecrosswalkReport:
     failed: list[dict[str, str]] = field(default_factory=list)
 
 
+@fewer_collections()
 def recrosswalk(services: Services, *, progress: Callable[[int, int], None] | None = None) -> RecrosswalkReport:
     """Derive every live record's document and match keys again from its raw record, with the
     crosswalks of this version (after an upgrade changed them; no member is asked again).

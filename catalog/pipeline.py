@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from catalog.collector import fewer_collections
 from catalog.context import Services
 from catalog.crosswalk_pool import CrosswalkJob, Item, Mapped, map_all, shared_pool
 from catalog.lookahead import checksum, crosswalk_item, likely_to_map, mapper_with, with_next
@@ -302,6 +303,7 @@ def _finish_run(services: Services, report: HarvestReport) -> None:
         report.notes = [*list(run.notes or []), *report.notes]
 
 
+@fewer_collections()
 def harvest_feed(
     services: Services,
     member_code: str,

@@ -291,6 +291,27 @@ def test_a_finished_harvest_is_searchable_at_once(services):
     assert search(services, SearchQuery(size=50))["total"] == 30
 
 
+def test_a_harvest_leaves_the_collector_as_it_found_it(services):
+    """Harvests raise the garbage collector's thresholds while they run (see catalog.collector);
+    the API server or worker that ran one must get its own settings back, also after a failure."""
+    import gc
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+
+    class Failing:
+        def pages(self, checkpoint: dict | None):  # type: ignore[no-untyped-def]
+            seen.append(gc.get_threshold())
+            raise RuntimeError("member system crashed")
+
+    records = as_harvested(read_marc(UVA, limit=3))
+    assert harvest_feed(services, "pku", "files", harvester=_Pages(records)).status == "ok"
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError):
+        harvest_feed(services, "pku", "files", harvester=Failing())
+    assert seen[0][0] > before[0] and gc.get_threshold() == before
+
+
 def test_a_record_sent_twice_in_one_page_is_stored_once(services):
     records = as_harvested(read_marc(UVA, limit=5))
     report = harvest_feed(services, "pku", "files", harvester=_Pages([*records, records[2]]))
