@@ -131,9 +131,11 @@ def package_isbns(values: Iterable[tuple[str, str]], found: list[str]) -> None:
     """Append to ``found`` the ISBN-13 of each (ISBN text, qualifier) whose qualifier names a box
     or kit; the qualifier may also sit in the ISBN text ("081182487X (boxed set)")."""
     for text, qualifier in values:
+        if not _PACKAGE.search(f"{text} {qualifier}"):
+            continue
         token = _isbn_token(text)
         isbn13 = normalise_isbn(token) if token else None
-        if isbn13 and _PACKAGE.search(f"{text} {qualifier}") and isbn13 not in found:
+        if isbn13 and isbn13 not in found:
             found.append(isbn13)
 
 
@@ -155,13 +157,30 @@ def split_isbns(values: Iterable[str], valid: list[str], invalid: list[str]) -> 
 
 
 def normalise_isbn(token: str) -> str | None:
-    """ISBN-10 or ISBN-13 (hyphens, spaces allowed) → ISBN-13 digits, or ``None`` when invalid."""
+    """ISBN-10 or ISBN-13 (hyphens, spaces allowed) → ISBN-13 digits, or ``None`` when invalid.
+
+    isbnlib's rules (its ``canonical`` clean-up, ISBN-13 only with prefix 978/979), with the
+    check digits computed here: isbnlib's ``is_isbn10`` + ``to_isbn13`` clean the same string up
+    five times over, and this runs for every ISBN of every harvested record.
+    """
     canon = isbnlib.canonical(token)
-    if len(canon) == 10 and isbnlib.is_isbn10(canon):
-        return isbnlib.to_isbn13(canon) or None
-    if len(canon) == 13 and isbnlib.is_isbn13(canon):
-        return canon
-    return None
+    if len(canon) == 10:
+        total = sum((10 - i) * int(c) for i, c in enumerate(canon[:9]))
+        check = (11 - total % 11) % 11
+        if canon[9] != ("X" if check == 10 else str(check)):
+            return None
+        body = "978" + canon[:9]
+    elif len(canon) == 13 and canon[:3] in ("978", "979"):
+        body = canon[:12]
+        if canon[12] != _check_digit13(body):
+            return None
+    else:
+        return None
+    return body + _check_digit13(body)
+
+
+def _check_digit13(first12: str) -> str:
+    return str((10 - sum(int(c) * (3 if i % 2 else 1) for i, c in enumerate(first12)) % 10) % 10)
 
 
 def normalise_issn(value: str | None) -> str | None:

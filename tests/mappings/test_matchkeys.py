@@ -37,6 +37,29 @@ def test_isbn10_and_its_isbn13_give_the_same_strong_key() -> None:
     assert match_keys(doc10).strong == match_keys(doc13).strong == ("isbn:9787020002207",)
 
 
+def test_isbn_normalisation_agrees_with_isbnlib_on_real_and_edge_cases() -> None:
+    """The crosswalk computes check digits itself (speed); isbnlib stays the reference."""
+    import isbnlib
+
+    from mappings._common import normalise_isbn
+    from tests.core.helpers import DEMO, read_marc
+
+    def reference(token: str) -> str | None:
+        canon = isbnlib.canonical(token)
+        if len(canon) == 10 and isbnlib.is_isbn10(canon):
+            return isbnlib.to_isbn13(canon) or None
+        return canon if len(canon) == 13 and isbnlib.is_isbn13(canon) else None
+
+    tokens = ["7-02-000220-X", "7-02-000220-x", "7-02-000220-1", "978-7-02-000220-7", "979-10-90636-07-1",
+              "9791090636072", "9771234567003", "0000000000", "000000000X", "12345678X9", "0306406152",
+              "030640615X", "97803064061570", "", "isbn 0-306-40615-2"]
+    for record in read_marc(DEMO / "pku" / "uva-sirsi.mrc.gz"):
+        tokens += [value for field in record.get_fields("020") for value in field.get_subfields("a", "z")]
+    assert len(tokens) > 500
+    assert [normalise_isbn(t) for t in tokens] == [reference(t) for t in tokens]
+    assert normalise_isbn("7-02-000220-X") == "9787020002207" and normalise_isbn("7-02-000220-1") is None
+
+
 def test_malformed_isbn_yields_no_key() -> None:
     doc = crosswalk(_marcxml("020", "a", "7-02-000220-1"), "xml")  # wrong check digit
     assert doc.isbns == [] and doc.invalid_isbns == ["7-02-000220-1"]
