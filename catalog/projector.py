@@ -2,8 +2,8 @@
 
 After each committed page the pipeline builds the documents of what the outbox holds and hands
 the bulk request to a thread; it settles that request (failures stored, projected ids removed from
-the outbox) after committing the following page. Only the bulk request runs on the thread: every
-read and write of the store stays on the caller's thread and session.
+the outbox) after committing the following page. Only the alias check and the bulk request run on
+the thread: every read and write of the store stays on the caller's thread and session.
 
 The outbox semantics are those of :func:`indexer.project.drain_queue`: ids whose documents failed
 stay queued and are recorded in ``index_failure``; ids a later page touched while their documents
@@ -86,14 +86,20 @@ class Projector:
             self._flight = None
 
     def _launch(self, cache: DocCache | None) -> None:
-        ensure_alias(self.services.es, self.alias)  # raises when the index is unreachable
         report = ProjectionReport()
         with self.services.db() as session:
             ids = queued(session)
             actions = list(actions_for(session, self.alias, list(ids), report, cache))
         self._touched.clear()
         if ids:
-            self._flight = _InFlight(ids, report, self._thread.submit(lambda: list(send(self.services.es, actions))))
+            self._flight = _InFlight(ids, report, self._thread.submit(self._index, actions))
+
+    def _index(self, actions: list[dict]) -> list[tuple[bool, dict]]:
+        """On the thread: make sure the alias has an index (a round trip that took ~30 ms a page
+        while Elasticsearch was busy indexing the previous one), then send the bulk request.
+        Raises when the index is unreachable; :meth:`_settle` meets the error."""
+        ensure_alias(self.services.es, self.alias)
+        return list(send(self.services.es, actions))
 
     def _settle(self) -> ProjectionReport | None:
         """Wait for the request in flight; record its outcome. Returns its report (None if idle)."""
