@@ -12,6 +12,7 @@ reference counting; cycles are still collected, only less often.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,12 +21,34 @@ from contextlib import contextmanager
 BULK_THRESHOLDS = (50_000, 20, 100)
 
 
+class _Raised:
+    """How many bulk jobs of this process run now, and the thresholds to restore after the last.
+
+    Counted rather than saved per job: the worker runs several harvests at once in threads, and
+    their spans overlap without nesting (the first to end must not restore, the last must)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.saved: tuple[int, int, int] = gc.get_threshold()
+
+
+_RAISED = _Raised()
+
+
 @contextmanager
 def fewer_collections() -> Iterator[None]:
-    """Raise the collector's thresholds while the block runs; restore them after (nesting is fine)."""
-    before = gc.get_threshold()
-    gc.set_threshold(*(max(new, old) for new, old in zip(BULK_THRESHOLDS, before, strict=True)))
+    """Raise the collector's thresholds while the block runs; the last block of the process to
+    end restores the thresholds found when the first began."""
+    with _RAISED.lock:
+        if _RAISED.running == 0:
+            _RAISED.saved = gc.get_threshold()
+            gc.set_threshold(*(max(new, old) for new, old in zip(BULK_THRESHOLDS, _RAISED.saved, strict=True)))
+        _RAISED.running += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _RAISED.lock:
+            _RAISED.running -= 1
+            if _RAISED.running == 0:
+                gc.set_threshold(*_RAISED.saved)

@@ -312,6 +312,23 @@ def test_a_harvest_leaves_the_collector_as_it_found_it(services):
     assert seen[0][0] > before[0] and gc.get_threshold() == before
 
 
+def test_overlapping_bulk_jobs_restore_the_collector_when_the_last_ends() -> None:
+    """The worker runs several harvests at once in threads; their spans overlap without nesting."""
+    import gc
+
+    from catalog.collector import fewer_collections
+
+    before = gc.get_threshold()
+    first, second = fewer_collections(), fewer_collections()
+    first.__enter__()
+    raised = gc.get_threshold()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first harvest ends while the second still runs
+    assert gc.get_threshold() == raised != before
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
+
+
 def test_a_record_sent_twice_in_one_page_is_stored_once(services):
     records = as_harvested(read_marc(UVA, limit=5))
     report = harvest_feed(services, "pku", "files", harvester=_Pages([*records, records[2]]))
