@@ -166,13 +166,13 @@ def component(
         records |= frontier
         found: set[int] = set()
         for batch in _chunks(frontier):
-            stored = [ref for ref in batch if ref not in fresh.names]
-            new_clusters = set()
-            for sbatch in _chunks(stored):
+            stored = [ref for ref in batch if ref not in fresh.names]  # a batch: one IN list
+            new_clusters: set[str] = set()
+            if stored:
                 new_clusters.update(
                     session.scalars(
                         select(SourceRecord.cluster_id).where(
-                            SourceRecord.id.in_(sbatch), SourceRecord.cluster_id.is_not(None)
+                            SourceRecord.id.in_(stored), SourceRecord.cluster_id.is_not(None)
                         )
                     )
                 )
