@@ -1,14 +1,24 @@
-"""The search parameters, declared once for the API and the web page (validated by FastAPI)."""
+"""Request parameters declared once for the API and the web pages (validated by FastAPI)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Form, Path, Query
+from pydantic import Field
 
 from catalog.search import SORTS, SearchQuery
+from store.models import MAX_STORED_INT
 
 ListParam = Annotated[list[str] | None, Query()]
+
+#: A stored row's id in a path. A larger number names no row and would overflow the database
+#: driver, so it is refused like any other malformed id.
+RowId = Annotated[int, Path(ge=1, le=MAX_STORED_INT)]
+#: A record version sent back for an optimistic-locking check.
+Version = Annotated[int, Field(ge=1, le=MAX_STORED_INT)]
+#: The same, as an optional form field.
+VersionForm = Annotated[int | None, Form(ge=1, le=MAX_STORED_INT)]
 #: Query-string filter name → facet name.
 FILTER_PARAMS = {
     "member": "member",

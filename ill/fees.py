@@ -34,7 +34,7 @@ def parse_amount(text: str | None) -> int | None:
         return None
     try:
         value = round(float(str(text).strip()) * 100)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # "abc", "nan"; "inf" overflows round()
         raise ValueError("not a number") from exc
     if value < 0 or value > 10_000_000:
         raise ValueError("out of range")

@@ -19,10 +19,11 @@ from catalog.context import Services
 from ill import iso18626 as iso
 from ill.access import Actor
 from ill.errors import IllError
-from ill.fees import schedule
+from ill.fees import parse_amount, schedule
 from ill.models import AuditEntry, IllPolicy, IllRequest, PeerMessage, RotaEntry
 from ill.states import BY_ISO_ACTION, BY_ISO_STATUS, FORWARD, Transition
 from store.db import transaction
+from store.models import MAX_STORED_INT
 
 
 def _peer(session: Session, code: str | None) -> IllPolicy | None:
@@ -160,7 +161,7 @@ def _on_supplying(services: Services, msg: iso.Message, peer: str) -> dict[str, 
     status = msg.get("statusInfo/status") or ""
     reason = msg.get("messageInfo/reasonForMessage") or "StatusChange"
     ours = msg.get("header/requestingAgencyRequestId") or ""
-    if not ours.isdigit():
+    if not (ours.isascii() and ours.isdigit() and 0 < int(ours) <= MAX_STORED_INT):
         raise iso.IsoError("UnrecognisedDataValue", f"unknown request {ours}")
     if status in ("RequestReceived", "Cancelled"):
         return {"reason": reason}  # acknowledgements: nothing to change
@@ -170,8 +171,12 @@ def _on_supplying(services: Services, msg: iso.Message, peer: str) -> dict[str, 
     if action is None:
         raise iso.IsoError("UnrecognisedDataValue", f"status {status} not supported")
     cost = msg.get("retryInfo/offeredCosts/monetaryValue")
+    try:
+        cost_cents = parse_amount(cost)
+    except ValueError as exc:
+        raise iso.IsoError("UnrecognisedDataValue", f"offered cost {cost} is not an amount we accept") from exc
     details = Details(message=msg.get("messageInfo/note"), reason=msg.get("messageInfo/reasonUnfilled"),
-                      cost_cents=round(float(cost) * 100) if cost else None)
+                      cost_cents=cost_cents)
     transition(services, int(ours), action, Actor(kind="peer", name=peer, member_code=peer), details=details)
     return {"reason": reason}
 

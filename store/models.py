@@ -19,6 +19,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+#: The largest value an integer column holds everywhere the store runs (PostgreSQL ``integer``
+#: is 32 bits): ids, versions and amounts beyond it are refused before they reach a query.
+MAX_STORED_INT = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from api.deps import ServicesDep
+from api.params import RowId, VersionForm
 from catalog.context import Services
 from ill import auth, delivery, intake, stats
 from ill.access import Actor, require_staff, roles_for, visible
@@ -176,7 +177,7 @@ def my_requests(request: Request, services: ServicesDep) -> Response:
 
 
 @router.get("/requests/{request_id}")
-def detail(request: Request, services: ServicesDep, request_id: int, error: str | None = None) -> Response:
+def detail(request: Request, services: ServicesDep, request_id: RowId, error: str | None = None) -> Response:
     page = Page(request, services)
     if page.actor is None:
         return page.login_redirect()
@@ -193,8 +194,8 @@ def detail(request: Request, services: ServicesDep, request_id: int, error: str 
 
 
 @router.post("/requests/{request_id}/act")
-def act(request: Request, services: ServicesDep, request_id: int, action: Text, csrf_token: OptText = None,
-        version: Annotated[int | None, Form()] = None, message: OptText = None, reason: OptText = None,
+def act(request: Request, services: ServicesDep, request_id: RowId, action: Text, csrf_token: OptText = None,
+        version: VersionForm = None, message: OptText = None, reason: OptText = None,
         cost: OptText = None) -> Response:
     page = Page(request, services)
     page.csrf(csrf_token)
@@ -211,8 +212,8 @@ def act(request: Request, services: ServicesDep, request_id: int, action: Text, 
 
 
 @router.post("/requests/{request_id}/deliver")
-async def deliver(request: Request, services: ServicesDep, request_id: int, csrf_token: OptText = None,
-                  version: Annotated[int | None, Form()] = None, url: OptText = None,
+async def deliver(request: Request, services: ServicesDep, request_id: RowId, csrf_token: OptText = None,
+                  version: VersionForm = None, url: OptText = None,
                   file: UploadFile | None = None) -> Response:
     page = Page(request, services)
     page.csrf(csrf_token)
@@ -229,7 +230,7 @@ async def deliver(request: Request, services: ServicesDep, request_id: int, csrf
 
 
 @router.get("/requests/{request_id}/copy")
-def copy(request: Request, services: ServicesDep, request_id: int) -> Response:
+def copy(request: Request, services: ServicesDep, request_id: RowId) -> Response:
     page = Page(request, services)
     if page.actor is None:
         return page.login_redirect()

@@ -16,11 +16,13 @@ from sqlalchemy import select
 
 from api.deps import ServicesDep
 from api.errors import ApiError
+from api.params import RowId, Version, VersionForm
 from ill import auth, delivery, intake, stats
 from ill.access import Actor, require_staff, visible
 from ill.errors import IllError
 from ill.models import IllRequest
 from ill.service import Details, get_visible, transition
+from store.models import MAX_STORED_INT
 
 router = APIRouter(prefix="/ill", tags=["interlibrary loan"])
 
@@ -53,16 +55,16 @@ class NewRequest(BaseModel):
     citation: str | None = Field(default=None, max_length=2000)
     pickup_location: str | None = Field(default=None, max_length=255)
     needed_by: date | None = None
-    max_cost_cents: int | None = None
+    max_cost_cents: int | None = Field(default=None, ge=0, le=MAX_STORED_INT)
     note: str | None = Field(default=None, max_length=2000)
 
 
 class Action(BaseModel):
     action: str
-    expected_version: int | None = None
+    expected_version: Version | None = None
     message: str | None = Field(default=None, max_length=2000)
     reason: str | None = Field(default=None, max_length=64)
-    cost_cents: int | None = None
+    cost_cents: int | None = Field(default=None, ge=0, le=MAX_STORED_INT)
     due_date: date | None = None
 
 
@@ -123,7 +125,7 @@ def list_requests(services: ServicesDep, actor: ActorDep,
 
 
 @router.get("/requests/{request_id}")
-def get_request(request_id: int, services: ServicesDep, actor: ActorDep) -> dict[str, Any]:
+def get_request(request_id: RowId, services: ServicesDep, actor: ActorDep) -> dict[str, Any]:
     try:
         return request_json(get_visible(services, request_id, actor), full=True)
     except IllError as exc:
@@ -131,7 +133,7 @@ def get_request(request_id: int, services: ServicesDep, actor: ActorDep) -> dict
 
 
 @router.post("/requests/{request_id}/actions")
-def act(request_id: int, body: Action, services: ServicesDep, actor: ActorDep) -> dict[str, Any]:
+def act(request_id: RowId, body: Action, services: ServicesDep, actor: ActorDep) -> dict[str, Any]:
     details = Details(message=body.message, reason=body.reason, cost_cents=body.cost_cents, due_date=body.due_date)
     try:
         transition(services, request_id, body.action, actor, expected_version=body.expected_version, details=details)
@@ -141,8 +143,8 @@ def act(request_id: int, body: Action, services: ServicesDep, actor: ActorDep) -
 
 
 @router.post("/requests/{request_id}/delivery", status_code=201)
-async def deliver(request_id: int, services: ServicesDep, actor: ActorDep, file: UploadFile | None = File(None),
-                  url: str | None = Form(None), expected_version: int | None = Form(None)) -> dict[str, Any]:
+async def deliver(request_id: RowId, services: ServicesDep, actor: ActorDep, file: UploadFile | None = File(None),
+                  url: str | None = Form(None), expected_version: VersionForm = None) -> dict[str, Any]:
     limit = services.settings.ill_upload_max_bytes
     data = await file.read(limit + 1) if file is not None else None
     try:

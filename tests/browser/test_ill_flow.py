@@ -242,5 +242,8 @@ def test_forms_without_the_csrf_token_are_refused(consortium: dict[str, Any], ne
     assert reader.locator("article.ill-req").count() == 0
     assert "You have no interlibrary loan requests yet." in reader.locator("main").inner_text()
     shot(reader, "ill-12-csrf-refused-nothing-requested")
+    beyond = reader.goto(f"{base}/ill/requests/{2**70}")  # an id no database row can have: a page, not a crash
+    assert beyond is not None and beyond.status == 400
+    assert reader.get_by_role("alert").locator("h1").inner_text() == "The request could not be understood"
     accepted = reader.request.post(f"{base}/ill/request", form={**form, "csrf_token": token, "step": "preview"})
     assert accepted.status == 200 and "CNY 10.00" in accepted.text()

@@ -89,6 +89,24 @@ def test_api_rejects_bad_input_and_missing_token(client: TestClient, catalogue: 
     assert client.get("/api/v1/ill/requests", headers=patron).json()["requests"] == []
 
 
+def test_numbers_the_store_cannot_hold_are_refused_and_change_nothing(client: TestClient, catalogue: Catalogue) -> None:
+    """An id, version or cost beyond the database's integers is a 422, not a server error."""
+    catalogue.add("u1", "Book", {"TSU": "available"})
+    patron = token(client, "PKU", "p_pku")
+    created = client.post("/api/v1/ill/requests", json={"union_id": "u1"}, headers=patron).json()
+    rid, huge = created["id"], 2**70
+    assert client.get(f"/api/v1/ill/requests/{huge}", headers=patron).status_code == 422
+    assert client.post(f"/api/v1/ill/requests/{huge}/actions", json={"action": "cancel"}, headers=patron
+                       ).status_code == 422
+    for body in ({"action": "cancel", "expected_version": huge}, {"action": "cancel", "cost_cents": huge},
+                 {"action": "cancel", "cost_cents": -1}):
+        assert client.post(f"/api/v1/ill/requests/{rid}/actions", json=body, headers=patron).status_code == 422, body
+    assert client.post(f"/api/v1/ill/requests/{rid}/delivery", data={"url": "https://example.org/a.pdf",
+                       "expected_version": str(huge)}, headers=patron).status_code == 422
+    after = client.get(f"/api/v1/ill/requests/{rid}", headers=patron).json()
+    assert (after["state"], after["version"]) == (created["state"], created["version"])
+
+
 def test_iso18626_peer_borrows_and_answers(client: TestClient, services: Services, catalogue: Catalogue) -> None:
     with transaction(services.db) as s:  # SJTU runs its own ILL system and talks ISO 18626
         update_policy(s, "SJTU", {"iso18626_url": "http://127.0.0.1:9/iso18626", "iso18626_token": "peer-secret"})
@@ -121,3 +139,31 @@ def test_iso18626_peer_borrows_and_answers(client: TestClient, services: Service
     conf = iso.read(client.post("/api/v1/iso18626", content=received, headers=headers).content)
     assert conf.kind == "requestingAgencyMessageConfirmation" and conf.get("action") == "Received"
     assert client.get(f"/api/v1/ill/requests/{rid}", headers=tsu).json()["state"] == "received"
+
+
+def test_iso18626_values_the_store_cannot_hold_get_an_error_confirmation(
+    client: TestClient, services: Services, catalogue: Catalogue
+) -> None:
+    """A peer's out-of-range request id or offered cost is answered with an ERROR confirmation (not a
+    server error), and the request it names is left as it was."""
+    with transaction(services.db) as s:
+        update_policy(s, "SJTU", {"iso18626_url": "http://127.0.0.1:9/iso18626", "iso18626_token": "peer-secret"})
+    catalogue.add("u1", "Book", {"SJTU": "available"})
+    patron = token(client, "PKU", "p_pku")
+    created = client.post("/api/v1/ill/requests", json={"union_id": "u1"}, headers=patron).json()
+    assert created["lender_code"] == "SJTU", created
+    headers = {"Authorization": "Bearer peer-secret", "Content-Type": "application/xml"}
+
+    def answer(request_id: str, cents: int | None) -> iso.Message:
+        msg = iso.build_supplying(requester="PKU", supplier="SJTU", request_id=request_id, supplier_request_id="S-1",
+                                  status="RetryPossible", offered_cost_cents=cents)
+        response = client.post("/api/v1/iso18626", content=msg, headers=headers)
+        assert response.status_code == 200, response.text
+        return iso.read(response.content)
+
+    for request_id, cents in (("9" * 30, None), ("\u00b2", None), (str(created["id"]), 10**40)):
+        conf = answer(request_id, cents)
+        assert conf.get("confirmationHeader/messageStatus") == "ERROR", (request_id, cents)
+        assert conf.get("errorData/errorType") == "UnrecognisedDataValue"
+    after = client.get(f"/api/v1/ill/requests/{created['id']}", headers=patron).json()
+    assert (after["state"], after["version"]) == (created["state"], created["version"])
