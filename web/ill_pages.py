@@ -177,7 +177,13 @@ def my_requests(request: Request, services: ServicesDep) -> Response:
 
 
 @router.get("/requests/{request_id}")
-def detail(request: Request, services: ServicesDep, request_id: RowId, error: str | None = None) -> Response:
+def detail_page(request: Request, services: ServicesDep, request_id: RowId) -> Response:
+    return detail(request, services, request_id)
+
+
+def detail(request: Request, services: ServicesDep, request_id: int, error: str | None = None) -> Response:
+    """The request's page; ``error`` is what an action just refused (never taken from the URL, so
+    nobody can put words of theirs on our page with a link)."""
     page = Page(request, services)
     if page.actor is None:
         return page.login_redirect()

@@ -114,6 +114,9 @@ def test_loan_request_moves_down_the_rota_and_the_reader_follows_it(
     assert reader.locator("dl.ill-facts").inner_text().count("pku") == 1  # asked first: same region
     assert reader.locator("button[data-action=cancel]").count() == 1
     shot(reader, "ill-03-request-sent")
+    spoof = reader.goto(f"{base}/ill/requests/{request_id}?error=Pay+the+fee+at+evil.example")
+    assert spoof is not None and spoof.status == 200  # a link cannot put its words on the page
+    assert "evil.example" not in reader.locator("main").inner_text()
 
     reader.get_by_role("link", name="My requests").click()
     mine = reader.locator(f"article.ill-req:has(a[href='/ill/requests/{request_id}'])")
