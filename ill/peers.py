@@ -161,7 +161,7 @@ def _on_supplying(services: Services, msg: iso.Message, peer: str) -> dict[str, 
     status = msg.get("statusInfo/status") or ""
     reason = msg.get("messageInfo/reasonForMessage") or "StatusChange"
     ours = msg.get("header/requestingAgencyRequestId") or ""
-    if not (ours.isascii() and ours.isdigit() and 0 < int(ours) <= MAX_STORED_INT):
+    if not (len(ours) <= 10 and ours.isascii() and ours.isdigit() and 0 < int(ours) <= MAX_STORED_INT):
         raise iso.IsoError("UnrecognisedDataValue", f"unknown request {ours}")
     if status in ("RequestReceived", "Cancelled"):
         return {"reason": reason}  # acknowledgements: nothing to change

@@ -161,7 +161,7 @@ def test_iso18626_values_the_store_cannot_hold_get_an_error_confirmation(
         assert response.status_code == 200, response.text
         return iso.read(response.content)
 
-    for request_id, cents in (("9" * 30, None), ("\u00b2", None), (str(created["id"]), 10**40)):
+    for request_id, cents in (("9" * 30, None), ("9" * 5000, None), ("\u00b2", None), (str(created["id"]), 10**40)):
         conf = answer(request_id, cents)
         assert conf.get("confirmationHeader/messageStatus") == "ERROR", (request_id, cents)
         assert conf.get("errorData/errorType") == "UnrecognisedDataValue"
