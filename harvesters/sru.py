@@ -46,8 +46,7 @@ class SruDiagnostic:
 
     @property
     def code(self) -> int | None:
-        tail = self.uri.rsplit("/", 1)[-1]
-        return int(tail) if tail.isdigit() else None
+        return _number(self.uri.rsplit("/", 1)[-1])
 
     def __str__(self) -> str:
         code = self.code if self.code is not None else self.uri
@@ -126,20 +125,27 @@ def parse_response(body: bytes) -> SruResponse:
         raise SruError(f"not an SRU response (root element <{_local(root)}>)")
     diag_el = _child(root, "diagnostics")
     diags = [_diagnostic(d) for d in diag_el if _local(d) == "diagnostic"] if diag_el is not None else []
-    count_text = _child_text(root, "numberOfRecords")
-    if count_text is None or not count_text.isdigit():
+    count = _number(_child_text(root, "numberOfRecords"))
+    if count is None:
         if diags:
             raise SruError("; ".join(map(str, diags)), diags)
-        raise SruError("SRU response without numberOfRecords")
+        raise SruError("SRU response without a usable numberOfRecords")
     records_el = _child(root, "records")
     records = [_parse_record(r) for r in records_el if _local(r) == "record"] if records_el is not None else []
-    nxt = _child_text(root, "nextRecordPosition")
-    return SruResponse(int(count_text), records, int(nxt) if nxt and nxt.isdigit() else None, diags)
+    return SruResponse(count, records, _number(_child_text(root, "nextRecordPosition")), diags)
+
+
+def _number(text: str | None) -> int | None:
+    """A count or position as the server wrote it, or None unless it is plain ASCII digits of a
+    sane length (``str.isdigit`` also takes "²", which ``int`` refuses, and ``int`` refuses
+    more than 4,300 digits)."""
+    if text is None or not (0 < len(text) <= 18 and text.isascii() and text.isdigit()):
+        return None
+    return int(text)
 
 
 def _parse_record(el: etree._Element) -> SruRecord:
-    pos_text = _child_text(el, "recordPosition")
-    position = int(pos_text) if pos_text and pos_text.isdigit() else None
+    position = _number(_child_text(el, "recordPosition"))
     schema = _child_text(el, "recordSchema")
     ident = _child_text(el, "recordIdentifier")
     data_el = _child(el, "recordData")

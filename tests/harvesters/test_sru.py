@@ -57,6 +57,14 @@ def test_string_packing_and_diagnostics(zebra: ZebraServer) -> None:
     assert surrogate.records[0].diagnostic is not None and surrogate.records[0].diagnostic.code == 66
 
 
+@pytest.mark.parametrize("count", ["9" * 5000, "\u00b2", "-1", ""])
+def test_a_count_no_integer_can_hold_is_a_named_error(count: str) -> None:
+    body = ('<searchRetrieveResponse xmlns="http://www.loc.gov/zing/srw/"><version>1.2</version>'
+            f"<numberOfRecords>{count}</numberOfRecords></searchRetrieveResponse>").encode()
+    with pytest.raises(SruError, match="numberOfRecords"):
+        parse_response(body)
+
+
 def test_parses_real_alma_and_bnf_responses() -> None:
     resp = parse_response((SHARED / "marc21" / "sru-marc21-chinese-10.xml").read_bytes())
     assert resp.number_of_records == 239392 and len(resp.records) >= 1
