@@ -24,18 +24,8 @@ if __package__ in (None, ""):  # run as a script: `python bench/concurrent_membe
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import catalog.pipeline as pipeline  # noqa: E402
+from bench import common  # noqa: E402
 from bench.build_throughput import drop_bench_indices, side_run, warm_node  # noqa: E402
-from bench.common import (  # noqa: E402
-    LC_FILE,
-    bench_settings,
-    default_work_dir,
-    es_node,
-    machine,
-    shared_data,
-    stamp,
-    write_marc_subset,
-    write_section,
-)
 from catalog.context import Services, build_services  # noqa: E402
 from catalog.members import sync_members  # noqa: E402
 from indexer.es import make_es_client  # noqa: E402
@@ -45,7 +35,7 @@ from store.db import transaction  # noqa: E402
 def split_feeds(source: Path, work: Path, members: int, each: int) -> list[Path]:
     """``members`` ISO 2709 files of ``each`` records, consecutive slices of ``source``."""
     whole = work / "all.mrc"
-    written = write_marc_subset(source, whole, members * each)
+    written = common.write_marc_subset(source, whole, members * each)
     if written < members * each:
         raise SystemExit(f"{source} has only {written} records")
     records = [raw + b"\x1d" for raw in whole.read_bytes().split(b"\x1d") if raw.strip()]
@@ -62,7 +52,7 @@ def fresh(work: Path, es_url: str, feeds: list[Path]) -> tuple[Services, list[st
     db = work / "store.sqlite3"
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    services = build_services(bench_settings(work, es_url))
+    services = build_services(common.bench_settings(work, es_url))
     drop_bench_indices(services.es)
     members: list[dict[str, Any]] = [
         {"code": f"m{i + 1}", "name": {"zh": f"成员{i + 1}", "en": f"Member {i + 1}"}, "region": "north",
@@ -103,20 +93,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--work", type=Path, default=None, help="state folder (default var/bench/concurrent)")
     ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = ap.parse_args(argv)
-    source = shared_data() / LC_FILE
+    source = common.shared_data() / common.LC_FILE
     if not source.exists():
         raise SystemExit(f"{source} not found; set UNICAT_SHARED_DATA")
-    work = (args.work or default_work_dir().parent / "concurrent").resolve()
+    work = (args.work or common.default_work_dir().parent / "concurrent").resolve()
     work.mkdir(parents=True, exist_ok=True)
     feeds = split_feeds(source, work, args.members, args.records_each)
     total = args.members * args.records_each
     times: dict[bool, list[float]] = {False: [], True: []}
     docs: dict[bool, set[int]] = {False: set(), True: set()}
-    with es_node(work) as es_url:
+    with common.es_node(work) as es_url:
         warming: list[float] = []
         if args.warmup:
             warm_docs = side_run(work, es_url, source, args.warmup, "warmup")
-            warming = warm_node(make_es_client(bench_settings(work, es_url)), warm_docs, 30)
+            warming = warm_node(make_es_client(common.bench_settings(work, es_url)), warm_docs, 30)
         for _ in range(args.pairs):
             for together in (False, True):
                 seconds, count = run(work, es_url, feeds, together)
@@ -127,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     in_turn, at_once = (statistics.median(times[k]) for k in (False, True))
     warm = f"warmed by {len(warming)} bulk loads of a {args.warmup:,}-record run's documents" if warming else "cold"
     text = "\n".join([
-        f"{stamp()}. Machine: {machine()}.",
+        f"{common.stamp()}. Machine: {common.machine()}.",
         "",
         f"{args.members} members, each a file feed of {args.records_each:,} consecutive records of `{source.name}` "
         f"({total:,} in all); cold empty SQLite store each run; private Elasticsearch node {warm}. "
@@ -145,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     ])
     print(text)
     if args.write:
-        write_section("Several members at once", text)
+        common.write_section("Several members at once", text)
 
 
 if __name__ == "__main__":
