@@ -202,16 +202,21 @@ def drop_bench_indices(es: Elasticsearch) -> None:
         es.indices.delete(index=name)
 
 
-def fresh_services(work: Path, es_url: str, mrc: Path) -> Services:
-    """An empty store with one member whose file feed is ``mrc``; no index behind the alias yet."""
+def empty_store(work: Path, es_url: str, members: list[dict[str, Any]]) -> Services:
+    """An empty store in ``work`` holding ``members`` (member-file tables); no index behind the alias yet."""
     db = work / "store.sqlite3"
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     services = build_services(bench_settings(work, es_url))
     drop_bench_indices(services.es)
     with transaction(services.db) as session:
-        sync_members(session, [{**MEMBER, "files": {"url_or_path": str(mrc), "format": "iso2709"}}])
+        sync_members(session, members)
     return services
+
+
+def fresh_services(work: Path, es_url: str, mrc: Path) -> Services:
+    """An empty store with one member whose file feed is ``mrc``; no index behind the alias yet."""
+    return empty_store(work, es_url, [{**MEMBER, "files": {"url_or_path": str(mrc), "format": "iso2709"}}])
 
 
 def run_pipeline(services: Services) -> tuple[pipeline.HarvestReport, float]:

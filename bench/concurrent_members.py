@@ -25,11 +25,9 @@ if __package__ in (None, ""):  # run as a script: `python bench/concurrent_membe
 
 import catalog.pipeline as pipeline  # noqa: E402
 from bench import common  # noqa: E402
-from bench.build_throughput import drop_bench_indices, side_run, warm_node  # noqa: E402
-from catalog.context import Services, build_services  # noqa: E402
-from catalog.members import sync_members  # noqa: E402
+from bench.build_throughput import empty_store, side_run, warm_node  # noqa: E402
+from catalog.context import Services  # noqa: E402
 from indexer.es import make_es_client  # noqa: E402
-from store.db import transaction  # noqa: E402
 
 
 def split_feeds(source: Path, work: Path, members: int, each: int) -> list[Path]:
@@ -49,19 +47,12 @@ def split_feeds(source: Path, work: Path, members: int, each: int) -> list[Path]
 
 def fresh(work: Path, es_url: str, feeds: list[Path]) -> tuple[Services, list[str]]:
     """An empty store with one member per feed, and no index behind the alias."""
-    db = work / "store.sqlite3"
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    services = build_services(common.bench_settings(work, es_url))
-    drop_bench_indices(services.es)
     members: list[dict[str, Any]] = [
         {"code": f"m{i + 1}", "name": {"zh": f"成员{i + 1}", "en": f"Member {i + 1}"}, "region": "north",
          "role": "member", "files": {"url_or_path": str(path), "format": "iso2709"}}
         for i, path in enumerate(feeds)
     ]
-    with transaction(services.db) as session:
-        sync_members(session, members)
-    return services, [m["code"] for m in members]
+    return empty_store(work, es_url, members), [m["code"] for m in members]
 
 
 def run(work: Path, es_url: str, feeds: list[Path], together: bool) -> tuple[float, int]:
