@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from sqlalchemy import bindparam, delete, select, update
 
 from catalog.collector import fewer_collections
@@ -18,7 +17,7 @@ from indexer.index import create_index, ensure_alias, refresh, switch_alias
 from indexer.project import all_union_ids, project
 from mappings.fingerprint import crosswalk_fingerprint
 from mappings.matchkeys import MatchKeys
-from store.db import transaction
+from store.db import JSON_CODEC, transaction
 from store.models import ProjectionQueue, SourceRecord, utcnow
 from store.state import CROSSWALK_STATE, write_state
 
@@ -99,7 +98,8 @@ def recrosswalk(services: Services, *, progress: Callable[[int, int], None] | No
                 if doc is None or doc_keys is None:
                     report.failed.append({"member": row.member_code, "local_id": row.local_id, "reason": problem or ""})
                     continue
-                doc = orjson.loads(orjson.dumps(doc))  # as the JSON column gives it back
+                # as the JSON column gives it back (its own codec), to compare with the stored one
+                doc = JSON_CODEC["json_deserializer"](JSON_CODEC["json_serializer"](doc))
                 if doc != row.document:
                     changed.append(KeyedRecord(row.id, False, doc))
                     keys[row.id] = doc_keys
