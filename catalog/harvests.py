@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from catalog.context import Services
 from catalog.members import member_feeds
-from store.models import HarvestRun, IndexFailure, Member, ProjectionQueue, Reject, SourceRecord
+from store.models import HarvestRun, IndexFailure, Member, PendingWithdrawal, ProjectionQueue, Reject, SourceRecord
 
 
 def _run(run: HarvestRun) -> dict[str, Any]:
@@ -25,6 +25,7 @@ def _run(run: HarvestRun) -> dict[str, Any]:
         "unchanged": run.unchanged,
         "deleted": run.deleted,
         "rejected": run.rejected,
+        "withdrawn": run.withdrawn,
         "error": run.error,
         "notes": (run.notes or [])[-20:],
     }
@@ -65,7 +66,18 @@ def harvest_runs(services: Services, member: str | None = None, limit: int = 50)
         stmt = select(HarvestRun).order_by(HarvestRun.id.desc()).limit(limit)
         if member:
             stmt = stmt.where(HarvestRun.member_code == member)
-        return [_run(r) for r in session.scalars(stmt)]
+        runs = [_run(r) for r in session.scalars(stmt)]
+        held: dict[int, list[dict[str, Any]]] = {}
+        rows = session.scalars(
+            select(PendingWithdrawal).where(PendingWithdrawal.harvest_run_id.in_([r["id"] for r in runs]))
+        )
+        for p in rows:
+            held.setdefault(p.harvest_run_id or 0, []).append(
+                {"id": p.id, "status": p.status, "records": len(p.record_ids or []), "live": p.live}
+            )
+        for run in runs:
+            run["withdrawals_held"] = held.get(run["id"], [])
+        return runs
 
 
 def rejects(services: Services, member: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ Checkpoints are unaffected: a page's checkpoint is still committed with the page
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 
@@ -43,7 +44,9 @@ def with_next(pages: Iterable[Page]) -> Iterator[tuple[Page, Page | None]]:
 def _copied(page: Page | None) -> Page | None:
     if page is None:
         return None
-    return Page(list(page.records), copy.deepcopy(page.checkpoint), list(page.notes))
+    return dataclasses.replace(
+        page, records=list(page.records), checkpoint=copy.deepcopy(page.checkpoint), notes=list(page.notes)
+    )
 
 
 def crosswalk_item(rec: HarvestedRecord, default_syntax: str | None) -> Item:

@@ -46,6 +46,9 @@ class MemberEntry(BaseModel):
     role: str = "member"
     #: Harvest schedule for the worker: an interval such as "6h", "1d", or "off".
     schedule: str = "1d"
+    #: The largest share of the member's records one full harvest may withdraw unasked (0–1);
+    #: a pass that would withdraw more is held for an administrator. Unset: the site's setting.
+    withdraw_limit: float | None = Field(default=None, ge=0, le=1)
 
     @field_validator("code")
     @classmethod

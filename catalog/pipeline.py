@@ -22,6 +22,7 @@ from catalog.crosswalk_pool import CrosswalkJob, Item, Mapped, map_all, shared_p
 from catalog.lookahead import checksum, crosswalk_item, likely_to_map, mapper_with, with_next
 from catalog.members import member_feeds
 from catalog.projector import Projector
+from catalog.withdrawals import close_sweep, held_by_run, member_limit
 from harvesters.base import HarvestedRecord, Harvester, HarvestError, Page
 from indexer.clusterstore import Fresh, KeyedRecord, recluster, write_keys
 from indexer.index import ensure_alias, refresh
@@ -49,6 +50,10 @@ class HarvestReport:
     unchanged: int = 0
     deleted: int = 0
     rejected: int = 0
+    #: Records a complete full harvest did not see, withdrawn at its end (see catalog.withdrawals).
+    withdrawn: int = 0
+    #: Withdrawals over the member's limit, held for an administrator (``unicat withdrawals``).
+    held: list[dict[str, Any]] = field(default_factory=list)
     indexed: int = 0
     index_failed: int = 0
     error: str | None = None
@@ -117,11 +122,13 @@ def store_records(
     records: Iterable[HarvestedRecord],
     run: HarvestRun,
     mapper: Callable[[list[Item]], list[Mapped]] | None = None,
+    sweep: str | None = None,
 ) -> StoredPage:
     """Store one page of records; return the ids of records whose clustering must be recomputed,
     the match keys computed for them on the way, their documents, and which of them are new.
 
     ``mapper`` crosswalks a batch (e.g. on several cores, :class:`catalog.crosswalk_pool.CrosswalkPool`).
+    ``sweep`` is the full pass the page belongs to: every record in it is marked as seen by it.
     Rows are written with Core statements, a page at a time: the ORM's unit of work cost more
     than the rest of storing.
     """
@@ -130,16 +137,18 @@ def store_records(
     default_syntax = (member.config.get(feed) or {}).get("syntax")
     now = utcnow()
     updates: dict[int, dict[str, Any]] = {}  # record id → new column values
+    inserts: dict[str, dict[str, Any]] = {}  # local id → new row
     to_map: list[tuple[HarvestedRecord, str]] = []
-    for rec in records:
-        if rec.error or not rec.local_id:
-            _reject(session, member, run, rec, "harvest", rec.error or "record has no identifier")
-            continue
+    latest, superseded = _latest(session, member, run, records)
+    for rec in latest:
         row = existing.get(rec.local_id)
         if rec.deleted:
             if row is not None and not row.deleted:
                 row.deleted = True
                 updates.setdefault(row.id, {}).update(deleted=True, datestamp=rec.datestamp, updated_at=now)
+                run.deleted += 1
+            elif row is None and rec.local_id in superseded:  # sent and deleted in one page
+                inserts[rec.local_id] = _deleted_row(member, feed, superseded[rec.local_id], rec, run, now)
                 run.deleted += 1
             continue
         digest = checksum(rec)
@@ -148,7 +157,6 @@ def store_records(
             continue
         to_map.append((rec, digest))
     mapped = (mapper or map_all)([crosswalk_item(rec, default_syntax) for rec, _ in to_map])
-    inserts: dict[str, dict[str, Any]] = {}  # local id → new row
     keys: dict[str, MatchKeys] = {}
     for (rec, digest), (doc, problem, doc_keys) in zip(to_map, mapped, strict=True):
         if doc is None or doc_keys is None:
@@ -163,9 +171,6 @@ def store_records(
         if row is not None:
             updates.setdefault(row.id, {}).update(values)
             run.updated += 1
-        elif rec.local_id in inserts:  # twice in one page
-            inserts[rec.local_id].update(values)
-            run.updated += 1
         else:
             inserts[rec.local_id] = {"member_code": member.code, "local_id": rec.local_id, **values}
             run.added += 1
@@ -174,15 +179,62 @@ def store_records(
         claim_empty_state(session, CROSSWALK_STATE, crosswalk_fingerprint())
     ids = {local_id: row.id for local_id, row in existing.items()} | _insert(session, list(inserts.values()))
     _update(session, updates)
+    if sweep:
+        _mark_seen(session, member.code, [rec.local_id for rec in latest], sweep)
     final = [*updates.items(), *((ids[local_id], values) for local_id, values in inserts.items())]
     changed = [KeyedRecord(rid, bool(values.get("deleted")), values.get("document")) for rid, values in final]
     documents = {rid: (v["checksum"], v["document"]) for rid, v in final if not v.get("deleted") and v.get("document")}
     known = {ids[local_id]: k for local_id, k in keys.items()}
+    live_inserts = [local_id for local_id, values in inserts.items() if not values["deleted"]]
     fresh = Fresh(
-        names={ids[local_id]: (member.code, local_id) for local_id in inserts},
-        keys={ids[local_id]: keys[local_id] for local_id in inserts},
+        names={ids[local_id]: (member.code, local_id) for local_id in live_inserts},
+        keys={ids[local_id]: keys[local_id] for local_id in live_inserts},
     )
     return StoredPage({rid for rid, _ in final}, write_keys(session, changed, known, fresh), documents, fresh)
+
+
+def _latest(
+    session: Session, member: Member, run: HarvestRun, records: list[HarvestedRecord]
+) -> tuple[list[HarvestedRecord], dict[str, HarvestedRecord]]:
+    """The last version of each record of a page (a page may send a record, then its deletion or
+    a newer version), and the live versions that a later one in the page replaced. Records
+    without an identifier or marked in error are rejects."""
+    latest: dict[str, HarvestedRecord] = {}
+    superseded: dict[str, HarvestedRecord] = {}
+    for rec in records:
+        if rec.error or not rec.local_id:
+            _reject(session, member, run, rec, "harvest", rec.error or "record has no identifier")
+            continue
+        earlier = latest.pop(rec.local_id, None)
+        if earlier is not None:
+            run.updated += 1  # replaced within the page
+            if not earlier.deleted:
+                superseded[rec.local_id] = earlier
+        latest[rec.local_id] = rec
+    return list(latest.values()), superseded
+
+
+def _deleted_row(
+    member: Member, feed: str, sent: HarvestedRecord, deletion: HarvestedRecord, run: HarvestRun, now: Any
+) -> dict[str, Any]:
+    """A record sent and deleted within one page: kept as received, deleted, never clustered."""
+    return {
+        "member_code": member.code, "local_id": sent.local_id, "feed": feed, "syntax": sent.syntax,
+        "encoding": sent.encoding, "raw": sent.raw, "checksum": checksum(sent),
+        "datestamp": deletion.datestamp or sent.datestamp, "deleted": True, "document": None,
+        "harvest_run_id": run.id, "updated_at": now,
+    }  # fmt: skip
+
+
+def _mark_seen(session: Session, member_code: str, local_ids: list[str], sweep: str) -> None:
+    """Remember that the full pass ``sweep`` saw these records (changed, unchanged or rejected)."""
+    table = SourceRecord.__table__
+    for start in range(0, len(local_ids), 500):
+        session.execute(
+            update(table)
+            .where(table.c.member_code == member_code, table.c.local_id.in_(local_ids[start : start + 500]))
+            .values(seen_sweep=sweep)
+        )
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -246,12 +298,20 @@ def _commit_page(
         run = session.get(HarvestRun, run_id)
         assert member is not None and run is not None
         mapper = mapper_with(shared_pool(services), ahead)
-        seeds, known, documents, fresh = store_records(session, member, feed, page.records, run, mapper)
+        seeds, known, documents, fresh = store_records(session, member, feed, page.records, run, mapper, page.sweep)
         change = recluster(session, seeds, max_size=services.settings.max_cluster_size, known=known, fresh=fresh)
         touched = change.touched | change.removed
         queue(session, touched)
+        notes = list(page.notes)
+        if page.sweep and page.sweep_complete:
+            limit = member_limit(member, services.settings.withdraw_limit)
+            outcome = close_sweep(
+                session, member, feed, run, page.sweep, limit=limit, max_size=services.settings.max_cluster_size
+            )
+            touched |= outcome.touched
+            notes += [outcome.note] if outcome.note else []
         run.pages += 1
-        run.notes = [*(run.notes or []), *page.notes][-200:]
+        run.notes = [*(run.notes or []), *notes][-200:]
         state = session.get(Checkpoint, (member_code, feed))
         if state is None:
             session.add(Checkpoint(member_code=member_code, feed=feed, state=page.checkpoint))
@@ -299,6 +359,7 @@ def _finish_run(services: Services, report: HarvestReport) -> None:
         assert run is not None
         run.status, run.error, run.finished_at = report.status, report.error, utcnow()
         _copy_counts(run, report)
+        report.held = held_by_run(session, run.id)
         report.pages = run.pages
         report.notes = [*list(run.notes or []), *report.notes]
 
@@ -312,9 +373,11 @@ def harvest_feed(
     harvester: Harvester | None = None,
     progress: Callable[[HarvestReport], None] | None = None,
     max_pages: int | None = None,
+    full: bool = False,
 ) -> HarvestReport:
     """Harvest one feed of one member to completion (or ``max_pages`` pages) and project the result;
-    everything stored is projected (or noted as deferred) when this returns."""
+    everything stored is projected (or noted as deferred) when this returns. ``full`` ignores the
+    checkpoint: the member's whole catalogue is read again, and what it no longer holds is withdrawn."""
     run_id = _start_run(services, member_code, feed)
     report = HarvestReport(member=member_code, feed=feed, run_id=run_id)
     projector = Projector(services)
@@ -325,7 +388,7 @@ def harvest_feed(
                 assert member is not None
                 config = dict(member.config.get(feed) or {})
                 state = session.get(Checkpoint, (member_code, feed))
-                checkpoint = dict(state.state) if state else None
+                checkpoint = dict(state.state) if state and not full else None
             harvester = harvester or build_harvester(feed, config, services)
             _harvest_pages(services, report, harvester.pages(checkpoint), projector, progress, max_pages)
         except HarvestError as exc:
@@ -385,16 +448,20 @@ def _refresh_counts(services: Services, report: HarvestReport) -> None:
 
 def _copy_counts(run: HarvestRun, report: HarvestReport) -> None:
     """The record counts the store holds for a run (each page adds to them in its transaction)."""
-    for name in ("added", "updated", "unchanged", "deleted", "rejected"):
+    for name in ("added", "updated", "unchanged", "deleted", "rejected", "withdrawn"):
         setattr(report, name, getattr(run, name))
 
 
 def harvest_member(
-    services: Services, member_code: str, *, progress: Callable[[HarvestReport], None] | None = None
+    services: Services,
+    member_code: str,
+    *,
+    progress: Callable[[HarvestReport], None] | None = None,
+    full: bool = False,
 ) -> list[HarvestReport]:
     with services.db() as session:
         feeds = member_feeds(_member(session, member_code))
-    return [harvest_feed(services, member_code, feed, progress=progress) for feed in feeds]
+    return [harvest_feed(services, member_code, feed, progress=progress, full=full) for feed in feeds]
 
 
 class _ListHarvester:

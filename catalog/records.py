@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from catalog.context import Services
+from indexer.clusterstore import redirect_target
 from indexer.project import load_sources, members_by_code
 from indexer.union import build_union
 from mappings import CrosswalkError, to_marcxml
@@ -55,3 +56,11 @@ def find_by_source(services: Services, member: str, local_id: str) -> dict[str, 
     if row is None or row.deleted or row.cluster_id is None:
         return None
     return {"id": row.cluster_id, "member": member, "local_id": local_id, "datestamp": row.datestamp}
+
+
+def moved_to(services: Services, union_id: str) -> str | None:
+    """Where a union id that disappeared in a merge lives on (None: never merged away, or live)."""
+    with services.db() as session:
+        if session.get(Cluster, union_id) is not None:
+            return None
+        return redirect_target(session, union_id)

@@ -80,8 +80,12 @@ class MarcRepository:
         name: str = "unicat demo OAI-PMH provider",
         base_url: str = "http://127.0.0.1/oai",
         state_file: Path | None = None,
+        deleted_record: str = "persistent",
     ) -> None:
         self.repository_id = repository_id
+        #: What Identify says of deletions: "persistent" lists deleted headers; "no" forgets a
+        #: deleted record at once (it just stops being listed), as many real providers do.
+        self.deleted_record = deleted_record
         self.name = name
         self.base_url = base_url
         self.state_file = state_file
@@ -179,7 +183,7 @@ class MarcRepository:
             protocolVersion="2.0",
             adminEmails=["oai-admin@example.org"],
             earliestDatestamp=earliest,
-            deletedRecord="persistent",
+            deletedRecord=self.deleted_record,
             granularity="YYYY-MM-DDThh:mm:ssZ",
             compression=["identity"],
         )
@@ -227,6 +231,8 @@ class MarcRepository:
             entries = list(self._entries.values())
         out = []
         for entry in entries:
+            if entry.deleted and self.deleted_record == "no":
+                continue
             if from_ is not None and entry.datestamp < from_:
                 continue
             if until is not None and entry.datestamp > until:

@@ -46,6 +46,20 @@ class Page:
     checkpoint: dict[str, Any] = field(default_factory=dict)
     #: Human-readable notes for the harvest report (retries, skipped files, ...).
     notes: list[str] = field(default_factory=list)
+    #: Set when the page belongs to a *full* pass over the member's catalogue: an id of that pass
+    #: that stays the same when a killed run resumes it. The pipeline marks every record of the
+    #: page as seen by the pass.
+    sweep: str | None = None
+    #: True on the last page of a full pass that yielded every record the member offers: the
+    #: member's records the pass did not see have been withdrawn (see ``catalog.withdrawals``).
+    sweep_complete: bool = False
+
+
+def new_sweep() -> str:
+    """An id for a new full pass (unique, unlike a start date that two passes of a day share)."""
+    import uuid
+
+    return uuid.uuid4().hex
 
 
 class Harvester(Protocol):
@@ -77,4 +91,13 @@ def plan_query_run(
         planned, mode = list(queries), "full"
     state = {"mode": mode, "queries": planned, "query": 0, "position": first_position, "started": started,
              "harvested_until": since, "complete": False}
+    if mode == "full":
+        state["sweep"] = new_sweep()
     return planned, state
+
+
+def sweep_of(state: dict[str, Any]) -> dict[str, Any]:
+    """The :class:`Page` sweep fields for a query-list run's ``state`` (a full run is a sweep)."""
+    if state.get("mode") != "full" or not state.get("sweep"):
+        return {}
+    return {"sweep": state["sweep"], "sweep_complete": bool(state.get("complete"))}

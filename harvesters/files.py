@@ -2,8 +2,9 @@
 
 Checkpoint (JSON) committed with every page::
 
-    {"files": {"<name>": {"etag": "<ETag>" | None, "sha256": "<hex>", "done": bool}},
-     "current": {"name": "<name>", "offset": <records already yielded from it>} | None}
+    {"files": {"<name>": {"etag": "<ETag>" | None, "sha256": "<hex>", "done": bool, "sweep": "<pass>"}},
+     "current": {"name": "<name>", "offset": <records already yielded from it>} | None,
+     "sweep": "<id of the pass in progress>"}           # absent once a pass ended
 
 ``name`` is the URL, the file's path, or for a directory the file's name inside it. A file that is
 ``done`` with the same sha256 (or a URL answering 304 to ``If-None-Match``) is skipped and noted. A
@@ -14,9 +15,12 @@ Records keep their bytes as received (ISO 2709) or are the ``<record>`` element 
 ``local_id`` is the ``id_field`` (``001`` or ``TAG$c``); a record without it gets
 ``sha256:<hash of its bytes>`` (noted), which is stable only while the record is unchanged.
 
-Deletions: a dump has no deletion signal; a record missing from a new dump is *not* deleted by this
-harvester. A member can list deleted ids, one per line, in the optional ``deleted`` file/URL; each
-becomes a deleted record.
+Deletions: a dump is the member's whole catalogue, so a pass that read every file is a full pass
+(its pages carry a ``sweep`` id, also kept in the checkpoint while a killed pass resumes, and its
+last page says it is complete): the pipeline withdraws the member's records it did not see. A pass
+that skipped an unchanged file is not complete (the skipped file's records were not seen); with
+no checkpoint (``unicat harvest --full``) every file is read. A member can also list deleted ids,
+one per line, in the optional ``deleted`` file/URL; each becomes a deleted record.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import httpx
 from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harvesters.base import Encoding, HarvestedRecord, HarvestError, Page
+from harvesters.base import Encoding, HarvestedRecord, HarvestError, Page, new_sweep
 from harvesters.http import RetryPolicy, check_status, with_retries
 from harvesters.xmlsafe import XmlError, iter_elements, serialise
 
@@ -109,8 +113,30 @@ class FileHarvester:
             backoff=backoff,
         )
         self._notes: list[str] = []
+        self._sweep, self._skipped, self._read = "", 0, 0
 
     def pages(self, checkpoint: dict[str, Any] | None) -> Iterator[Page]:
+        """The pages of one pass; the last is marked complete when the pass read every file."""
+        self._sweep = str((checkpoint or {}).get("sweep") or "") or new_sweep()  # kept while a pass resumes
+        self._skipped = self._read = 0
+        held: Page | None = None
+        for page in self._pass(checkpoint):
+            page.sweep = self._sweep
+            page.checkpoint["sweep"] = self._sweep
+            if held is not None:
+                yield held
+            held = page
+        if held is not None:
+            held.checkpoint.pop("sweep")  # the pass is over: the next run starts a new one
+            held.sweep_complete = not self._skipped
+            if self._skipped and self._read:
+                held.notes.append(
+                    f"withdrawals not looked for: {self._skipped} file(s) were not read again, so records "
+                    "missing from the dump cannot be told apart; unicat harvest --full reads every file"
+                )
+            yield held
+
+    def _pass(self, checkpoint: dict[str, Any] | None) -> Iterator[Page]:
         previous: dict[str, dict[str, Any]] = dict((checkpoint or {}).get("files") or {})
         current: dict[str, Any] = (checkpoint or {}).get("current") or {}
         files = {name: dict(state) for name, state in previous.items()}
@@ -128,11 +154,13 @@ class FileHarvester:
                 fetched = self._fetch(client, location, before, Path(tmp) / "download")
                 if fetched is None:
                     self._notes.append(f"{name}: not modified (ETag), skipped")
+                    self._skipped += kind == "records" and before.get("sweep") != self._sweep
                     continue
                 path, etag, sha256 = fetched
                 if before.get("done") and before.get("sha256") == sha256:
                     files[name] = {**before, "etag": etag or before.get("etag")}
                     self._notes.append(f"{name}: unchanged, skipped")
+                    self._skipped += kind == "records" and before.get("sweep") != self._sweep
                     continue
                 skip = 0
                 if current.get("name") == name and not before.get("done"):
@@ -140,13 +168,14 @@ class FileHarvester:
                         skip = int(current.get("offset") or 0)
                     else:
                         self._notes.append(f"{name}: changed since the interrupted harvest; starting it over")
-                files[name] = {"etag": etag, "sha256": sha256, "done": False}
+                files[name] = {"etag": etag, "sha256": sha256, "done": False, "sweep": self._sweep}
+                self._read += kind == "records"
                 for page in self._file_pages(name, kind, path, files, skip):
                     emitted = True
                     yield page
         for name in set(files) - seen:
             del files[name]
-            self._notes.append(f"{name}: no longer offered; its records are not deleted")
+            self._notes.append(f"{name}: no longer offered")
         if not emitted or self._notes:
             yield Page([], {"files": files, "current": None}, self._take_notes())
 

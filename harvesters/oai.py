@@ -7,7 +7,9 @@ Checkpoint (JSON) committed with every page::
      "high": "<datestamp>" | None,          # highest header datestamp seen so far (all runs)
      "granularity": "YYYY-MM-DD" | "YYYY-MM-DDThh:mm:ssZ",   # from Identify, asked once
      "run_started": "<responseDate>" | None, # server time of this run's first response
-     "complete": bool}                      # no token left: the run finished
+     "complete": bool,                      # no token left: the run finished
+     "sweep": "<id>" | None,                # set while a run without ``from`` lists everything
+     "deleted_record": "no" | "transient" | "persistent"}   # from Identify, asked once
 
 A run that finished is followed by an incremental run from its ``run_started`` (the server's own
 clock when the run began, as RecordManager and VuFind do, so records changed *during* a harvest are
@@ -16,6 +18,11 @@ its token. If the server has forgotten the token (``badResumptionToken``) the ru
 own ``from``: not from ``high``, because providers list records in identifier order, not datestamp
 order, so records below ``high`` may not have been seen yet. Re-fetched records are harmless (the
 store upserts by ``local_id``); lost ones are not.
+
+A run without a lower bound (the first one, or one started with no checkpoint) lists the whole
+repository: its pages carry a ``sweep`` id, so that the pipeline withdraws the member's records
+the run did not see. That is how withdrawals reach the catalogue from a provider whose Identify
+says ``deletedRecord`` is ``no`` or ``transient`` (its incremental runs are noted as blind to them).
 
 ``local_id`` rule, identical for live and deleted records (a deletion has no payload, so the MARC
 001 cannot be used for it): an identifier of the form ``oai:<repository>:<local>`` gives
@@ -38,7 +45,7 @@ from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sickle import Sickle
 
-from harvesters.base import HarvestedRecord, HarvestError, Page, Syntax
+from harvesters.base import HarvestedRecord, HarvestError, Page, Syntax, new_sweep
 from harvesters.http import RetryPolicy, TransientError, with_retries
 from harvesters.xmlsafe import XmlError, parse_xml, recover_xml, serialise
 
@@ -155,7 +162,10 @@ class OaiHarvester:
     # ------------------------------------------------------------------ the run
     def pages(self, checkpoint: dict[str, Any] | None) -> Iterator[Page]:
         cp = dict(checkpoint or {})
-        granularity = cp.get("granularity") or self._identify()
+        granularity: str | None = cp.get("granularity")
+        deleted_record: str | None = cp.get("deleted_record")  # None: a checkpoint older than the field
+        if not granularity:
+            granularity, deleted_record = self._identify()
         high: str | None = cp.get("high")
         token: str | None = None
         run_started: str | None = None
@@ -168,6 +178,14 @@ class OaiHarvester:
         else:
             start = self.feed.from_
         start = at_granularity(start, granularity) if start else None
+        # A run without a lower bound lists everything: a full pass, whose unseen records are
+        # withdrawals (the only way to see them when the provider keeps no deletions).
+        sweep = (cp.get("sweep") if token else None) or (new_sweep() if start is None else None)
+        if start is not None and deleted_record in ("no", "transient"):
+            self._notes.append(
+                f"{self.feed.url}: Identify says deletedRecord={deleted_record}; an incremental harvest "
+                "does not see withdrawn records, a full harvest (unicat harvest --full) does"
+            )
         restarts = 0
 
         def state(complete: bool) -> dict[str, Any]:
@@ -178,7 +196,13 @@ class OaiHarvester:
                 "granularity": granularity,
                 "run_started": run_started,
                 "complete": complete,
+                "sweep": sweep,
+                "deleted_record": deleted_record,
             }
+
+        def page(records: list[HarvestedRecord], complete: bool) -> Page:
+            notes = self._take_notes()
+            return Page(records, state(complete), notes, sweep=sweep, sweep_complete=bool(sweep) and complete)
 
         while True:
             response = self._list_records(token, start)
@@ -186,7 +210,7 @@ class OaiHarvester:
                 code, message = response.error
                 if code == "noRecordsMatch":
                     token, run_started = None, run_started or response.response_date
-                    yield Page([], state(True), self._take_notes())
+                    yield page([], True)
                     return
                 if code == "badResumptionToken" and token is not None and restarts < MAX_RESTARTS:
                     restarts += 1
@@ -199,7 +223,7 @@ class OaiHarvester:
             if stamps:
                 high = max([*stamps, *([high] if high else [])])
             token = response.token
-            yield Page(response.records, state(token is None), self._take_notes())
+            yield page(response.records, token is None)
             if token is None:
                 return
 
@@ -227,13 +251,18 @@ class OaiHarvester:
 
         return with_retries(self.feed.url, attempt, self.policy, sleep=self.sleep, notes=self._notes)
 
-    def _identify(self) -> str:
+    def _identify(self) -> tuple[str, str]:
+        """The server's datestamp granularity and how it keeps deletions (``deletedRecord``)."""
         _data, root, _clean = self._fetch({"verb": "Identify"})
         value = (root.findtext(f"{_q('Identify')}/{_q('granularity')}") or "").strip()
+        deleted = (root.findtext(f"{_q('Identify')}/{_q('deletedRecord')}") or "").strip()
+        if deleted not in {"no", "transient", "persistent"}:
+            self._notes.append(f"{self.feed.url}: Identify gave no deletedRecord; taking it as 'no'")
+            deleted = "no"
         if value in {DAY, SECONDS}:
-            return value
+            return value, deleted
         self._notes.append(f"{self.feed.url}: Identify gave no usable granularity; using {DAY}")
-        return DAY
+        return DAY, deleted
 
     def _list_records(self, token: str | None, start: str | None) -> _Response:
         params = {"verb": "ListRecords"}

@@ -23,7 +23,7 @@ import httpx
 from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harvesters.base import HarvestedRecord, HarvestError, Page, plan_query_run
+from harvesters.base import HarvestedRecord, HarvestError, Page, plan_query_run, sweep_of
 
 SruVersion = Literal["1.1", "1.2", "2.0"]
 
@@ -321,7 +321,7 @@ class SruHarvester:
                 else:
                     state = {**state, "position": nxt}
                 yield Page([self._record(r, start + i) for i, r in enumerate(resp.records)],
-                           checkpoint=dict(state), notes=notes)
+                           checkpoint=dict(state), notes=notes, **sweep_of(state))
 
     def _ask(self, client: SruClient, query: str, start: int) -> SruResponse:
         last: SruError | None = None

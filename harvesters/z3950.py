@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harvesters.base import HarvestedRecord, HarvestError, Page, plan_query_run
+from harvesters.base import HarvestedRecord, HarvestError, Page, plan_query_run, sweep_of
 from harvesters.sru import NotMarc, marcxml_record
 from harvesters.zoom import Connection, ZoomError, ZoomRecord
 
@@ -142,7 +142,7 @@ class Z3950Harvester:
                 notes = [f"query {qi + 1}/{len(queries)} {query!r}: {total} hits"] if pos == 0 else []
                 if pos >= total:  # no hits, or resumed just after this query's last page
                     state = self._advance(state, len(queries))
-                    yield Page([], checkpoint=dict(state), notes=notes)
+                    yield Page([], checkpoint=dict(state), notes=notes, **sweep_of(state))
                     continue
                 while pos < total:
                     try:
@@ -155,7 +155,8 @@ class Z3950Harvester:
                     state = {**state, "position": pos}
                     if pos >= total:
                         state = self._advance(state, len(queries))
-                    yield Page([self._record(r, qi) for r in batch], checkpoint=dict(state), notes=notes)
+                    yield Page([self._record(r, qi) for r in batch], checkpoint=dict(state), notes=notes,
+                               **sweep_of(state))
                     notes = []
 
     @staticmethod

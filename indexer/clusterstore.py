@@ -21,7 +21,7 @@ from indexer.partition import Group, Item, partition
 from mappings.document import BibDocument
 from mappings.fingerprint import matcher_fingerprint
 from mappings.matchkeys import MatchKeys, match_keys
-from store.models import Cluster, ClusterOverride, MatchKeyRow, SourceRecord, utcnow
+from store.models import Cluster, ClusterOverride, MatchKeyRow, SourceRecord, UnionRedirect, utcnow
 from store.state import MATCHER_STATE, claim_empty_state, read_state, write_state
 
 #: A key shared by more records than this links nothing (e.g. a placeholder ISBN).
@@ -256,18 +256,7 @@ def assign(
         if index not in chosen and cid not in used:
             chosen[index] = cid
             used.add(cid)
-    fresh = [i for i in range(len(groups)) if i not in chosen]
-    wanted = {i: _candidate(groups[i].items[0].sort_key, 0) for i in fresh}
-    taken = used | old_clusters | _existing_cluster_ids(session, wanted.values())
-    for index in fresh:
-        cid, attempt = wanted[index], 0
-        while cid in taken:
-            attempt += 1
-            cid = _candidate(groups[index].items[0].sort_key, attempt)
-            if attempt > 5:
-                taken |= _existing_cluster_ids(session, [cid])
-        chosen[index] = cid
-        taken.add(cid)
+    chosen.update(_mint(session, groups, [i for i in range(len(groups)) if i not in chosen], used | old_clusters))
     existing = _existing_cluster_ids(session, chosen.values())
     now = utcnow()
     inserts, updates, moves = [], [], []
@@ -295,7 +284,64 @@ def assign(
         table = SourceRecord.__table__
         session.execute(update(table).where(table.c.id == bindparam("rid")).values(cluster_id=bindparam("cid")), moves)
     change.removed = old_clusters - change.touched
+    _redirect(session, groups, chosen, old_of, change)
     return change
+
+
+def _mint(session: Session, groups: list[Group], indexes: list[int], taken: set[str]) -> dict[int, str]:
+    """New union ids for the groups at ``indexes``: the first candidate of the group's first record
+    that no union record in the store, nor this clustering, holds. Every candidate is checked
+    against the store: an id minted for another work in an earlier clustering may be any of them."""
+    wanted = {i: _candidate(groups[i].items[0].sort_key, 0) for i in indexes}
+    taken = set(taken) | _existing_cluster_ids(session, wanted.values())
+    minted: dict[int, str] = {}
+    for index in indexes:
+        cid, attempt = wanted[index], 0
+        while cid in taken:
+            attempt += 1
+            cid = _candidate(groups[index].items[0].sort_key, attempt)
+            taken |= _existing_cluster_ids(session, [cid])
+        minted[index] = cid
+        taken.add(cid)
+    return minted
+
+
+def _redirect(
+    session: Session, groups: list[Group], chosen: dict[int, str], old_of: dict[int, str | None], change: ClusterChange
+) -> None:
+    """Point each union id that disappeared at the union record most of its records joined, so
+    old links keep working; an id that is live again loses its redirect. Targets are kept live
+    (redirects to an id that disappears move on to its own target), so there are no chains."""
+    went: dict[str, Counter[str]] = {}
+    for index, group in enumerate(groups):
+        for it in group.items:
+            old = old_of.get(it.ref)
+            if old in change.removed:
+                went.setdefault(old, Counter())[chosen[index]] += 1
+    table = UnionRedirect.__table__
+    for batch in _chunks(change.touched):
+        session.execute(delete(table).where(table.c.old_id.in_(batch)))
+    targets = {old: min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0] for old, counts in went.items()}
+    now = utcnow()
+    for old, target in sorted(targets.items()):
+        session.execute(update(table).where(table.c.target_id == old).values(target_id=target))
+        session.execute(delete(table).where(table.c.old_id == old))
+        session.execute(insert(table).values(old_id=old, target_id=target, created_at=now))
+
+
+def redirect_target(session: Session, union_id: str) -> str | None:
+    """The live union record a merged-away ``union_id`` now belongs to, or None. Follows chains
+    left by older code, never round a loop."""
+    seen = {union_id}
+    current = union_id
+    while True:
+        target = session.scalar(select(UnionRedirect.target_id).where(UnionRedirect.old_id == current))
+        if target is None or target in seen:
+            return None
+        if session.get(Cluster, target) is not None:
+            return target
+        seen.add(target)
+        current = target
 
 
 def _apply(

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -70,6 +71,8 @@ class SourceRecord(Base):
     document: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     cluster_id: Mapped[str | None] = mapped_column(ForeignKey("cluster.id"), index=True, default=None)
     harvest_run_id: Mapped[int | None] = mapped_column(ForeignKey("harvest_run.id"), default=None)
+    #: The last full pass of the member's feed that saw this record (see :mod:`catalog.withdrawals`).
+    seen_sweep: Mapped[str | None] = mapped_column(String(32), default=None)
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -136,8 +139,43 @@ class HarvestRun(Base):
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     deleted: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
+    #: Records a complete full pass did not see, marked deleted at its end.
+    withdrawn: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class PendingWithdrawal(Base):
+    """The withdrawals of a full pass that would have withdrawn more than the member's limit: held
+    for an administrator to apply or discard (``unicat withdrawals``), never applied unasked."""
+
+    __tablename__ = "pending_withdrawal"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_code: Mapped[str] = mapped_column(ForeignKey("member.code"), index=True)
+    feed: Mapped[str] = mapped_column(String(32))
+    harvest_run_id: Mapped[int | None] = mapped_column(ForeignKey("harvest_run.id"))
+    sweep: Mapped[str] = mapped_column(String(32))
+    #: Source record ids the pass did not see.
+    record_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: The member's live records of that feed when the pass ended, and the limit that held it.
+    live: Mapped[int] = mapped_column(Integer, default=0)
+    max_share: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|applied|discarded|superseded
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class UnionRedirect(Base):
+    """A union id that disappeared in a merge, and the union record its records joined: old links
+    (portals, ILL requests) are answered with a redirect. Targets are always live ids: no chains."""
+
+    __tablename__ = "union_redirect"
+
+    old_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    target_id: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Checkpoint(Base):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import ApiError, error_body
@@ -41,6 +44,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.settings = settings
     _install_error_handlers(app)
+    _install_record_redirects(app)
     _include_routers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
@@ -54,6 +58,34 @@ def _include_routers(app: FastAPI) -> None:
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.include_router(ill_pages.router)
+
+
+#: A union record's own pages, in the API and on the web: the id, then any sub-path.
+RECORD_PATH = re.compile(r"^(/api/v1/records/|/records/)(u[0-9a-f]{15})(/.*)?$")
+
+
+def _install_record_redirects(app: FastAPI) -> None:
+    """A union id merged away answers ``301 Moved Permanently`` to the record it joined, on every
+    page of the record (API and web, sub-paths included), so that links kept by portals and ILL
+    requests keep working. Only answers that would have been 404 are looked at."""
+
+    @app.middleware("http")
+    async def moved_records(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        if response.status_code != 404 or request.method not in ("GET", "HEAD"):
+            return response
+        match = RECORD_PATH.match(request.url.path)
+        if match is None:
+            return response
+        from catalog.records import moved_to
+
+        target = await run_in_threadpool(moved_to, request.app.state.services, match.group(2))
+        if target is None:
+            return response
+        location = f"{match.group(1)}{target}{match.group(3) or ''}"
+        if request.url.query:
+            location += f"?{request.url.query}"
+        return RedirectResponse(location, status_code=301)
 
 
 def _is_api(request: Request) -> bool:

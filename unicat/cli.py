@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from unicat.cli_withdrawals import app as withdrawals_app
 from unicat.settings import Settings, get_settings
 
 app = typer.Typer(help="unicat union catalogue: harvest, index, search, serve.", no_args_is_help=True)
@@ -27,6 +28,7 @@ for sub, name in (
     (report_app, "report"),
     (cluster_app, "cluster"),
     (db_app, "db"),
+    (withdrawals_app, "withdrawals"),
 ):
     app.add_typer(sub, name=name)
 try:
@@ -176,6 +178,9 @@ def harvest(
     code: Annotated[str | None, typer.Argument(help="Member code")] = None,
     all_members: Annotated[bool, typer.Option("--all", help="Harvest every member")] = False,
     feed: Annotated[str | None, typer.Option(help="Only this feed (oai, files, z3950, sru)")] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Read the whole catalogue again; withdraw what it no longer holds")
+    ] = False,
 ) -> None:
     """Harvest a member (or all) to completion in the foreground, with progress."""
     from sqlalchemy import select
@@ -213,9 +218,9 @@ def harvest(
 
                 try:
                     reports = (
-                        [harvest_feed(services, member, feed, progress=show)]
+                        [harvest_feed(services, member, feed, progress=show, full=full)]
                         if feed
-                        else harvest_member(services, member, progress=show)
+                        else harvest_member(services, member, progress=show, full=full)
                     )
                 except UnknownMemberError as exc:
                     raise fail(str(exc)) from None
@@ -224,8 +229,14 @@ def harvest(
                 console.print(
                     f"[{colour}]{r.member}/{r.feed}: {r.status}[/] pages={r.pages} added={r.added} "
                     f"updated={r.updated} unchanged={r.unchanged} deleted={r.deleted} "
-                    f"rejected={r.rejected} indexed={r.indexed} index_failed={r.index_failed}"
+                    f"rejected={r.rejected} withdrawn={r.withdrawn} indexed={r.indexed} "
+                    f"index_failed={r.index_failed}"
                 )
+                for held in r.held:
+                    console.print(
+                        f"  [yellow]withdrawal {held['id']} held:[/] {held['records']} of {held['live']} records "
+                        f"(limit {held['limit']:.0%}); unicat withdrawals apply|discard {held['id']}"
+                    )
                 for note in r.notes[-5:]:
                     console.print(f"  note: {note}")
                 if r.error:

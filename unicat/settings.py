@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     es_version: str = "8.19.8"
     es_port: int = 9200
     index_prefix: str = "unicat"
+    #: The catalogue's public address (``https://unicat.example.edu``) for permalinks; when empty,
+    #: the address the request came to.
+    public_url: str = ""
     redis_url: str = "redis://127.0.0.1:6379/0"
     #: Search paging never goes deeper than this many hits (from + size).
     max_result_window: int = 1000
@@ -38,6 +41,9 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="dev-only-not-secret", repr=False)
     #: Processes that crosswalk harvested pages (0 = one per core, at most 4; 1 = in process).
     crosswalk_workers: int = 0
+    #: The largest share of a member's records one full harvest may withdraw without an
+    #: administrator (a member's ``withdraw_limit`` in the members file overrides it).
+    withdraw_limit: float = Field(default=0.2, ge=0, le=1)
     harvest_timeout: float = 30.0
     harvest_retries: int = 4
     availability_timeout: float = 2.0

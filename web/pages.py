@@ -111,11 +111,13 @@ def record_page(request: Request, services: ServicesDep, union_id: str) -> HTMLR
     for holding in record["holdings"]:
         regions.setdefault(holding["region"], []).append(holding)
     order = sorted(regions, key=lambda r: (r != region, r))
+    base = services.settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
     return render(
         request,
         "record.html",
         {
             "record": record,
+            "permalink": f"{base}/records/{record['id']}",
             "regions": [(r, regions[r]) for r in order],
             "home_region": region,
             "region_names": region_names(_members(services).values()),

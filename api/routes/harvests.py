@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from api.deps import ServicesDep
 from catalog.harvests import harvest_runs, index_failures, members_overview, rejects
 from catalog.quality import derivation_state
+from catalog.withdrawals import list_withdrawals
 
 router = APIRouter(tags=["harvests"])
 
@@ -26,6 +27,17 @@ def list_harvests(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     return {"runs": harvest_runs(services, member, limit)}
+
+
+@router.get("/withdrawals", summary="Full harvests held because they would withdraw more than the member's limit")
+def list_held_withdrawals(
+    services: ServicesDep,
+    member: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[
+        str, Query(pattern="^(pending|applied|discarded|superseded|all)$", description="pending, a decision, or all")
+    ] = "pending",
+) -> dict[str, Any]:
+    return {"withdrawals": list_withdrawals(services, status=None if status == "all" else status, member=member)}
 
 
 @router.get("/rejects", summary="Records that could not be used, with the reason")

@@ -30,6 +30,7 @@ def test_full_harvest_follows_tokens_and_checkpoints_every_page(oai_data) -> Non
         pages = run(harvester(server.url), None)
     assert [len(p.records) for p in pages] == [10, 1]
     first, last = pages[0].checkpoint, pages[1].checkpoint
+    sweep = first.pop("sweep")
     assert first == {
         "token": MZK_TOKEN,
         "from": None,
@@ -37,7 +38,11 @@ def test_full_harvest_follows_tokens_and_checkpoints_every_page(oai_data) -> Non
         "granularity": SECONDS,
         "run_started": "2014-12-08T18:45:01Z",
         "complete": False,
+        "deleted_record": "persistent",
     }
+    # a run without a lower bound lists everything: one full pass, complete on its last page
+    assert sweep and [p.sweep for p in pages] == [sweep, sweep] and last["sweep"] == sweep
+    assert [p.sweep_complete for p in pages] == [False, True]
     assert last["token"] is None and last["complete"] is True and last["high"] == "2015-01-01T14:42:39Z"
     assert last["run_started"] == "2014-12-08T18:45:01Z"
     assert [r.params.get("verb") for r in server.requests] == ["Identify", "ListRecords", "ListRecords"]
