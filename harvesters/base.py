@@ -74,26 +74,45 @@ def plan_query_run(
     incremental_query: str | None,
     date_format: str,
     first_position: int,
+    full_every_days: int | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
     """Plan a run of a query-list harvester (Z39.50, SRU): resume an unfinished run where its
     checkpoint stopped, or start a new one — incremental from the last finished run's start when
-    the member declares an ``incremental_query`` with a ``{from}`` placeholder, else full."""
+    the member declares an ``incremental_query`` with a ``{from}`` placeholder, else full. An
+    incremental run sees no withdrawals: with ``full_every_days`` a run is full again when the
+    last full one (``last_full``, a day) is that old."""
     from datetime import UTC, datetime
 
     cp = dict(checkpoint or {})
     if cp.get("queries") and not cp.get("complete"):
         return list(cp["queries"]), cp
-    started = datetime.now(UTC).strftime(date_format)
-    since = cp.get("harvested_until")
-    if since and incremental_query:
+    now = datetime.now(UTC)
+    started = now.strftime(date_format)
+    since, last_full = cp.get("harvested_until"), cp.get("last_full")
+    if since and incremental_query and not full_due(last_full, full_every_days, now):
         planned, mode = [incremental_query.replace("{from}", str(since))], "incremental"
     else:
-        planned, mode = list(queries), "full"
+        planned, mode, last_full = list(queries), "full", now.strftime("%Y-%m-%d")
     state = {"mode": mode, "queries": planned, "query": 0, "position": first_position, "started": started,
              "harvested_until": since, "complete": False}
+    if last_full:
+        state["last_full"] = last_full
     if mode == "full":
         state["sweep"] = new_sweep()
     return planned, state
+
+
+def full_due(last_full: str | None, every_days: int | None, now: Any) -> bool:
+    """Whether a full run is due: ``every_days`` set and the last full run (a ``YYYY-MM-DD``
+    day, ``None`` if unknown) at least that many days before ``now``."""
+    from datetime import datetime
+
+    if every_days is None:
+        return False
+    try:
+        return last_full is None or (now.date() - datetime.fromisoformat(last_full).date()).days >= every_days
+    except ValueError:
+        return True
 
 
 def sweep_of(state: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,8 @@ Checkpoint (JSON) committed with every page::
      "run_started": "<responseDate>" | None, # server time of this run's first response
      "complete": bool,                      # no token left: the run finished
      "sweep": "<id>" | None,                # set while a run without ``from`` lists everything
-     "deleted_record": "no" | "transient" | "persistent"}   # from Identify, asked once
+     "deleted_record": "no" | "transient" | "persistent",   # from Identify, asked once
+     "last_full": "YYYY-MM-DD" | None}      # the day the last run without ``from`` started
 
 A run that finished is followed by an incremental run from its ``run_started`` (the server's own
 clock when the run began, as RecordManager and VuFind do, so records changed *during* a harvest are
@@ -22,7 +23,9 @@ store upserts by ``local_id``); lost ones are not.
 A run without a lower bound (the first one, or one started with no checkpoint) lists the whole
 repository: its pages carry a ``sweep`` id, so that the pipeline withdraws the member's records
 the run did not see. That is how withdrawals reach the catalogue from a provider whose Identify
-says ``deletedRecord`` is ``no`` or ``transient`` (its incremental runs are noted as blind to them).
+says ``deletedRecord`` is ``no`` or ``transient`` (its incremental runs are noted as blind to them);
+for such a provider ``full_every_days`` makes a run list everything again when the last full run
+is that many days old.
 
 ``local_id`` rule, identical for live and deleted records (a deletion has no payload, so the MARC
 001 cannot be used for it): an identifier of the form ``oai:<repository>:<local>`` gives
@@ -45,7 +48,7 @@ from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sickle import Sickle
 
-from harvesters.base import HarvestedRecord, HarvestError, Page, Syntax, new_sweep
+from harvesters.base import HarvestedRecord, HarvestError, Page, Syntax, full_due, new_sweep
 from harvesters.http import RetryPolicy, TransientError, with_retries
 from harvesters.xmlsafe import XmlError, parse_xml, recover_xml, serialise
 
@@ -77,6 +80,9 @@ class OaiFeed(BaseModel):
     from_: str | None = Field(default=None, alias="from", description="initial lower bound for the first run")
     timeout: float | None = Field(default=None, gt=0)
     retries: int | None = Field(default=None, ge=0)
+    #: Harvest in full (no ``from``) when the last full run is this many days old, so that
+    #: withdrawals are seen from a provider whose deletedRecord is ``no`` or ``transient``.
+    full_every_days: int | None = Field(default=None, ge=1)
 
     @field_validator("url")
     @classmethod
@@ -178,9 +184,15 @@ class OaiHarvester:
         else:
             start = self.feed.from_
         start = at_granularity(start, granularity) if start else None
+        last_full: str | None = cp.get("last_full")
+        if start is not None and not token and self._full_due(last_full, deleted_record):
+            self._notes.append(f"{self.feed.url}: full harvest (the last one was {last_full or 'never'})")
+            start = None
         # A run without a lower bound lists everything: a full pass, whose unseen records are
         # withdrawals (the only way to see them when the provider keeps no deletions).
         sweep = (cp.get("sweep") if token else None) or (new_sweep() if start is None else None)
+        if start is None and not token:
+            last_full = datetime.now(UTC).strftime("%Y-%m-%d")
         if start is not None and deleted_record in ("no", "transient"):
             self._notes.append(
                 f"{self.feed.url}: Identify says deletedRecord={deleted_record}; an incremental harvest "
@@ -198,6 +210,7 @@ class OaiHarvester:
                 "complete": complete,
                 "sweep": sweep,
                 "deleted_record": deleted_record,
+                "last_full": last_full,
             }
 
         def page(records: list[HarvestedRecord], complete: bool) -> Page:
@@ -226,6 +239,12 @@ class OaiHarvester:
             yield page(response.records, token is None)
             if token is None:
                 return
+
+    def _full_due(self, last_full: str | None, deleted_record: str | None) -> bool:
+        """Whether this run should list everything although it could be incremental."""
+        if deleted_record == "persistent":
+            return False
+        return full_due(last_full, self.feed.full_every_days, datetime.now(UTC))
 
     def _take_notes(self) -> list[str]:
         notes, self._notes = self._notes, []

@@ -270,6 +270,9 @@ class SruFeed(BaseModel):
     queries: list[str] = Field(default_factory=lambda: ["cql.allRecords=1"], min_length=1)
     batch: int = Field(100, ge=1, le=1000)
     incremental_query: str | None = None
+    #: With an ``incremental_query``: run the full ``queries`` again when the last full run is
+    #: this many days old (incremental runs cannot see withdrawn records; full runs withdraw them).
+    full_every_days: int | None = Field(default=None, ge=1)
     date_format: str = "%Y%m%d"
     #: Extra query parameters every request carries (API keys, ``x-`` extensions).
     params: dict[str, str] = Field(default_factory=dict)
@@ -300,7 +303,9 @@ class SruHarvester:
     def _plan(self, checkpoint: dict[str, Any] | None) -> tuple[list[str], dict[str, Any]]:
         """Return the queries of this run and its starting state (a resumed or a fresh run)."""
         cfg = self.config
-        return plan_query_run(checkpoint, list(cfg.queries), cfg.incremental_query, cfg.date_format, 1)
+        return plan_query_run(
+            checkpoint, list(cfg.queries), cfg.incremental_query, cfg.date_format, 1, cfg.full_every_days
+        )
 
     def pages(self, checkpoint: dict[str, Any] | None) -> Iterator[Page]:
         cfg = self.config

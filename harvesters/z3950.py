@@ -82,6 +82,9 @@ class Z3950Feed(BaseModel):
     record_charset: str | None = "marc8"
     #: Query for records changed since ``{from}`` (formatted with ``date_format``).
     incremental_query: str | None = None
+    #: With an ``incremental_query``: run the full ``queries`` again when the last full run is
+    #: this many days old (incremental runs cannot see withdrawn records; full runs withdraw them).
+    full_every_days: int | None = Field(default=None, ge=1)
     date_format: str = "%Y%m%d"
     user: str | None = None
     password: str | None = Field(None, repr=False)
@@ -111,7 +114,9 @@ class Z3950Harvester:
     def _plan(self, checkpoint: dict[str, Any] | None) -> tuple[list[str], dict[str, Any]]:
         """Return the queries of this run and its starting state (a resumed or a fresh run)."""
         cfg = self.config
-        return plan_query_run(checkpoint, list(cfg.queries), cfg.incremental_query, cfg.date_format, 0)
+        return plan_query_run(
+            checkpoint, list(cfg.queries), cfg.incremental_query, cfg.date_format, 0, cfg.full_every_days
+        )
 
     # -- harvesting -------------------------------------------------------------------------
     def pages(self, checkpoint: dict[str, Any] | None) -> Iterator[Page]:

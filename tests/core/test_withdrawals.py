@@ -22,7 +22,7 @@ from catalog.withdrawals import WithdrawalError, discard_withdrawal, list_withdr
 from harvesters.base import HarvestedRecord, Page
 from harvesters.z3950 import ALL_RECORDS_PQF
 from store.db import transaction
-from store.models import Member, SourceRecord
+from store.models import Checkpoint, Member, SourceRecord
 from tests.core.helpers import DEMO, as_harvested, read_marc
 from tests.peers.zebra import ZebraServer, zebra_server
 from unicat.app import create_app
@@ -286,3 +286,38 @@ def test_a_record_sent_and_deleted_within_one_page_ends_deleted(services, uva):
         assert session.scalar(select(func.count()).select_from(SourceRecord)) == 2
     back = harvest_feed(services, "pku", "oai", harvester=_Pages([new]))
     assert back.status == "ok" and find_by_source(services, "pku", new.local_id) is not None
+
+
+def test_oai_full_every_days_brings_withdrawals_without_an_operator(services, oai_provider):
+    provider = oai_provider(read_marc(UVA, limit=30), batch_size=25)
+    provider.repository.deleted_record = "transient"
+    feed = {"url": provider.url, "metadata_prefix": "marc21", "full_every_days": 7}
+    configure(services, "pku", "oai", feed)
+    assert harvest_feed(services, "pku", "oai").added == 30
+    gone = provider.repository.identifiers()[3]
+    provider.repository.deleted_record = "no"  # transient: this deletion is already forgotten
+    provider.repository.delete(gone)
+    soon = harvest_feed(services, "pku", "oai")  # the last full run is from today: incremental
+    assert soon.withdrawn == 0 and len(live_ids(services, "pku")) == 30
+    with transaction(services.db) as session:  # a week passes
+        state = session.get(Checkpoint, ("pku", "oai"))
+        state.state = {**state.state, "last_full": "2026-01-01"}
+    later = harvest_feed(services, "pku", "oai")
+    assert later.status == "ok" and later.withdrawn == 1 and len(live_ids(services, "pku")) == 29
+    assert any("full harvest (the last one was 2026-01-01)" in note for note in later.notes)
+
+
+def test_a_query_list_feed_with_an_incremental_query_is_full_again_when_due():
+    from datetime import UTC, datetime
+
+    from harvesters.base import plan_query_run
+
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    done = {"complete": True, "harvested_until": "20260101", "queries": ["x"], "last_full": today}
+    args = (["@attr 1=_ALLRECORDS @attr 2=103 \"\""], '@attr 1=1012 @attr 2=4 "{from}"', "%Y%m%d", 0)
+    _, recent = plan_query_run(done, *args, full_every_days=7)
+    assert recent["mode"] == "incremental" and "sweep" not in recent and recent["last_full"] == today
+    _, due = plan_query_run({**done, "last_full": "2026-01-01"}, *args, full_every_days=7)
+    assert due["mode"] == "full" and due["sweep"] and due["last_full"] == today
+    _, never = plan_query_run({**done, "last_full": "2026-01-01"}, *args)
+    assert never["mode"] == "incremental", "without full_every_days the member's choice stands"

@@ -30,7 +30,8 @@ def test_full_harvest_follows_tokens_and_checkpoints_every_page(oai_data) -> Non
         pages = run(harvester(server.url), None)
     assert [len(p.records) for p in pages] == [10, 1]
     first, last = pages[0].checkpoint, pages[1].checkpoint
-    sweep = first.pop("sweep")
+    sweep, last_full = first.pop("sweep"), first.pop("last_full")
+    assert len(last_full) == 10 and last["last_full"] == last_full  # the day this full run began
     assert first == {
         "token": MZK_TOKEN,
         "from": None,
