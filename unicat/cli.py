@@ -356,8 +356,11 @@ def report_harvests(member: Annotated[str | None, typer.Option(help="Only this m
         runs = harvest_runs(services, member, 30)
     finally:
         services.close()
-    table = Table("run", "member", "feed", "status", "started", "pages", "+", "~", "=", "-", "rejects", "error")
+    table = Table(
+        "run", "member", "feed", "status", "started", "pages", "+", "~", "=", "-", "rejects", "withdrawn", "error"
+    )
     for r in runs:
+        held = [f" (held: {h['id']})" for h in r["withdrawals_held"] if h["status"] == "pending"]
         table.add_row(
             str(r["id"]),
             r["member"],
@@ -370,6 +373,7 @@ def report_harvests(member: Annotated[str | None, typer.Option(help="Only this m
             str(r["unchanged"]),
             str(r["deleted"]),
             str(r["rejected"]),
+            str(r["withdrawn"]) + "".join(held),
             (r["error"] or "")[:60],
         )
     console.print(table)
