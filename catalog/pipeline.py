@@ -22,7 +22,7 @@ from catalog.crosswalk_pool import CrosswalkJob, Item, Mapped, map_all, shared_p
 from catalog.lookahead import checksum, crosswalk_item, likely_to_map, mapper_with, with_next
 from catalog.members import member_feeds
 from catalog.projector import Projector
-from catalog.withdrawals import close_sweep, held_by_run, member_limit
+from catalog.withdrawals import close_sweep, held_by_run, mark_seen, member_limit
 from harvesters.base import HarvestedRecord, Harvester, HarvestError, Page
 from indexer.clusterstore import Fresh, KeyedRecord, recluster, write_keys
 from indexer.index import ensure_alias, refresh
@@ -180,7 +180,7 @@ def store_records(
     ids = {local_id: row.id for local_id, row in existing.items()} | _insert(session, list(inserts.values()))
     _update(session, updates)
     if sweep:
-        _mark_seen(session, member.code, [rec.local_id for rec in latest], sweep)
+        mark_seen(session, member.code, feed, sweep, [rec.local_id for rec in latest])
     final = [*updates.items(), *((ids[local_id], values) for local_id, values in inserts.items())]
     changed = [KeyedRecord(rid, bool(values.get("deleted")), values.get("document")) for rid, values in final]
     documents = {rid: (v["checksum"], v["document"]) for rid, v in final if not v.get("deleted") and v.get("document")}
@@ -226,15 +226,6 @@ def _deleted_row(
     }  # fmt: skip
 
 
-def _mark_seen(session: Session, member_code: str, local_ids: list[str], sweep: str) -> None:
-    """Remember that the full pass ``sweep`` saw these records (changed, unchanged or rejected)."""
-    table = SourceRecord.__table__
-    for start in range(0, len(local_ids), 500):
-        session.execute(
-            update(table)
-            .where(table.c.member_code == member_code, table.c.local_id.in_(local_ids[start : start + 500]))
-            .values(seen_sweep=sweep)
-        )
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:

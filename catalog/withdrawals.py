@@ -3,8 +3,9 @@
 Only OAI-PMH has a deletion signal, and only from a provider that keeps deletions. A file dump, a
 Z39.50 or SRU harvest of the whole catalogue, or a full OAI-PMH run says what the member holds
 *now*; whatever the member's feed held before and the pass did not see has been withdrawn. The
-pipeline marks every record of a full pass with the pass's id (``source_record.seen_sweep``); when
-the pass's last page is stored, :func:`close_sweep` runs in the same transaction:
+pipeline notes the local ids of every page of a full pass under the pass's id (``sweep_seen``, kept
+while a killed pass resumes); when the pass's last page is stored, :func:`close_sweep` runs in the
+same transaction:
 
 - the records of that member and feed still live and not seen by the pass are the withdrawals;
 - if they are more than the member's share limit (``withdraw_limit`` in the members file, else the
@@ -22,17 +23,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from catalog.context import Services
 from indexer.clusterstore import KeyedRecord, recluster, write_keys
 from indexer.project import queue
 from store.db import transaction
-from store.models import HarvestRun, Member, PendingWithdrawal, SourceRecord, utcnow
+from store.models import HarvestRun, Member, PendingWithdrawal, SourceRecord, SweepSeen, utcnow
 
 
-def _chunks(values: list[int], size: int = 500) -> list[list[int]]:
+def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
     return [values[start : start + size] for start in range(0, len(values), size)]
 
 
@@ -64,14 +67,14 @@ def close_sweep(
 ) -> SweepOutcome:
     """Withdraw (or hold) the member's records of ``feed`` that the full pass ``sweep`` did not see."""
     live = session.scalar(select(func.count()).select_from(SourceRecord).where(*_live(member.code, feed))) or 0
+    seen = select(SweepSeen.local_id).where(SweepSeen.sweep == sweep, SweepSeen.local_id == SourceRecord.local_id)
     unseen = list(
         session.scalars(
-            select(SourceRecord.id)
-            .where(*_live(member.code, feed))
-            .where(or_(SourceRecord.seen_sweep.is_(None), SourceRecord.seen_sweep != sweep))
-            .order_by(SourceRecord.id)
+            select(SourceRecord.id).where(*_live(member.code, feed), ~seen.exists()).order_by(SourceRecord.id)
         )
     )
+    # this pass is over, and so is any abandoned one of the same feed (e.g. restarted with --full)
+    session.execute(delete(SweepSeen).where(SweepSeen.member_code == member.code, SweepSeen.feed == feed))
     _supersede(session, member.code, feed)
     if not unseen:
         return SweepOutcome()
@@ -93,6 +96,16 @@ def close_sweep(
     run.withdrawn = (run.withdrawn or 0) + len(unseen)
     note = f"withdrawn: {len(unseen)} of {live} records were not in this full harvest"
     return SweepOutcome(withdrawn=len(unseen), touched=touched, note=note)
+
+
+def mark_seen(session: Session, member_code: str, feed: str, sweep: str, local_ids: list[str]) -> None:
+    """Note that the full pass ``sweep`` saw these records (changed, unchanged or rejected alike).
+    A record seen twice (in two Z39.50 queries, or re-sent after a resume) is noted once."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    for batch in _chunks(list(dict.fromkeys(local_ids))):
+        rows = [{"sweep": sweep, "local_id": lid, "member_code": member_code, "feed": feed} for lid in batch]
+        session.execute(insert(SweepSeen).on_conflict_do_nothing(), rows)
 
 
 def _supersede(session: Session, member_code: str, feed: str) -> None:
@@ -185,7 +198,6 @@ def apply_withdrawal(services: Services, pending_id: int, *, by: str | None = No
                     select(SourceRecord.id).where(
                         SourceRecord.id.in_(batch),
                         SourceRecord.deleted.is_(False),
-                        or_(SourceRecord.seen_sweep.is_(None), SourceRecord.seen_sweep != pending.sweep),
                         or_(
                             SourceRecord.harvest_run_id.is_(None),
                             SourceRecord.harvest_run_id <= (pending.harvest_run_id or 0),

@@ -18,8 +18,13 @@ def get_record(services: Services, union_id: str) -> dict[str, Any] | None:
     if callable(custom):
         return custom(services, union_id)  # type: ignore[no-any-return]
     from catalog.records import get_record as catalog_get_record  # type: ignore[import-not-found]
+    from catalog.records import moved_to  # type: ignore[import-not-found]
 
-    return catalog_get_record(services, union_id)  # type: ignore[no-any-return]
+    record = catalog_get_record(services, union_id)
+    if record is None:  # a link kept from before a merge: the record it joined (its "id" is the new one)
+        target = moved_to(services, union_id)
+        record = catalog_get_record(services, target) if target else None
+    return record  # type: ignore[no-any-return]
 
 
 async def availability(services: Services, record: dict[str, Any]) -> list[dict[str, Any]]:

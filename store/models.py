@@ -71,8 +71,6 @@ class SourceRecord(Base):
     document: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     cluster_id: Mapped[str | None] = mapped_column(ForeignKey("cluster.id"), index=True, default=None)
     harvest_run_id: Mapped[int | None] = mapped_column(ForeignKey("harvest_run.id"), default=None)
-    #: The last full pass of the member's feed that saw this record (see :mod:`catalog.withdrawals`).
-    seen_sweep: Mapped[str | None] = mapped_column(String(32), default=None)
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -143,6 +141,19 @@ class HarvestRun(Base):
     withdrawn: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class SweepSeen(Base):
+    """A local id a full pass in progress has seen (see :mod:`catalog.withdrawals`): narrow rows,
+    written a page at a time and dropped when the pass ends, so that marking costs no rewrite of
+    the wide source records."""
+
+    __tablename__ = "sweep_seen"
+
+    sweep: Mapped[str] = mapped_column(String(32), primary_key=True)
+    local_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    member_code: Mapped[str] = mapped_column(String(64), index=True)
+    feed: Mapped[str] = mapped_column(String(32))
 
 
 class PendingWithdrawal(Base):

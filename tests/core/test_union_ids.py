@@ -95,6 +95,9 @@ def test_a_union_id_merged_away_answers_301_to_the_record_it_joined(services, ht
     assert page.status_code == 301 and page.headers["location"] == f"/records/{kept}"
     followed = http.get(f"/api/v1/records/{lost}", follow_redirects=True)
     assert followed.status_code == 200 and followed.json()["id"] == kept
+    from ill import sources  # an ILL request placed from an old link goes to the record it joined
+
+    assert sources.get_record(services, lost)["id"] == kept
     missing = http.get("/api/v1/records/u000000000000000")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 

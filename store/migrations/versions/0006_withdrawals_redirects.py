@@ -1,6 +1,6 @@
 """withdrawals of records a full harvest did not see, and redirects of merged-away union ids
 
-``source_record.seen_sweep`` remembers the last full pass that saw a record; ``harvest_run.withdrawn``
+``sweep_seen`` holds the local ids a full pass in progress has seen; ``harvest_run.withdrawn``
 counts what a pass withdrew; ``pending_withdrawal`` holds a pass that would have withdrawn more
 than the member's limit; ``union_redirect`` maps a union id lost in a merge to the record it joined.
 
@@ -18,8 +18,15 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("source_record", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("seen_sweep", sa.String(length=32), nullable=True))
+    op.create_table(
+        "sweep_seen",
+        sa.Column("sweep", sa.String(length=32), nullable=False),
+        sa.Column("local_id", sa.String(length=255), nullable=False),
+        sa.Column("member_code", sa.String(length=64), nullable=False),
+        sa.Column("feed", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("sweep", "local_id"),
+    )
+    op.create_index("ix_sweep_seen_member_code", "sweep_seen", ["member_code"], unique=False)
     with op.batch_alter_table("harvest_run", schema=None) as batch_op:
         batch_op.add_column(sa.Column("withdrawn", sa.Integer(), nullable=False, server_default="0"))
     op.create_table(
@@ -58,5 +65,5 @@ def downgrade() -> None:
     op.drop_table("pending_withdrawal")
     with op.batch_alter_table("harvest_run", schema=None) as batch_op:
         batch_op.drop_column("withdrawn")
-    with op.batch_alter_table("source_record", schema=None) as batch_op:
-        batch_op.drop_column("seen_sweep")
+    op.drop_index("ix_sweep_seen_member_code", table_name="sweep_seen")
+    op.drop_table("sweep_seen")
