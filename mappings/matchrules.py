@@ -8,7 +8,8 @@ union record?
   audio); a different language of the text (a translation: MARC 008/35-37, UNIMARC 101,
   dc:language; "und"/"mul" count as unknown); different edition ordinals ("2nd ed." vs "3rd
   ed.") or edition statements naming different editions ("Windows version" vs "DOS version");
-  page counts more than 10 apart; a set in several volumes ("3 v.") and a single book; a box or
+  page counts more than 10 apart; a set in several volumes ("3 v.") and a single book (two
+  records of one set may both give its total pages: "2 v. (4, 1224 p.)" / "2册 (4, 1224页)"); a box or
   kit (an ISBN qualified "boxed set", "kit", "套装" that the other record lacks) and the book in it;
 * **on a shared identifier** (ISBN, ISSN, OCLC, LCCN, national number), also: titles proper that
   differ by more than one word (two Han character pairs), or by as many words as they share,
@@ -224,8 +225,11 @@ def compatible(a: MatchKeys, b: MatchKeys, *, strong: bool) -> bool:
         return False
     if a.pages is not None and b.pages is not None and abs(a.pages - b.pages) > PAGE_TOLERANCE:
         return False
-    if (a.multivolume and b.pages is not None) or (b.multivolume and a.pages is not None):
-        return False  # a set of volumes and one book of it (they often share the set's ISBN)
+    if a.multivolume != b.multivolume and (b.pages if a.multivolume else a.pages) is not None:
+        # A set of volumes and one book of it (they often share the set's ISBN). Two records of a
+        # set may both give its total pages ("2 v. (4, 1224 p.)" / "2册 (4, 1224页)"): the page
+        # rule above compares those.
+        return False
     if a.package_isbns - b.isbns or b.package_isbns - a.isbns:
         return False  # a boxed set or kit and the book it holds ("(boxed set)" / "(book)")
     if strong:
