@@ -127,8 +127,10 @@ def serving(body: bytes) -> Iterator[str]:
 def harvested(path: Path) -> Iterator[HarvestedRecord | str]:
     """The records a harvester yields for ``path``; a str is a fatal harvest error or a note."""
     if is_oai(path):
-        with serving(path.read_bytes()) as url:
-            feed = OaiFeed(url=url, metadata_prefix="marc21")
+        body = path.read_bytes()
+        prefix = "oai_dc" if b"oai_dc" in body else "marc21"
+        with serving(body) as url:
+            feed = OaiFeed(url=url, metadata_prefix=prefix)
             harvester = OaiHarvester(feed, retries=0, timeout=5)
             try:
                 page = next(iter(harvester.pages(None)))

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from stdnum import ean as stdnum_ean
 from stdnum import isbn as stdnum_isbn
 from stdnum import issn as stdnum_issn
 from stdnum.exceptions import ValidationError
@@ -203,9 +204,13 @@ def normalise_isbn(token: str) -> str | None:
     if len(set(compact[:-1])) <= 1:
         return None
     try:
-        return stdnum_isbn.to_isbn13(stdnum_isbn.validate(compact))
+        number = stdnum_isbn.validate(compact)
     except ValidationError:
         return None
+    if len(number) == 13:
+        return number
+    body = "978" + number[:9]  # stdnum's to_isbn13 would compact and validate the number again
+    return body + stdnum_ean.calc_check_digit(body)
 
 
 def normalise_issn(value: str | None) -> str | None:

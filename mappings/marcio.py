@@ -170,6 +170,8 @@ def _decode_either(data: bytes, order: tuple[str, str]) -> str:
 
 
 def _utf8(data: bytes) -> str | None:
+    if b"\x1b" in data:
+        return None  # MARC-8 escapes (their CJK bytes are ASCII, so they would pass as UTF-8)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

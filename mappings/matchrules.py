@@ -27,7 +27,8 @@ union record?
   script: 人間社 / 해병대 사령부), or whose initials differ when one is named by initials only
   ("R.H.M. and E.W.J." / "Society of Typographic Arts"); an edition other than a first stated
   on one record only; series with no word in common; different years; disjoint ISBN sets unless
-  publisher, extent and subtitle agree too (bindings of one edition); disjoint ISSN sets; no
+  publisher, extent and subtitle agree too (bindings of one edition) or both describe a set in
+  several volumes (one library records the volumes' ISBNs, another the set's); disjoint ISSN sets; no
   evidence of the same size (both page counts, or the same extent in volumes: title, author and
   year alone fit every hearing of a committee in a year); and, for books published up to 1900 or
   undated, a publisher in common, the very same extent and the same closing year of a set issued
@@ -265,12 +266,14 @@ def compatible(a: MatchKeys, b: MatchKeys, *, strong: bool) -> bool:
         return False
     if not _same_name(a.author_words, b.author_words):
         return False
-    if a.isbns and b.isbns and a.isbns.isdisjoint(b.isbns) and not (
+    if a.isbns and b.isbns and a.isbns.isdisjoint(b.isbns) and not (a.multivolume and b.multivolume) and not (
         _same_imprint(a, b) and a.subtitle_tokens == b.subtitle_tokens
     ):
         # Different ISBNs mean different editions unless publisher, extent and subtitle agree as
         # well: then they are bindings or a distributor's number of one edition (a Bantam paperback
-        # under two numbers). Miniature books of one title differ only in their subtitles.
+        # under two numbers). Miniature books of one title differ only in their subtitles. Two records
+        # of a set in several volumes are not told apart by ISBNs: one library records the
+        # volumes' numbers ("0192547011 (v1)", "019254702X (v2)"), another the set's.
         return False
     return not (a.issns and b.issns and a.issns.isdisjoint(b.issns))
 
