@@ -4,7 +4,8 @@ Run from the repository root::
 
     .venv/bin/python bench/robustness.py [--fixtures DIR] [--json out.json] [--show N]
 
-``DIR`` defaults to ``$UNICAT_PEER_FIXTURES`` or the shared ``peer-fixtures`` folder: MARC and
+``DIR`` defaults to ``$UNICAT_PEER_FIXTURES`` or ``peer-fixtures`` in the shared data
+(``$UNICAT_SHARED_DATA``, default ``../shared/data``): MARC and
 OAI-PMH test data written by pymarc, marc4j, File_MARC, ruby-marc, RecordManager, Open Library,
 traject, Catmandu, sickle, pyoai and others (see the PROVENANCE.md there; the files are not part of
 this repository). Every file is harvested the way a member's feed would be: an OAI-PMH response
@@ -39,14 +40,17 @@ from pathlib import Path
 
 from lxml import etree
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from build_dedup_labels import data_dir  # noqa: E402
 
 from harvesters.base import HarvestedRecord, HarvestError  # noqa: E402
 from harvesters.files import FileHarvester, FilesFeed  # noqa: E402
 from harvesters.oai import OaiFeed, OaiHarvester  # noqa: E402
 from mappings import CrosswalkError, crosswalk, to_marcxml  # noqa: E402
 
-DEFAULT_FIXTURES = Path(os.environ.get("UNICAT_PEER_FIXTURES", "/work/shared/data/peer-fixtures"))
+DEFAULT_FIXTURES = Path(os.environ.get("UNICAT_PEER_FIXTURES", data_dir() / "peer-fixtures"))
 SKIPPED_SUFFIXES = {".json", ".md", ".txt", ".yml", ".yaml", ".rb", ".py", ".pl", ".php", ".java"}
 _MOJIBAKE = re.compile("[ÃÂÐÑ][\u0080-\u00bf]|â€")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
