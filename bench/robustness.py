@@ -18,7 +18,8 @@ Reported per source (the top folder): files, records seen, mapped, named rejects
 error or a :class:`~mappings.CrosswalkError`), escaped exceptions (anything else: a bug), garbled
 titles (replacement characters, escape or control characters, undecoded ``&#x…;`` references,
 piles of combining marks, UTF-8 read as Latin-1) and display MARCXML that does not parse; files
-that gave no record at all (the run report must say so) are listed by name.
+that gave no record at all (the run report must say so) are listed by name. For Open Library's
+records the title is also compared with the one its tests expect (``*_expect/*.json``).
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ class SourceTally:
     reject_reasons: dict[str, int] = field(default_factory=dict)
     garbled_titles: list[str] = field(default_factory=list)
     escaped_examples: list[str] = field(default_factory=list)
+    #: Open Library ships the title it expects for each test record: agreement with ours.
+    expected_titles: int = 0
+    expected_agree: int = 0
+    expected_differ: list[str] = field(default_factory=list)
 
 
 def garbled(title: str) -> str | None:
@@ -153,7 +158,33 @@ def harvested(path: Path) -> Iterator[HarvestedRecord | str]:
         yield f"harvest failed: {exc}"
 
 
-def check_record(record: HarvestedRecord, tally: SourceTally, name: str) -> None:
+def _title_words(text: str) -> str:
+    return " ".join(re.sub(r"[\W_]+", " ", unicodedata.normalize("NFC", text).casefold()).split())
+
+
+def expected_title(path: Path) -> str | None:
+    """Open Library's expected title for one of its test records (``*_input/x.mrc`` →
+    ``*_expect/x.json``), or None."""
+    folder = path.parent.name.replace("_input", "_expect")
+    expect = path.parent.parent / folder / (path.stem + ".json")
+    if folder == path.parent.name or not expect.is_file():
+        return None
+    title = json.loads(expect.read_text(encoding="utf-8")).get("title")
+    return title if isinstance(title, str) else None
+
+
+def compare_expected(doc_title: str, expected: str, tally: SourceTally, name: str) -> None:
+    """Ours agrees when the words of one title begin the other's (Open Library joins 245 $a and $b
+    in some records, keeps $a alone in others)."""
+    ours, theirs = _title_words(doc_title), _title_words(expected)
+    tally.expected_titles += 1
+    if ours and theirs and (ours.startswith(theirs) or theirs.startswith(ours)):
+        tally.expected_agree += 1
+    else:
+        tally.expected_differ.append(f"{name}: ours {doc_title!r}, Open Library {expected!r}")
+
+
+def check_record(record: HarvestedRecord, tally: SourceTally, name: str, expected: str | None = None) -> None:
     if record.deleted:
         return
     tally.records += 1
@@ -175,6 +206,8 @@ def check_record(record: HarvestedRecord, tally: SourceTally, name: str) -> None
         tally.escaped_examples.append(f"{name}: {type(exc).__name__}: {exc} {traceback.format_exc(limit=2)}")
         return
     tally.mapped += 1
+    if expected is not None:
+        compare_expected(doc.title or "", expected, tally, name)
     why = garbled(doc.title or "")
     if why:
         tally.garbled += 1
@@ -195,12 +228,13 @@ def run(fixtures: Path) -> dict[str, SourceTally]:
         tally.files += 1
         count = 0
         notes: list[str] = []
+        expected = expected_title(path)
         for item in harvested(path):
             if isinstance(item, str):
                 notes.append(item)
                 continue
             count += 1
-            check_record(item, tally, str(relative))
+            check_record(item, tally, str(relative), expected)
         if count == 0:
             tally.empty_files.append(f"{relative}" + (f" ({'; '.join(notes)[:160]})" if notes else " (no note)"))
     return dict(sorted(tallies.items()))
@@ -226,7 +260,9 @@ def main() -> None:
     print(f"| **all** | {total.files} | {total.records} | {total.mapped} | {total.rejects} | {total.escaped} | "
           f"{total.garbled} | {total.broken_xml} | {len(total.empty_files)} |")
     for t in tallies.values():
-        for line in t.garbled_titles[: args.show] + t.escaped_examples[: args.show]:
+        if t.expected_titles:
+            print(f"  Open Library's expected titles: {t.expected_agree} of {t.expected_titles} agree")
+        for line in t.garbled_titles[: args.show] + t.escaped_examples[: args.show] + t.expected_differ[: args.show]:
             print(f"  {line}")
         for line in t.empty_files[: args.show]:
             print(f"  no record: {line}")
