@@ -285,3 +285,25 @@ def test_a_subject_longer_than_the_keyword_limit_does_not_lose_the_record(servic
     refresh()
     hits = search(services, SearchQuery(q="祠庙诗联"))
     assert hits["total"] == 1
+
+
+def test_a_cataloguers_merge_joins_what_the_matcher_keeps_apart_and_survives_reclustering(services, refresh):
+    """SJTU's MARC 21 record of BNU's CNMARC book names the publisher differently, so the matcher
+    keeps the two apart; a cataloguer who has the books in hand merges them. The merge holds after
+    the member sends the record again and after a rebuild that re-clusters everything."""
+    bnu = cnmarc_records()[:1]
+    sjtu = variant(lc_chinese(1)[0], "sjtu-m", isbns=[], title="'94中國發展報告", author="葉震", year="1994",
+                   pages="320頁", publisher="經濟日報出版社")
+    ingest(services, "bnu", bnu)
+    ingest(services, "sjtu", as_harvested([sjtu]))
+    a, b = f"bnu:{bnu[0].local_id}", "sjtu:sjtu-m"
+    assert union_of(services, "bnu", bnu[0].local_id) != union_of(services, "sjtu", "sjtu-m")
+    add_override(services, "merge", a, b, note="same book, publisher misread")
+    uid = union_of(services, "bnu", bnu[0].local_id)
+    assert uid is not None and uid == union_of(services, "sjtu", "sjtu-m")
+    ingest(services, "sjtu", as_harvested([variant(sjtu, "sjtu-m", edition="修订本")]))  # sent again, edited
+    assert union_of(services, "sjtu", "sjtu-m") == union_of(services, "bnu", bnu[0].local_id)
+    assert rebuild_index(services, recluster=True)["failed"] == 0
+    uid = union_of(services, "bnu", bnu[0].local_id)
+    assert uid == union_of(services, "sjtu", "sjtu-m")
+    assert {h["member"] for h in get_record(services, uid)["holdings"]} == {"bnu", "sjtu"}
