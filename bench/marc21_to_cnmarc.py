@@ -45,6 +45,7 @@ from stdnum import isbn as stdnum_isbn
 _DATE_TYPES = {"s": "d", "m": "g", "r": "e", "t": "d", "e": "d", "q": "f", "n": "f", "c": "a", "d": "b", "u": "f"}
 _NAME_MAP = {"100": ("700", " 0"), "110": ("710", "02"), "111": ("710", "12"),
              "700": ("701", " 0"), "710": ("711", "02"), "711": ("711", "12")}
+_HAN_GAP = re.compile(r"(?<=[\u3400-\u9fff])[\s,，]+(?=[\u3400-\u9fff])")
 _SUBJECT_MAP = {"600": "600", "610": "601", "650": "606", "651": "607"}
 
 
@@ -127,8 +128,8 @@ def _name(field: Field, vernacular: Field) -> list[Subfield]:
         if "," in name and not re.search("[\u3400-\u9fff]", name):
             surname, _, forename = name.partition(",")
             subs = _sub("a", surname) + _sub("b", forename)
-        else:
-            subs = _sub("a", name.replace(",", "").replace(" ", "") if re.search("[\u3400-\u9fff]", name) else name)
+        else:  # a Han name is written as one word: 谢, 宗一 → 谢宗一
+            subs = _sub("a", _HAN_GAP.sub("", name)) + _sub("b", vernacular.get("b"))
         subs += _sub("c", vernacular.get("c")) + _sub("f", vernacular.get("d"))
     else:
         subs = _sub("a", name) + [Subfield("b", _strip(v)) for v in vernacular.get_subfields("b") if _strip(v)]
