@@ -322,8 +322,8 @@ def evaluate_cross_format() -> dict[str, object]:
         "records": {"lc_chinese": len(marc21), "converted": len(converted),
                     "real_unimarc": len(unimarc) - len(converted)},
         "partition_seconds": round(took, 2),
-        "false_merges": [[describe(a), describe(b)] for a, b in s.false_merges[:40]],
-        "misses": [[describe(a), describe(b)] for a, b in s.misses[:40]],
+        "false_merges": [[describe(a), describe(b)] for a, b in s.false_merges[:60]],
+        "misses": [[describe(a), describe(b)] for a, b in s.misses[:60]],
     }}
 
 
