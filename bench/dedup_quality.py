@@ -243,9 +243,88 @@ def evaluate(limit: int, use_store: bool) -> dict[str, object]:
         "partition_rps": round(len(first) / took),
         "groups": len(set(predicted.values())),
     }
+    report |= evaluate_cross_format()
     if use_store:
         report["store"] = store_run(lc, first)
     return report
+
+
+CHINESE_FILE = "marc21/lc-booksall-2016-part01-chinese.mrc.gz"
+UNIMARC_FILES = ("unimarc/bnu-alma-sru-cnmarc-10.xml", "unimarc/sru-unimarc-10.xml", "unimarc/bnf-sru-unimarc-49.xml")
+CROSS_REVIEWED = "cross_format_reviewed.tsv"
+
+
+def _shared_key_pairs(keys: dict[int, MatchKeys], left: set[int], right: set[int]) -> set[tuple[int, int]]:
+    """Pairs (MARC 21 record, UNIMARC record) sharing a strong or the weak key."""
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for ref, k in keys.items():
+        for key in (*k.strong, *([k.weak] if k.weak else [])):
+            by_key[key].append(ref)
+    pairs = set()
+    for refs in by_key.values():
+        if len(refs) < 200:
+            pairs |= {(a, b) for a in refs for b in refs if a in left and b in right}
+    return pairs
+
+
+def evaluate_cross_format() -> dict[str, object]:
+    """MARC 21 ↔ CNMARC: every Chinese LC record beside its CNMARC conversion
+    (:mod:`marc21_to_cnmarc`) and the real UNIMARC/CNMARC records of the shared data, clustered
+    together. Same = a record and its conversion; different = every other MARC 21 / UNIMARC pair
+    sharing a key, unless ``cross_format_reviewed.tsv`` says otherwise (two LC records of one book)."""
+    from build_dedup_labels import data_dir
+    from lxml import etree
+    from marc21_to_cnmarc import convert
+
+    loaded = load(iter_records(CHINESE_FILE))
+    marc21 = set(loaded.raw)
+    converted: dict[int, int] = {}
+    ref = 20_000_000
+    for source in sorted(marc21):
+        ref += 1
+        doc = crosswalk(convert(loaded.raw[source].raw), "iso2709", "unimarc")
+        loaded.docs[ref], loaded.keys[ref] = doc, match_keys(doc)
+        converted[source] = ref
+    for name in UNIMARC_FILES:
+        for element in etree.parse(str(data_dir() / name)).getroot().iter("{*}record"):
+            if not any(etree.QName(c).localname == "datafield" for c in element if isinstance(c.tag, str)):
+                continue
+            ref += 1
+            try:
+                doc = crosswalk(etree.tostring(element), "xml", "unimarc")
+            except CrosswalkError:
+                continue
+            loaded.docs[ref], loaded.keys[ref] = doc, match_keys(doc)
+    unimarc = set(loaded.keys) - marc21
+    reviewed = {(r["lc_offset"], r["other"]): r["label"] == "same" for r in read_tsv(CROSS_REVIEWED)}
+    offset_of = {r: loaded.raw[r].offset for r in marc21}
+    source_of = {v: k for k, v in converted.items()}
+    labels = [(a, b, True) for a, b in converted.items()]
+    for a, b in sorted(_shared_key_pairs(loaded.keys, marc21, unimarc)):
+        if converted.get(a) == b:
+            continue
+        other = f"lc:{offset_of[source_of[b]]}" if b in source_of else f"unimarc:{loaded.docs[b].local_id}"
+        labels.append((a, b, reviewed.get((str(offset_of[a]), other), False)))
+    items = [Item(ref=r, sort_key=("x", f"{r:012d}"), keys=k) for r, k in loaded.keys.items()]
+    predicted, took = cluster_of(items)
+    s = pair_scores(predicted, labels)
+
+    def describe(r: int) -> str:
+        d = loaded.docs[r]
+        if r in offset_of:
+            where = f"lc@{offset_of[r]}"
+        else:
+            where = f"cn(lc@{offset_of[source_of[r]]})" if r in source_of else "unimarc"
+        return f"{where} | {d.title} | {(d.authors or [''])[0]} | {d.year} | {d.extent} | {d.isbns[:2]}"
+
+    return {"cross/marc21-cnmarc": {
+        **s.summary(), "pairs": len(labels), "same_pairs": sum(1 for *_, same in labels if same),
+        "records": {"lc_chinese": len(marc21), "converted": len(converted),
+                    "real_unimarc": len(unimarc) - len(converted)},
+        "partition_seconds": round(took, 2),
+        "false_merges": [[describe(a), describe(b)] for a, b in s.false_merges[:60]],
+        "misses": [[describe(a), describe(b)] for a, b in s.misses[:60]],
+    }}
 
 
 def store_run(loaded: Loaded, refs: list[int]) -> dict[str, object]:
@@ -316,8 +395,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=100_000, help="LC records for throughput")
     parser.add_argument("--store", action="store_true", help="also time recluster_all on SQLite")
     parser.add_argument("--json", type=Path, help="write the full report here")
+    parser.add_argument("--cross-only", action="store_true", help="only the MARC 21 <-> CNMARC set")
     args = parser.parse_args()
-    report = evaluate(args.limit, args.store)
+    report = evaluate_cross_format() if args.cross_only else evaluate(args.limit, args.store)
     text = json.dumps(report, ensure_ascii=False, indent=1)
     if args.json:
         args.json.write_text(text + "\n", encoding="utf-8")

@@ -27,7 +27,9 @@ class HarvestedRecord:
     ``raw`` is the record alone: for XML the ``<record>`` (MARCXML) or ``<oai_dc:dc>`` element
     serialised as UTF-8, for ISO 2709 the record's bytes. ``syntax`` is ``None`` when the feed
     does not say (the crosswalk then detects it). ``error`` set means the record is malformed: the
-    pipeline stores it as a reject with that reason and carries on.
+    pipeline stores it as a reject with that reason and carries on. ``encoding`` is ``"xml"`` or
+    ``"iso2709"``, or ``"iso2709;<charset>"`` when the feed declares the records' character set
+    (a files feed's ``charset``), so the stored bytes are always read the same way.
     """
 
     local_id: str

@@ -56,6 +56,8 @@ RECORD_TAGS = (
 )
 RECORD_TERMINATOR, FIELD_TERMINATOR, SUBFIELD_DELIMITER = b"\x1d", 0x1E, b"\x1f"
 Format = Literal["iso2709", "marcxml"]
+#: The character sets :data:`mappings.marcio.CHARSETS` reads (harvesters import nothing of mappings).
+Charset = Literal["marc8", "utf-8", "cp1251", "cp866", "koi8-r", "cp1252", "latin-1", "gb18030", "big5"]
 
 
 class FilesFeed(BaseModel):
@@ -66,6 +68,9 @@ class FilesFeed(BaseModel):
     url_or_path: str
     format: Format | None = None
     syntax: Literal["marc21", "unimarc"] | None = None
+    #: Character set of ISO 2709 records when their leader cannot be trusted (a dump in cp1251
+    #: under a MARC-8 leader); None reads leader/09 (see :func:`mappings.marcio.parse_iso2709`).
+    charset: Charset | None = None
     id_field: str = "001"
     #: Optional file or URL listing deleted local ids, one per line.
     deleted: str | None = None
@@ -289,7 +294,7 @@ class FileHarvester:
                     peeked = stream.peek(256) if isinstance(stream, io.BufferedReader) else b""
                     fmt = "marcxml" if peeked.lstrip()[:1] == b"<" else "iso2709"
                 if fmt == "marcxml":
-                    yield from self._marcxml(stream, hashed)
+                    yield from self._marcxml(stream, hashed, name, path)
                 else:
                     yield from self._iso2709(stream, hashed)
             except (OSError, EOFError, zlib.error) as exc:
@@ -297,31 +302,113 @@ class FileHarvester:
                 yield HarvestedRecord(hash_id(reason.encode()), b"", _encoding(fmt), self.feed.syntax, error=reason)
 
     def _iso2709(self, stream: IO[bytes], hashed: list[int]) -> Iterator[HarvestedRecord]:
+        # The declared character set travels with every record ("iso2709;cp1251"), so a
+        # re-crosswalk of the stored bytes reads them the same way.
+        encoding: Any = f"iso2709;{self.feed.charset}" if self.feed.charset else "iso2709"
         for raw, error in split_iso2709(stream):
             if error:
-                yield HarvestedRecord(hash_id(raw), raw, "iso2709", self.feed.syntax, error=error)
+                yield HarvestedRecord(hash_id(raw), raw, encoding, self.feed.syntax, error=error)
                 continue
             local_id = iso2709_field(raw, self.feed.id_field)
             if not local_id:
                 hashed[0] += 1
-            yield HarvestedRecord(local_id or hash_id(raw), raw, "iso2709", self.feed.syntax)
+            yield HarvestedRecord(local_id or hash_id(raw), raw, encoding, self.feed.syntax)
 
-    def _marcxml(self, stream: IO[bytes], hashed: list[int]) -> Iterator[HarvestedRecord]:
+    def _marcxml(self, stream: IO[bytes], hashed: list[int], name: str, path: Path) -> Iterator[HarvestedRecord]:
         count = 0
         try:
             for element in iter_elements(stream, RECORD_TAGS):
                 count += 1
-                raw = serialise(element)
-                local_id = marcxml_field(element, self.feed.id_field)
-                if not local_id:
-                    hashed[0] += 1
-                yield HarvestedRecord(local_id or hash_id(raw), raw, "xml", self.feed.syntax)
+                yield self._xml_record(element, hashed)
         except XmlError as exc:
-            reason = f"file {exc} after record {count}; the rest was skipped"
+            yield from self._salvage(name, path, count, exc, hashed)
+            return
+        if count == 0:
+            reason = (f"{name}: no MARC record in this XML (root element {_root_name(path)}): a dialect this "
+                      f"harvester cannot read (it reads MARCXML and MARCXchange <record> elements)")
             yield HarvestedRecord(hash_id(reason.encode()), b"", "xml", self.feed.syntax, error=reason)
+
+    def _xml_record(self, element: etree._Element, hashed: list[int]) -> HarvestedRecord:
+        raw = serialise(element)
+        local_id = marcxml_field(element, self.feed.id_field)
+        if not local_id:
+            hashed[0] += 1
+        return HarvestedRecord(local_id or hash_id(raw), raw, "xml", self.feed.syntax)
+
+    def _salvage(
+        self, name: str, path: Path, done: int, error: XmlError, hashed: list[int]
+    ) -> Iterator[HarvestedRecord]:
+        """After a syntax error, read the records after the ``done`` good ones one by one, so one
+        malformed record is one named reject and the good records after it are kept."""
+        data = _read_all(path, SALVAGE_LIMIT)
+        chunks = list(_RECORD_BLOCK.finditer(data)) if data is not None else []
+        if len(chunks) <= done:
+            reason = f"file {error} after record {done}; the rest was skipped"
+            yield HarvestedRecord(hash_id(reason.encode()), b"", "xml", self.feed.syntax, error=reason)
+            return
+        head = _wrapper_head(data or b"")
+        self._notes.append(f"{name}: {error}; records after record {done} read one by one")
+        for number, chunk in enumerate(chunks[done:], start=done + 1):
+            body = chunk.group(0)
+            try:
+                root = etree.fromstring(head + body + b"</unicat-wrapper>", xmlsafe_parser())
+            except etree.XMLSyntaxError as exc:
+                reason = f"{name}: record {number} is not well-formed XML ({exc}); skipped"
+                yield HarvestedRecord(hash_id(body), body, "xml", self.feed.syntax, error=reason)
+                continue
+            yield self._xml_record(root[0], hashed)
 
 
 # ---------------------------------------------------------------------- MARC helpers
+
+#: Files up to this size are read again whole to salvage the records after a syntax error.
+SALVAGE_LIMIT = 256 << 20
+_RECORD_BLOCK = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?)record[\s>][\s\S]*?</\1record\s*>")
+_ROOT_TAG = re.compile(rb"<([A-Za-z_][\w.:-]*)((?:\s+[^<>]*?)?)/?>")
+_XMLNS = re.compile(rb"""\sxmlns(?::[\w.-]+)?\s*=\s*(?:"[^"]*"|'[^']*')""")
+_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>")
+
+
+def _open(path: Path) -> IO[bytes]:
+    handle = path.open("rb")
+    if handle.read(2) == b"\x1f\x8b":
+        handle.seek(0)
+        return gzip.GzipFile(fileobj=handle, mode="rb")  # type: ignore[return-value]
+    handle.seek(0)
+    return handle
+
+
+def _read_all(path: Path, limit: int) -> bytes | None:
+    with _open(path) as stream:
+        data = stream.read(limit + 1)
+    return data if len(data) <= limit else None
+
+
+def _root_element(data: bytes) -> re.Match[bytes] | None:
+    text = _DECLARATION.sub(b"", data)
+    for match in _ROOT_TAG.finditer(text):
+        if not match.group(1).startswith((b"!", b"?")):
+            return match
+    return None
+
+
+def _root_name(path: Path) -> str:
+    with _open(path) as stream:
+        root = _root_element(stream.read(8192))
+    return f"<{root.group(1).decode('utf-8', 'replace')}>" if root else "unknown"
+
+
+def _wrapper_head(data: bytes) -> bytes:
+    """The file's XML declaration and a wrapper element carrying its root's namespace declarations."""
+    declaration = _DECLARATION.match(data)
+    root = _root_element(data[:65536])
+    namespaces = b"".join(m.group(0) for m in _XMLNS.finditer(root.group(2))) if root else b""
+    return (declaration.group(0).strip() if declaration else b"") + b"<unicat-wrapper" + namespaces + b">"
+
+
+def xmlsafe_parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                           remove_comments=True)
 
 
 def split_iso2709(stream: IO[bytes], block: int = 1 << 20) -> Iterator[tuple[bytes, str | None]]:

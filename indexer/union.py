@@ -234,14 +234,20 @@ def to_es_document(union: dict[str, Any], updated_at: str | None = None) -> dict
         "region": union["regions"],
         "format": union["format"],
         "language": union["languages"],
-        "subject": [s.split(" -- ")[0] for s in union["subjects"]][:50],
-        "classification": classification,
+        "subject": [s.split(" -- ")[0][:KEYWORD_CHARS] for s in union["subjects"]][:50],
+        "classification": [c[:KEYWORD_CHARS] for c in classification],
         "year": union.get("year"),
         "holdings_count": union["holdings_count"],
         "source_count": len(union["sources"]),
         "updated_at": updated_at,
         "display": display,
     }
+
+
+#: Keyword values (facets) are cut to this many characters: Elasticsearch refuses a whole document
+#: whose keyword term exceeds 32,766 bytes (4 bytes a character at most), and a subject that long
+#: is a pasted table of contents, not a heading. The full text stays in ``subject_t`` and display.
+KEYWORD_CHARS = 1000
 
 
 def _isbn10(isbn13: str) -> str | None:

@@ -40,25 +40,38 @@ __all__ = [
 _SYNTAXES = ("marc21", "unimarc", "dc")
 
 
+def _iso2709(encoding: str) -> str | None | bool:
+    """For ``"iso2709"`` None, for ``"iso2709;cp1251"`` (a files feed's declared character set,
+    see :data:`mappings.marcio.CHARSETS`) the character set; False for any other encoding."""
+    base, _, charset = encoding.partition(";")
+    return (charset or None) if base == "iso2709" else False
+
+
 def crosswalk(raw: bytes, encoding: str, syntax: str | None = None) -> BibDocument:
-    """Parse ``raw`` (``encoding`` "xml" or "iso2709") and map it to a document.
+    """Parse ``raw`` (``encoding`` "xml", "iso2709" or "iso2709;<charset>") and map it to a document.
 
     ``syntax`` ("marc21", "unimarc", "dc") is trusted for MARC 21 vs UNIMARC; ``None`` means
-    detect. Whether XML holds MARC or Dublin Core is always decided by its content.
+    detect. Whether XML holds MARC or Dublin Core is always decided by its content. A title that
+    still holds bytes no character set could read (U+FFFD) is a named reject, not a stored
+    garbled title.
     """
     try:
+        charset = _iso2709(encoding)
         if encoding == "xml":
             parsed = parse_xml(raw)
             if parsed.dc is not None:
                 return map_dc(parsed.dc)
             record, hint = parsed.record, parsed.hint
-        elif encoding == "iso2709":
-            record, hint = parse_iso2709(raw), None
+        elif charset is not False:
+            record, hint = parse_iso2709(raw, charset), None
         else:
             raise CrosswalkError(f"unknown encoding {encoding!r}")
         assert record is not None
         chosen = syntax if syntax in ("marc21", "unimarc") else detect_marc(record, hint)
-        return map_unimarc(record) if chosen == "unimarc" else map_marc21(record)
+        doc = map_unimarc(record) if chosen == "unimarc" else map_marc21(record)
+        if doc.title and "\ufffd" in doc.title:
+            raise CrosswalkError(f"title has bytes that are neither UTF-8 nor MARC-8: {doc.title[:80]!r}")
+        return doc
     except CrosswalkError:
         raise
     except Exception as exc:  # a crosswalk bug or hostile input must not stop a harvest page
@@ -74,8 +87,9 @@ def detect_syntax(raw: bytes, encoding: str) -> str:
                 return "dc"
             assert parsed.record is not None
             return detect_marc(parsed.record, parsed.hint)
-        if encoding == "iso2709":
-            return detect_marc(parse_iso2709(raw))
+        charset = _iso2709(encoding)
+        if charset is not False:
+            return detect_marc(parse_iso2709(raw, charset))
         raise CrosswalkError(f"unknown encoding {encoding!r}")
     except CrosswalkError:
         raise
@@ -93,8 +107,9 @@ def to_marcxml(raw: bytes, encoding: str) -> str:
                 return dc_to_text(parsed.dc)
             assert parsed.record is not None
             return record_to_marcxml(parsed.record)
-        if encoding == "iso2709":
-            return record_to_marcxml(parse_iso2709(raw))
+        charset = _iso2709(encoding)
+        if charset is not False:
+            return record_to_marcxml(parse_iso2709(raw, charset))
         raise CrosswalkError(f"unknown encoding {encoding!r}")
     except CrosswalkError:
         raise

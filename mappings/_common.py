@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Iterable
 
-import isbnlib
+from stdnum import ean as stdnum_ean
+from stdnum import isbn as stdnum_isbn
+from stdnum import issn as stdnum_issn
+from stdnum.exceptions import ValidationError
 
 from mappings.document import Holding
 
@@ -22,6 +26,10 @@ _TRAILING = " /:;,=.\t\u3000"
 _INITIAL_RE = re.compile(r"(?:^|[\s,.])[A-Z]$")
 _YEAR_RE = re.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2})(?!\d)")
 _NCR_RE = re.compile(r"&#(x[0-9a-fA-F]{1,6}|[0-9]{1,7});")
+#: MARC-8 puts a diacritic before its base letter; when the letter is a character reference the
+#: converter leaves the mark after the "&" ("&\u0301#x03B1;"): it belongs after the decoded letter.
+_COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_MARKED_NCR_RE = re.compile(f"&([{_COMBINING}]+)(#(?:x[0-9a-fA-F]{{1,6}}|[0-9]{{1,7}});)")
 _PAGES_RE = re.compile(
     r"((?:\[?\d+\]?\s*,\s*)*\[?\d+\]?)\s*(?:p\b|pp\b|pages?\b|pag|páginas|s\.|S\.|f\.|ff\.|leaves|feuillets|页|頁|面)",
     re.IGNORECASE,
@@ -73,6 +81,8 @@ def clean_title(value: str | None) -> tuple[str | None, int]:
 def decode_ncr(value: str) -> str:
     """Decode numeric character references (``&#x8ECA;``), which MARC-8 uses for unmappable
     characters (LC's lossless conversion rule)."""
+    if not value.isascii():
+        value = _MARKED_NCR_RE.sub(lambda m: "&" + m.group(2) + m.group(1), value)
     return _NCR_RE.sub(lambda m: html.unescape(m.group(0)), value)
 
 
@@ -118,9 +128,36 @@ def pages_from(extent: str | None) -> int | None:
     return int(bare.group(1)) if bare else None
 
 
+#: An ISBN as cataloguers type it, after NFKC (full-width digits and colons become ASCII): digits
+#: with spaces or hyphens between them ("978 7 5037 1744 4", "7-5037-1744-0"), ending in a digit
+#: or an X check digit, after an optional "ISBN" label; a price or qualifier may follow
+#: ("：CNY25.00", "(pbk.)").
+_SEP = r"[\s\-\u2010-\u2013]?"
+_ISBN_TEXT = re.compile(
+    rf"(?<![0-9])(?:97[89](?:{_SEP}[0-9]){{10}}|[0-9](?:{_SEP}[0-9]){{8}}{_SEP}[0-9Xx])(?![0-9Xx])"
+)
+_ISBN_SEPARATORS = re.compile(r"[\s\-\u2010-\u2013]")
+
+
 def _isbn_token(value: str) -> str:
-    """The ISBN part of a subfield's text: its first word without brackets or punctuation."""
-    return value.strip().split(" ")[0].strip("():;,.") if value.strip() else ""
+    """The ISBN part of a subfield's text as bare digits (and X), or ``""``: ``"ISBN 978-7-5037-1744-4
+    (pbk.)：CNY25.00"`` → ``"9787503717444"``."""
+    text = value if value.isascii() else unicodedata.normalize("NFKC", value)
+    match = _ISBN_TEXT.search(text)
+    return _ISBN_SEPARATORS.sub("", match.group(0)).upper() if match else ""
+
+
+def isbn13_of(value: str) -> str | None:
+    """The ISBN-13 of the ISBN in a subfield's text, or None. The first word is tried first (how
+    most records give it: ``"0804429570 (pbk.)"``), then the digits as typed with spaces, an
+    "ISBN" label, full-width digits or a price after them (see :data:`_ISBN_TEXT`)."""
+    first = value.strip().split(" ")[0].strip("():;,.").replace("-", "")
+    if len(first) in (10, 13) and first[:-1].isdigit():
+        found = normalise_isbn(first)
+        if found:
+            return found
+    token = _isbn_token(value)
+    return normalise_isbn(token) if token else None
 
 
 #: ISBN qualifiers naming a package of several things rather than the book ("boxed set", "kit").
@@ -133,8 +170,7 @@ def package_isbns(values: Iterable[tuple[str, str]], found: list[str]) -> None:
     for text, qualifier in values:
         if not _PACKAGE.search(f"{text} {qualifier}"):
             continue
-        token = _isbn_token(text)
-        isbn13 = normalise_isbn(token) if token else None
+        isbn13 = isbn13_of(text)
         if isbn13 and isbn13 not in found:
             found.append(isbn13)
 
@@ -142,13 +178,14 @@ def package_isbns(values: Iterable[tuple[str, str]], found: list[str]) -> None:
 def split_isbns(values: Iterable[str], valid: list[str], invalid: list[str]) -> None:
     """Append each ISBN found in ``values`` to ``valid`` as ISBN-13, or to ``invalid`` as found.
 
-    A value is the subfield text, e.g. ``"7-5037-1744-0 (pbk.)"``; its first token is the ISBN.
+    A value is the subfield text as catalogued, e.g. ``"7-5037-1744-0 (pbk.)"``, ``"ISBN 978 7 5037
+    1744 4：CNY25.00"`` or in full-width digits. An ISBN with a wrong check digit (or none found) is
+    kept in ``invalid`` for display and gives no match key.
     """
     for value in values:
-        token = _isbn_token(value)
-        if not token:
+        if not value.strip():
             continue
-        isbn13 = normalise_isbn(token)
+        isbn13 = isbn13_of(value)
         if isbn13:
             if isbn13 not in valid:
                 valid.append(isbn13)
@@ -157,43 +194,37 @@ def split_isbns(values: Iterable[str], valid: list[str], invalid: list[str]) -> 
 
 
 def normalise_isbn(token: str) -> str | None:
-    """ISBN-10 or ISBN-13 (hyphens, spaces allowed) → ISBN-13 digits, or ``None`` when invalid.
+    """An ISBN-10 or ISBN-13 (hyphens, spaces, an "ISBN" label, full-width digits allowed) →
+    ISBN-13 digits, or ``None`` when its check digit is wrong or it is no ISBN (python-stdnum's
+    rules: ISBN-13 only with prefix 978/979).
 
-    isbnlib's rules (its ``canonical`` clean-up, ISBN-13 only with prefix 978/979), with the
-    check digits computed here: isbnlib's ``is_isbn10`` + ``to_isbn13`` clean the same string up
-    five times over, and this runs for every ISBN of every harvested record.
+    A number of one repeated digit ("0000000000") is a placeholder, not an ISBN.
     """
-    canon = isbnlib.canonical(token)
-    if len(canon) == 10:
-        total = sum((10 - i) * int(c) for i, c in enumerate(canon[:9]))
-        check = (11 - total % 11) % 11
-        if canon[9] != ("X" if check == 10 else str(check)):
-            return None
-        body = "978" + canon[:9]
-    elif len(canon) == 13 and canon[:3] in ("978", "979"):
-        body = canon[:12]
-        if canon[12] != _check_digit13(body):
-            return None
-    else:
+    compact = token if len(token) in (10, 13) and token[:-1].isdigit() else _isbn_token(token)
+    if len(set(compact[:-1])) <= 1:
         return None
-    return body + _check_digit13(body)
-
-
-def _check_digit13(first12: str) -> str:
-    return str((10 - sum(int(c) * (3 if i % 2 else 1) for i, c in enumerate(first12)) % 10) % 10)
+    try:
+        number = stdnum_isbn.validate(compact)
+    except ValidationError:
+        return None
+    if len(number) == 13:
+        return number
+    body = "978" + number[:9]  # stdnum's to_isbn13 would compact and validate the number again
+    return body + stdnum_ean.calc_check_digit(body)
 
 
 def normalise_issn(value: str | None) -> str | None:
-    """``00280836`` / ``0028-0836`` → ``0028-0836`` when the check digit is right, else ``None``."""
+    """``00280836`` / ``0028-0836`` / ``ISSN 0028-0836`` / full-width digits → ``0028-0836`` when
+    the check digit is right (python-stdnum), else ``None``."""
     if not value:
         return None
-    match = _ISSN_RE.search(value)
+    text = value if value.isascii() else unicodedata.normalize("NFKC", value)
+    match = _ISSN_RE.search(text)
     if not match:
         return None
-    digits = (match.group(1) + match.group(2)).upper()
-    total = sum(int(d) * w for d, w in zip(digits[:7], range(8, 1, -1), strict=True))
-    check = (11 - total % 11) % 11
-    if digits[7] != ("X" if check == 10 else str(check)):
+    try:
+        digits = stdnum_issn.validate(match.group(1) + match.group(2))
+    except ValidationError:
         return None
     return f"{digits[:4]}-{digits[4:]}"
 

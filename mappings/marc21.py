@@ -144,7 +144,10 @@ def _subtitle(field: Field) -> tuple[str | None, str | None]:
 
 
 def _names(record: Record, doc: BibDocument, linked: dict[tuple[str, str], Field]) -> None:
-    for field in record.get_fields(*_NAME_TAGS):
+    """Names in tag order (1XX, then 700, 710, 711), each tag's fields in record order: LC records
+    entered under title often give a 710 before the 700, and UNIMARC orders its 7XX by tag too, so
+    both sides name the same first author."""
+    for field in sorted(record.get_fields(*_NAME_TAGS), key=lambda f: _NAME_TAGS.index(f.tag)):
         vernacular = _vernacular(field, linked)
         if vernacular is not None:
             add_unique(doc.authors, _name(vernacular))

@@ -398,12 +398,22 @@ def title_key(doc: BibDocument) -> str:
 _DATE_QUALIFIERS = frozenset({"active", "approximately", "ca", "fl", "floruit", "born", "died"})
 
 
+#: A comma or space between the surname and forename of a Han name ("谢, 宗一" in some LC 880s,
+#: "谢 宗一" from a UNIMARC $a/$b pair): Chinese writes the name as one word (谢宗一).
+_HAN_NAME_GAP = re.compile(r"(?<=[\u3400-\u9fff])[\s,，]+(?=[\u3400-\u9fff])")
+
+
+def _main_name(doc: BibDocument) -> str:
+    name = _BRACKETED.sub("", doc.authors[0])
+    return _HAN_NAME_GAP.sub("", name) if has_han(name) else name
+
+
 def author_words(doc: BibDocument) -> tuple[str, ...]:
     """The main author's heading as folded words, up to its dates (two headings of one person
     differ most often there: "active 13th century" / "approximately 1210-approximately 1270")."""
     if not doc.authors:
         return ()
-    name = _BRACKETED.sub("", doc.authors[0])
+    name = _main_name(doc)
     words: list[str] = []
     for word in _NON_WORD.sub(" ", fold(name)).split():
         if any(c.isdigit() for c in word):
@@ -417,7 +427,7 @@ def author_key(doc: BibDocument) -> str:
     """The author part of the weak key (see module docstring)."""
     if not doc.authors:
         return ""
-    name = _BRACKETED.sub("", doc.authors[0])
+    name = _main_name(doc)
     if has_han(name):
         name = re.split(r"[,，\d(（]", name, maxsplit=1)[0]
         return _HAN_ONLY.sub("", fold(name))[:AUTHOR_HAN_CHARS]

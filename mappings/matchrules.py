@@ -8,7 +8,8 @@ union record?
   audio); a different language of the text (a translation: MARC 008/35-37, UNIMARC 101,
   dc:language; "und"/"mul" count as unknown); different edition ordinals ("2nd ed." vs "3rd
   ed.") or edition statements naming different editions ("Windows version" vs "DOS version");
-  page counts more than 10 apart; a set in several volumes ("3 v.") and a single book; a box or
+  page counts more than 10 apart; a set in several volumes ("3 v.") and a single book (two
+  records of one set may both give its total pages: "2 v. (4, 1224 p.)" / "2册 (4, 1224页)"); a box or
   kit (an ISBN qualified "boxed set", "kit", "套装" that the other record lacks) and the book in it;
 * **on a shared identifier** (ISBN, ISSN, OCLC, LCCN, national number), also: titles proper that
   differ by more than one word (two Han character pairs), or by as many words as they share,
@@ -26,7 +27,8 @@ union record?
   script: 人間社 / 해병대 사령부), or whose initials differ when one is named by initials only
   ("R.H.M. and E.W.J." / "Society of Typographic Arts"); an edition other than a first stated
   on one record only; series with no word in common; different years; disjoint ISBN sets unless
-  publisher, extent and subtitle agree too (bindings of one edition); disjoint ISSN sets; no
+  publisher, extent and subtitle agree too (bindings of one edition) or both describe a set in
+  several volumes (one library records the volumes' ISBNs, another the set's); disjoint ISSN sets; no
   evidence of the same size (both page counts, or the same extent in volumes: title, author and
   year alone fit every hearing of a committee in a year); and, for books published up to 1900 or
   undated, a publisher in common, the very same extent and the same closing year of a set issued
@@ -224,8 +226,11 @@ def compatible(a: MatchKeys, b: MatchKeys, *, strong: bool) -> bool:
         return False
     if a.pages is not None and b.pages is not None and abs(a.pages - b.pages) > PAGE_TOLERANCE:
         return False
-    if (a.multivolume and b.pages is not None) or (b.multivolume and a.pages is not None):
-        return False  # a set of volumes and one book of it (they often share the set's ISBN)
+    if a.multivolume != b.multivolume and (b.pages if a.multivolume else a.pages) is not None:
+        # A set of volumes and one book of it (they often share the set's ISBN). Two records of a
+        # set may both give its total pages ("2 v. (4, 1224 p.)" / "2册 (4, 1224页)"): the page
+        # rule above compares those.
+        return False
     if a.package_isbns - b.isbns or b.package_isbns - a.isbns:
         return False  # a boxed set or kit and the book it holds ("(boxed set)" / "(book)")
     if strong:
@@ -261,12 +266,14 @@ def compatible(a: MatchKeys, b: MatchKeys, *, strong: bool) -> bool:
         return False
     if not _same_name(a.author_words, b.author_words):
         return False
-    if a.isbns and b.isbns and a.isbns.isdisjoint(b.isbns) and not (
+    if a.isbns and b.isbns and a.isbns.isdisjoint(b.isbns) and not (a.multivolume and b.multivolume) and not (
         _same_imprint(a, b) and a.subtitle_tokens == b.subtitle_tokens
     ):
         # Different ISBNs mean different editions unless publisher, extent and subtitle agree as
         # well: then they are bindings or a distributor's number of one edition (a Bantam paperback
-        # under two numbers). Miniature books of one title differ only in their subtitles.
+        # under two numbers). Miniature books of one title differ only in their subtitles. Two records
+        # of a set in several volumes are not told apart by ISBNs: one library records the
+        # volumes' numbers ("0192547011 (v1)", "019254702X (v2)"), another the set's.
         return False
     return not (a.issns and b.issns and a.issns.isdisjoint(b.issns))
 

@@ -3,8 +3,9 @@
 CNMARC follows UNIMARC for everything mapped here. Uppercase subfield codes (dp2/Aleph put
 pinyin in ``$A``/``$F``) are ignored. Names: ``$a`` surname and ``$b`` forename are joined as
 "surname, forename" in Latin script and without a separator for Han names (曹 + 雪芹 → 曹雪芹);
-``$f`` dates follow after a comma, as in MARC 21. Authors are ordered by responsibility: 700/710
-(primary), 701/711 (alternative), 702/712 (secondary).
+``$c`` additions and ``$f`` dates follow after commas, as MARC 21's ``$c`` and ``$d`` do.
+Authors are ordered by responsibility: 700/710 (primary), 701/711 (alternative), 702/712
+(secondary).
 
 Format: leader/06 e,f → map; c,d → score; i,j → audio; g → video; k,m,r → other; l, or 135
 present, or 106 $a ``s`` → eresource; leader/07 s,i → serial; thesis when 105 $a/4-7 has ``m``
@@ -88,12 +89,17 @@ def name_of(field: Field) -> str | None:
     """Display form of a UNIMARC 7XX/60X name field."""
     if field.tag[1:2] == "0" or field.tag == "600":  # personal name
         surname = clean(field.get("a"))
-        forename = clean(field.get("b"))
+        # Some catalogues key the ISBD comma into the forename ("$aAsimov$b, Isaac").
+        forename = clean((field.get("b") or "").lstrip(" ,;:"))
         if surname and forename:
             han = has_han(surname) and has_han(forename)
             base = f"{surname}{forename}" if han else f"{surname}, {forename}"
         else:
             base = surname or forename
+        # $c (additions other than dates: "Sir", "Saint") as MARC 21 100/700 $c is kept.
+        additions = join_clean(field.get_subfields("c"), ", ")
+        if base and additions:
+            base = f"{base}, {additions}"
         dates = clean(field.get("f"))
         return f"{base}, {dates}" if base and dates else base
     return join_clean(field.get_subfields("a", "b", "d", "e", "f"), " ")

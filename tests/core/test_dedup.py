@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pymarc
 from lxml import etree
 
 from catalog.maintenance import rebuild_index
@@ -209,3 +210,100 @@ def _partition(assignment: dict) -> set[frozenset]:  # type: ignore[type-arg]
     for key, uid in assignment.items():
         groups.setdefault(uid, set()).add(key)
     return {frozenset(g) for g in groups.values()}
+
+
+def _set_records() -> tuple[list[HarvestedRecord], list[HarvestedRecord]]:
+    """Three real LC Chinese records (a set of 2 v. with its total pages, a book entered under
+    title with its 710 before the 700, a name with 100 $c) and the CNMARC records a Chinese library
+    would make of them (``bench/marc21_to_cnmarc.py``; see tests/data/records/PROVENANCE.md)."""
+    lc = as_harvested(read_marc(RECORDS / "marc21-lc-chinese-sets.mrc"))
+    cn = as_harvested(read_marc(RECORDS / "cnmarc-converted-from-lc-chinese.mrc"), syntax="unimarc")
+    return lc, cn
+
+
+def test_isbn_typed_with_spaces_label_and_price_is_the_only_shared_key_and_merges(services):
+    """PKU keys BNU's book's ISBN as its cataloguers type it and records no author, so the title
+    key differs too: the ISBN alone must bring the two copies together."""
+    bnu = cnmarc_records()[:1]
+    pku = variant(lc_chinese(1)[0], "pku-typed", isbns=["ISBN 978 7 5037 1744 4：CNY25.00"],
+                  title="'94中国发展报告", year="1994", pages="320页")
+    pku.remove_fields("100", "110", "111", "700", "710", "711")
+    ingest(services, "bnu", bnu)
+    ingest(services, "pku", as_harvested([pku]))
+    uid = union_of(services, "bnu", bnu[0].local_id)
+    assert uid is not None and uid == union_of(services, "pku", "pku-typed")
+    assert CNMARC_ISBN in get_record(services, uid)["isbns"]
+
+
+def test_a_set_described_with_its_total_pages_merges_across_formats_and_within_marc21(services):
+    """"2 v. (15, 1836 p.)" / "2册 (15, 1836页)": a set and a page count on both sides."""
+    lc, cn = _set_records()
+    copy = variant(read_marc(RECORDS / "marc21-lc-chinese-sets.mrc", limit=1)[0], "sjtu-set")
+    ingest(services, "nlc", lc[:1])
+    ingest(services, "bnu", cn[:1])
+    ingest(services, "sjtu", as_harvested([copy]))
+    uid = union_of(services, "nlc", lc[0].local_id)
+    assert uid is not None
+    assert union_of(services, "bnu", cn[0].local_id) == uid == union_of(services, "sjtu", "sjtu-set")
+
+
+def test_first_author_in_tag_order_merges_lc_entry_under_title_with_its_cnmarc(services):
+    """LC gives the 710 (大雁矿务局) before the 700 (刘志成); CNMARC lists 701 before 711."""
+    lc, cn = _set_records()
+    ingest(services, "nlc", lc[1:2])
+    ingest(services, "bnu", cn[1:2])
+    uid = union_of(services, "nlc", lc[1].local_id)
+    assert uid is not None and uid == union_of(services, "bnu", cn[1].local_id)
+    assert get_record(services, uid)["authors"][0] == "刘志成"
+
+
+def test_name_additions_read_alike_in_marc21_100_c_and_cnmarc_700_c():
+    from mappings import crosswalk
+
+    lc, cn = _set_records()
+    marc21 = crosswalk(lc[2].raw, "iso2709")
+    cnmarc = crosswalk(cn[2].raw, "iso2709", "unimarc")
+    assert marc21.authors[0] == cnmarc.authors[0] == "弘一, da shi, 1880-1942"
+
+
+def test_a_subject_longer_than_the_keyword_limit_does_not_lose_the_record(services, refresh):
+    """A real LC record (in MARCXML) whose 650 $a runs past Elasticsearch's 32,766-byte term limit
+    (a catalogue that pasted a table of contents into a subject): the record is indexed and found,
+    with the subject searchable as text."""
+    from catalog.harvests import index_failures
+
+    record = read_marc(RECORDS / "marc21-lc-chinese-sets.mrc", limit=1)[0]
+    heading = "中国祠庙诗联，" * 2000  # 3 bytes a character: 42,000 bytes
+    record.add_ordered_field(
+        pymarc.Field(tag="650", indicators=[" ", "0"], subfields=[pymarc.Subfield("a", heading)])
+    )
+    xml = pymarc.record_to_xml(record, namespace=True)  # ISO 2709 cannot hold a field this long
+    report = ingest(services, "nlc", [HarvestedRecord(local_id="long-650", raw=xml, encoding="xml")])
+    assert report.rejected == 0
+    failures = index_failures(services)
+    assert failures["total"] == 0, failures
+    refresh()
+    hits = search(services, SearchQuery(q="祠庙诗联"))
+    assert hits["total"] == 1
+
+
+def test_a_cataloguers_merge_joins_what_the_matcher_keeps_apart_and_survives_reclustering(services, refresh):
+    """SJTU's MARC 21 record of BNU's CNMARC book names the publisher differently, so the matcher
+    keeps the two apart; a cataloguer who has the books in hand merges them. The merge holds after
+    the member sends the record again and after a rebuild that re-clusters everything."""
+    bnu = cnmarc_records()[:1]
+    sjtu = variant(lc_chinese(1)[0], "sjtu-m", isbns=[], title="'94中國發展報告", author="葉震", year="1994",
+                   pages="320頁", publisher="經濟日報出版社")
+    ingest(services, "bnu", bnu)
+    ingest(services, "sjtu", as_harvested([sjtu]))
+    a, b = f"bnu:{bnu[0].local_id}", "sjtu:sjtu-m"
+    assert union_of(services, "bnu", bnu[0].local_id) != union_of(services, "sjtu", "sjtu-m")
+    add_override(services, "merge", a, b, note="same book, publisher misread")
+    uid = union_of(services, "bnu", bnu[0].local_id)
+    assert uid is not None and uid == union_of(services, "sjtu", "sjtu-m")
+    ingest(services, "sjtu", as_harvested([variant(sjtu, "sjtu-m", edition="修订本")]))  # sent again, edited
+    assert union_of(services, "sjtu", "sjtu-m") == union_of(services, "bnu", bnu[0].local_id)
+    assert rebuild_index(services, recluster=True)["failed"] == 0
+    uid = union_of(services, "bnu", bnu[0].local_id)
+    assert uid == union_of(services, "sjtu", "sjtu-m")
+    assert {h["member"] for h in get_record(services, uid)["holdings"]} == {"bnu", "sjtu"}

@@ -192,3 +192,40 @@ def test_xml_entities_and_external_dtds_are_never_resolved(tmp_path: Path) -> No
     )
     got = records(run(harvester(path), None))
     assert all(b"TOP-SECRET" not in r.raw and "TOP-SECRET" not in r.local_id for r in got)
+
+
+RECORDS = Path(__file__).resolve().parents[1] / "data" / "records"
+PEER = RECORDS / "peer"
+
+
+def test_one_malformed_marcxml_record_costs_only_itself(tmp_path: Path) -> None:
+    """Three RERO records, the second with the fault of ruby-marc's three-records-second-bad.xml (a
+    control character in a subfield code): the first and third are harvested, the second is a
+    named reject."""
+    pages = run(harvester(RECORDS / "dirty" / "rero-three-records-second-malformed.xml", syntax="marc21"), None)
+    got = records(pages)
+    assert [r.error is None for r in got] == [True, False, True]
+    assert "record 2 is not well-formed" in str(got[1].error)
+    assert got[0].local_id == "REROILS:75" and got[2].local_id not in (got[0].local_id, "")
+    assert any("read one by one" in note for page in pages for note in page.notes)
+
+
+def test_xml_that_holds_no_marc_record_is_a_named_failure_not_an_empty_success(tmp_path: Path) -> None:
+    """A RERO record in BNCF's own "unimarc slim" element names (<rec>, <lab>, <cf>, <df>, <sf>):
+    well-formed XML that no MARC reader knows."""
+    got = records(run(harvester(RECORDS / "dirty" / "rero-in-unimarc-slim-dialect.xml"), None))
+    assert len(got) == 1 and got[0].raw == b""
+    assert "no MARC record in this XML (root element <collection>)" in str(got[0].error)
+
+
+def test_feed_charset_reads_cp1251_dumps_and_is_validated(tmp_path: Path) -> None:
+    """pymarc's cp1251 record under a MARC-8 leader, in a feed that declares charset = cp1251."""
+    from mappings import crosswalk
+
+    path = tmp_path / "dump.mrc"
+    path.write_bytes((PEER / "pymarc-cp1251-under-marc8-leader.mrc").read_bytes())
+    got = records(run(harvester(path, charset="cp1251"), None))
+    assert [r.encoding for r in got] == ["iso2709;cp1251"]
+    assert crosswalk(got[0].raw, got[0].encoding).title.startswith("Основы")
+    with pytest.raises(ValidationError, match="charset"):
+        FilesFeed.model_validate({"url_or_path": str(path), "charset": "cp1252x"})

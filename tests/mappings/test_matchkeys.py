@@ -38,7 +38,8 @@ def test_isbn10_and_its_isbn13_give_the_same_strong_key() -> None:
 
 
 def test_isbn_normalisation_agrees_with_isbnlib_on_real_and_edge_cases() -> None:
-    """The crosswalk computes check digits itself (speed); isbnlib stays the reference."""
+    """The crosswalk checks ISBNs with python-stdnum; isbnlib is an independent reference, on the
+    first word of every 020 of a real catalogue and on edge cases."""
     import isbnlib
 
     from mappings._common import normalise_isbn
@@ -54,7 +55,7 @@ def test_isbn_normalisation_agrees_with_isbnlib_on_real_and_edge_cases() -> None
               "9791090636072", "9771234567003", "0000000000", "000000000X", "12345678X9", "0306406152",
               "030640615X", "97803064061570", "", "isbn 0-306-40615-2"]
     for record in read_marc(DEMO / "pku" / "uva-sirsi.mrc.gz"):
-        tokens += [value for field in record.get_fields("020") for value in field.get_subfields("a", "z")]
+        tokens += [value.split(" ")[0] for field in record.get_fields("020") for value in field.get_subfields("a", "z")]
     assert len(tokens) > 500
     assert [normalise_isbn(t) for t in tokens] == [reference(t) for t in tokens]
     assert normalise_isbn("7-02-000220-X") == "9787020002207" and normalise_isbn("7-02-000220-1") is None
