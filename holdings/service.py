@@ -5,8 +5,15 @@ the member's ``holdings.timeout``); the answer always has one entry per member i
 states — ``ok`` (items), ``unknown`` (timed out / unreachable) or ``error`` (answered garbage, a
 diagnostic, a bad configuration). Good answers are cached in Redis for ``availability_cache_ttl``
 seconds; a member failing ``BREAKER_THRESHOLD`` times in a row is not asked again for
-``BREAKER_COOLDOWN`` seconds (circuit breaker, per process). When Redis is down the service still
-answers, without a cache, and logs it.
+``BREAKER_COOLDOWN`` seconds (circuit breaker, per process). Only the member's own failures count
+towards it — timeouts, refused or reset connections, answers that are not the protocol — never a
+record that has no id to look up at that member (:class:`NotLookedUp`). However many hits of a
+page a member holds, it is never sent more than its ``max_connections`` requests at once (one
+semaphore per member and event loop). When Redis is down the service still answers, without a
+cache, and logs it.
+
+Status words are read with the member's tables (:mod:`holdings.vocabulary`); a word no table
+knows makes the item ``unknown`` and is counted in Redis per member (``unknown_status_words``).
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import hashlib
 import json
 import logging
 import time
+import weakref
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +36,8 @@ from sqlalchemy import select
 
 from catalog.context import Services
 from holdings.config import HarvestedHoldings, HoldingsConfig
-from holdings.connectors import ConnectorError, LookupContext, Unreachable, connector_for
+from holdings.connectors import ConnectorError, LookupContext, NotLookedUp, Unreachable, connector_for
+from holdings.vocabulary import StatusReader, chain_for
 from store.models import Member
 
 log = logging.getLogger(__name__)
@@ -63,6 +73,17 @@ def _executor(services: Services) -> ThreadPoolExecutor:
         pool = ThreadPoolExecutor(max_workers=EXECUTOR_THREADS, thread_name_prefix="holdings-yaz")
         services.extras["holdings_executor"] = pool
     return pool
+
+
+def _slots(services: Services, member: str, limit: int) -> asyncio.Semaphore:
+    """The member's connection slots on the running loop (a semaphore belongs to one loop)."""
+    by_loop = services.extras.setdefault("holdings_slots", weakref.WeakKeyDictionary())
+    assert isinstance(by_loop, weakref.WeakKeyDictionary)
+    mine = by_loop.setdefault(asyncio.get_running_loop(), {})
+    key = (member, limit)
+    if key not in mine:
+        mine[key] = asyncio.Semaphore(limit)
+    return mine[key]  # type: ignore[no-any-return]
 
 
 def _breakers(services: Services) -> dict[str, _Breaker]:
@@ -154,7 +175,9 @@ async def _one_member(services: Services, holding: dict[str, Any], raw_config: d
     if cached is not None:
         return {**entry, **cached, "cached": True}
     timeout = config.timeout or default_timeout
-    ctx = LookupContext(http=http, executor=_executor(services), timeout=timeout)
+    reader = StatusReader(chain_for(config.ils, config.type, config.status_words))
+    ctx = LookupContext(http=http, executor=_executor(services), timeout=timeout, reader=reader,
+                        slots=_slots(services, member, config.max_connections))
     try:
         remaining = max(0.0, started + timeout - time.monotonic())
         items = await asyncio.wait_for(connector_for(config).items(holding, ctx), remaining)
@@ -162,6 +185,8 @@ async def _one_member(services: Services, holding: dict[str, Any], raw_config: d
         entry.update(state="unknown", detail=f"unknown: timed out after {timeout:g} s")
     except Unreachable as exc:
         entry.update(state="unknown", detail=f"unknown: unreachable ({exc})")
+    except NotLookedUp as exc:
+        entry.update(state="unknown", detail=f"not asked: {exc}", not_asked=True)
     except ConnectorError as exc:
         entry.update(state="error", detail=str(exc))
     except Exception as exc:  # a connector bug must not sink the whole answer
@@ -172,6 +197,9 @@ async def _one_member(services: Services, holding: dict[str, Any], raw_config: d
                      detail=_harvested_detail(holding) if config.type == "harvested" else None)
     entry["checked_at"] = _now()
     entry["elapsed_ms"] = round((time.monotonic() - started) * 1000)
+    if reader.unknown:
+        entry["unknown_words"] = sorted(reader.unknown)
+        await _count_unknown(services, member, reader.unknown)
     _record_outcome(breaker, entry)
     if entry["state"] == "ok":
         await _cache_set(services, key, {k: entry[k] for k in ("state", "detail", "checked_at", "items")})
@@ -179,6 +207,8 @@ async def _one_member(services: Services, holding: dict[str, Any], raw_config: d
 
 
 def _record_outcome(breaker: _Breaker, entry: dict[str, Any]) -> None:
+    if entry.pop("not_asked", False):
+        return  # the record's fault (no id to look up), not the member's
     if entry["state"] == "ok":
         breaker.failures, breaker.open_until = 0, 0.0
         return
@@ -210,6 +240,44 @@ async def _cache_set(services: Services, key: str, value: dict[str, Any]) -> Non
         await client.set(key, json.dumps(value), ex=int(services.settings.availability_cache_ttl))
     except Exception as exc:  # noqa: BLE001
         _redis_failed(services, exc)
+
+
+def _unknown_key(services: Services, member: str) -> str:
+    return f"{services.settings.index_prefix}:status-unknown:{member}"
+
+
+async def _count_unknown(services: Services, member: str, words: Counter[str]) -> None:
+    client = await _redis(services)
+    if client is None:
+        log.info("unknown status words from %s (not counted, Redis down): %s", member, dict(words))
+        return
+    try:
+        pipe = client.pipeline(transaction=False)
+        for word, n in words.items():
+            pipe.hincrby(_unknown_key(services, member), word, n)
+        pipe.sadd(f"{services.settings.index_prefix}:status-unknown-members", member)
+        await pipe.execute()
+    except Exception as exc:  # noqa: BLE001 - counting must never fail an answer
+        _redis_failed(services, exc)
+
+
+def unknown_status_words(services: Services, member: str | None = None) -> dict[str, dict[str, int]]:
+    """Member → {word: times seen} for the status words no table could read (from Redis, blocking)."""
+    import redis
+
+    client = redis.Redis.from_url(services.settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        prefix = services.settings.index_prefix
+        seen = client.smembers(f"{prefix}:status-unknown-members")
+        members = [member] if member else sorted(m.decode() for m in seen)
+        out: dict[str, dict[str, int]] = {}
+        for code in members:
+            raw = client.hgetall(_unknown_key(services, code))
+            if raw:
+                out[code] = dict(sorted(((k.decode(), int(v)) for k, v in raw.items()), key=lambda kv: -kv[1]))
+        return out
+    finally:
+        client.close()
 
 
 def summarise(entries: list[dict[str, Any]]) -> dict[str, Any]:
