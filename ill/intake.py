@@ -130,7 +130,8 @@ def _route(services: Services, patron: Actor, form: RequestForm, record: dict[st
             policies={c: lender_policy(p) for c, p in policies.items()},
             loads=loads(session, members, now), today=now.date(),
             fees={c: fee_cents(p.fees, form.service, pages) for c, p in policies.items()},
-            max_cost_cents=form.max_cost_cents)
+            max_cost_cents=form.max_cost_cents,
+            currencies={c: schedule(p.fees)["currency"] for c, p in policies.items()})
         first = policies[rota.picks[0].member] if rota.picks else None
         pickups = list(policies[home].pickup_locations or []) if home in policies else []
     if form.pickup_location and pickups and form.pickup_location not in pickups:
