@@ -19,6 +19,7 @@ knows makes the item ``unknown`` and is counted in Redis per member (``unknown_s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -127,11 +128,13 @@ def _config(raw: dict[str, Any] | None) -> Any:
     return _ADAPTER.validate_python(raw) if raw else HarvestedHoldings(type="harvested")
 
 
-async def availability_for_record(services: Services, record: dict[str, Any]) -> list[dict[str, Any]]:
+async def availability_for_record(services: Services, record: dict[str, Any],
+                                  http: httpx.AsyncClient | None = None) -> list[dict[str, Any]]:
     """One entry per holding member (see module docstring); never raises for a member's fault.
 
     A holding entry may carry its member's holdings table as ``holdings_config``; otherwise it is
-    read from the ``member`` table.
+    read from the ``member`` table. ``http``: a client shared by a page of look-ups (one is made
+    otherwise — building a client costs an SSL context, tens of milliseconds of CPU).
     """
     holdings = list(record.get("holdings") or [])
     if not holdings:
@@ -140,13 +143,21 @@ async def availability_for_record(services: Services, record: dict[str, Any]) ->
     stored = await asyncio.to_thread(_member_configs, services, missing) if missing else {}
     timeout = float(services.settings.availability_timeout)
     started = time.monotonic()
-    async with httpx.AsyncClient(timeout=httpx.Timeout(timeout + 1.0), follow_redirects=True) as http:
+    async with contextlib.AsyncExitStack() as stack:
+        if http is None:
+            http = await stack.enter_async_context(_client(timeout))
         tasks = [
             _one_member(services, h, h["holdings_config"] if "holdings_config" in h else stored.get(h["member"]),
                         http, timeout, started)
             for h in holdings
         ]
         return list(await asyncio.gather(*tasks))
+
+
+def _client(timeout: float) -> httpx.AsyncClient:
+    # the per-member semaphores bound connections; the pool must not be the tighter limit
+    return httpx.AsyncClient(timeout=httpx.Timeout(timeout + 1.0), follow_redirects=True,
+                             limits=httpx.Limits(max_connections=None, max_keepalive_connections=32))
 
 
 async def _one_member(services: Services, holding: dict[str, Any], raw_config: dict[str, Any] | None,
@@ -305,6 +316,7 @@ def summarise(entries: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def available_somewhere(services: Services, records: list[dict[str, Any]]) -> dict[str, bool | None]:
     """For a page of hits: union id → available now somewhere (True / False / None = unknown)."""
-    answers = await asyncio.gather(*(availability_for_record(services, r) for r in records))
+    async with _client(float(services.settings.availability_timeout)) as http:
+        answers = await asyncio.gather(*(availability_for_record(services, r, http) for r in records))
     return {str(r.get("id") or r.get("union_id")): summarise(a)["available_somewhere"]
             for r, a in zip(records, answers, strict=True)}
