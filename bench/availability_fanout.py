@@ -195,7 +195,8 @@ def main() -> None:
         f"A page of {page['hits']} hits held by one Koha member answering in {page['delay'] * 1000:.0f} ms "
         "(one shared HTTP client per page). Ceiling, measured in the same run: one hit alone through the "
         "service plus one bare HTTP round trip for each further round the limit forces. With a limit of 20 "
-        "nothing waits for a slot; the responder (Python's http.server, listen backlog 5) then drops SYNs.",
+        "nothing waits for a slot, and the responder (Python's socketserver, listen backlog 5) cannot take "
+        "20 connections at once: the ones beyond its backlog wait for TCP to retry.",
         "",
         "| max_connections | one hit (ms) | round trip (ms) | page p50 (s) | page p95 (s) | ceiling (s) "
         "| p50 / ceiling | most connections at once |",
