@@ -186,6 +186,22 @@ async def _one_member(services: Services, holding: dict[str, Any], raw_config: d
     if cached is not None:
         return {**entry, **cached, "cached": True}
     timeout = config.timeout or default_timeout
+    reader = await _ask(services, config, holding, entry, http, timeout, started)
+    entry["checked_at"] = _now()
+    entry["elapsed_ms"] = round((time.monotonic() - started) * 1000)
+    if reader.unknown:
+        entry["unknown_words"] = sorted(reader.unknown)
+        await _count_unknown(services, member, reader.unknown)
+    _record_outcome(breaker, entry)
+    if entry["state"] == "ok":
+        await _cache_set(services, key, {k: entry[k] for k in ("state", "detail", "checked_at", "items")})
+    return entry
+
+
+async def _ask(services: Services, config: Any, holding: dict[str, Any], entry: dict[str, Any],
+               http: httpx.AsyncClient, timeout: float, started: float) -> StatusReader:
+    """Run the member's connector within what is left of its timeout; the outcome goes into ``entry``."""
+    member = holding["member"]
     reader = StatusReader(chain_for(config.ils, config.type, config.status_words))
     ctx = LookupContext(http=http, executor=_executor(services), timeout=timeout, reader=reader,
                         slots=_slots(services, member, config.max_connections))
@@ -206,15 +222,7 @@ async def _one_member(services: Services, holding: dict[str, Any], raw_config: d
     else:
         entry.update(state="ok", items=[i.to_dict() for i in items],
                      detail=_harvested_detail(holding) if config.type == "harvested" else None)
-    entry["checked_at"] = _now()
-    entry["elapsed_ms"] = round((time.monotonic() - started) * 1000)
-    if reader.unknown:
-        entry["unknown_words"] = sorted(reader.unknown)
-        await _count_unknown(services, member, reader.unknown)
-    _record_outcome(breaker, entry)
-    if entry["state"] == "ok":
-        await _cache_set(services, key, {k: entry[k] for k in ("state", "detail", "checked_at", "items")})
-    return entry
+    return reader
 
 
 def _record_outcome(breaker: _Breaker, entry: dict[str, Any]) -> None:
