@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import get_args
 
 import httpx
 import pytest
@@ -18,11 +19,12 @@ from fastapi.testclient import TestClient
 
 from catalog.context import Services
 from catalog.members import MembersFileError, parse_members
+from holdings.config import IlsName, StatusName
 from holdings.connectors.base import normalise_status
 from holdings.connectors.ilsdi import parse_get_availability
 from holdings.connectors.ncip import lookup_item_request, parse_lookup_item
 from holdings.service import availability_for_record, summarise, unknown_status_words
-from holdings.vocabulary import SYSTEMS, StatusReader, chain_for, table
+from holdings.vocabulary import STATUSES, SYSTEMS, StatusReader, chain_for, table
 from tests.holdings.helpers import holding
 from tests.holdings.test_consortium import api_app
 from tests.peers.fake_ils import FakeItem, IlsData, ils_server, koha_get_availability
@@ -57,6 +59,9 @@ def test_real_status_words(word: str, ils: str | None, status: str) -> None:
 def test_every_table_loads_and_only_names_our_statuses() -> None:
     for system in SYSTEMS:
         assert table(system).words, system
+    # the members file accepts exactly the systems with a table and exactly the API's statuses
+    assert set(get_args(IlsName)) | {"ncip"} == set(SYSTEMS)
+    assert set(get_args(StatusName)) == set(STATUSES)
 
 
 def test_a_word_no_table_knows_is_unknown_and_counted_never_guessed() -> None:
