@@ -11,12 +11,29 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from holdings.vocabulary import check_words
+
+IlsName = Literal["koha", "evergreen", "folio", "alma", "sirsi", "aleph", "huiwen", "interlib", "innovative"]
+StatusName = Literal["available", "on_loan", "in_transit", "on_hold_shelf", "lost", "missing", "not_for_loan",
+                     "unavailable", "unknown"]
 
 class _Base(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     #: Per-member timeout in seconds; ``None``: the service's ``availability_timeout``.
     timeout: float | None = Field(None, gt=0, le=30)
+    #: Connections this member is sent at once, however many hits of a page it holds.
+    max_connections: int = Field(4, ge=1, le=32)
+    #: The member's library system: its status table (``holdings/status_words/<ils>.toml``) is used.
+    ils: IlsName | None = None
+    #: The member's own status words, read before any table: ``{ "闭架借阅" = "not_for_loan" }``.
+    status_words: dict[str, StatusName] = Field(default_factory=dict, max_length=500)
+
+    @field_validator("status_words")
+    @classmethod
+    def _words(cls, value: dict[str, str]) -> dict[str, str]:
+        check_words(value.items())
+        return value
 
 
 def _http_url(value: str) -> str:

@@ -5,17 +5,27 @@ the member's ``holdings.timeout``); the answer always has one entry per member i
 states — ``ok`` (items), ``unknown`` (timed out / unreachable) or ``error`` (answered garbage, a
 diagnostic, a bad configuration). Good answers are cached in Redis for ``availability_cache_ttl``
 seconds; a member failing ``BREAKER_THRESHOLD`` times in a row is not asked again for
-``BREAKER_COOLDOWN`` seconds (circuit breaker, per process). When Redis is down the service still
-answers, without a cache, and logs it.
+``BREAKER_COOLDOWN`` seconds (circuit breaker, per process). Only the member's own failures count
+towards it — timeouts, refused or reset connections, answers that are not the protocol — never a
+record that has no id to look up at that member (:class:`NotLookedUp`). However many hits of a
+page a member holds, it is never sent more than its ``max_connections`` requests at once (one
+semaphore per member and event loop). When Redis is down the service still answers, without a
+cache, and logs it.
+
+Status words are read with the member's tables (:mod:`holdings.vocabulary`); a word no table
+knows makes the item ``unknown`` and is counted in Redis per member (``unknown_status_words``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import time
+import weakref
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +37,8 @@ from sqlalchemy import select
 
 from catalog.context import Services
 from holdings.config import HarvestedHoldings, HoldingsConfig
-from holdings.connectors import ConnectorError, LookupContext, Unreachable, connector_for
+from holdings.connectors import ConnectorError, LookupContext, NotLookedUp, Unreachable, connector_for
+from holdings.vocabulary import StatusReader, chain_for
 from store.models import Member
 
 log = logging.getLogger(__name__)
@@ -63,6 +74,17 @@ def _executor(services: Services) -> ThreadPoolExecutor:
         pool = ThreadPoolExecutor(max_workers=EXECUTOR_THREADS, thread_name_prefix="holdings-yaz")
         services.extras["holdings_executor"] = pool
     return pool
+
+
+def _slots(services: Services, member: str, limit: int) -> asyncio.Semaphore:
+    """The member's connection slots on the running loop (a semaphore belongs to one loop)."""
+    by_loop = services.extras.setdefault("holdings_slots", weakref.WeakKeyDictionary())
+    assert isinstance(by_loop, weakref.WeakKeyDictionary)
+    mine = by_loop.setdefault(asyncio.get_running_loop(), {})
+    key = (member, limit)
+    if key not in mine:
+        mine[key] = asyncio.Semaphore(limit)
+    return mine[key]  # type: ignore[no-any-return]
 
 
 def _breakers(services: Services) -> dict[str, _Breaker]:
@@ -106,11 +128,13 @@ def _config(raw: dict[str, Any] | None) -> Any:
     return _ADAPTER.validate_python(raw) if raw else HarvestedHoldings(type="harvested")
 
 
-async def availability_for_record(services: Services, record: dict[str, Any]) -> list[dict[str, Any]]:
+async def availability_for_record(services: Services, record: dict[str, Any],
+                                  http: httpx.AsyncClient | None = None) -> list[dict[str, Any]]:
     """One entry per holding member (see module docstring); never raises for a member's fault.
 
     A holding entry may carry its member's holdings table as ``holdings_config``; otherwise it is
-    read from the ``member`` table.
+    read from the ``member`` table. ``http``: a client shared by a page of look-ups (one is made
+    otherwise — building a client costs an SSL context, tens of milliseconds of CPU).
     """
     holdings = list(record.get("holdings") or [])
     if not holdings:
@@ -119,13 +143,21 @@ async def availability_for_record(services: Services, record: dict[str, Any]) ->
     stored = await asyncio.to_thread(_member_configs, services, missing) if missing else {}
     timeout = float(services.settings.availability_timeout)
     started = time.monotonic()
-    async with httpx.AsyncClient(timeout=httpx.Timeout(timeout + 1.0), follow_redirects=True) as http:
+    async with contextlib.AsyncExitStack() as stack:
+        if http is None:
+            http = await stack.enter_async_context(_client(timeout))
         tasks = [
             _one_member(services, h, h["holdings_config"] if "holdings_config" in h else stored.get(h["member"]),
                         http, timeout, started)
             for h in holdings
         ]
         return list(await asyncio.gather(*tasks))
+
+
+def _client(timeout: float) -> httpx.AsyncClient:
+    # the per-member semaphores bound connections; the pool must not be the tighter limit
+    return httpx.AsyncClient(timeout=httpx.Timeout(timeout + 1.0), follow_redirects=True,
+                             limits=httpx.Limits(max_connections=None, max_keepalive_connections=32))
 
 
 async def _one_member(services: Services, holding: dict[str, Any], raw_config: dict[str, Any] | None,
@@ -154,7 +186,25 @@ async def _one_member(services: Services, holding: dict[str, Any], raw_config: d
     if cached is not None:
         return {**entry, **cached, "cached": True}
     timeout = config.timeout or default_timeout
-    ctx = LookupContext(http=http, executor=_executor(services), timeout=timeout)
+    reader = await _ask(services, config, holding, entry, http, timeout, started)
+    entry["checked_at"] = _now()
+    entry["elapsed_ms"] = round((time.monotonic() - started) * 1000)
+    if reader.unknown:
+        entry["unknown_words"] = sorted(reader.unknown)
+        await _count_unknown(services, member, reader.unknown)
+    _record_outcome(breaker, entry)
+    if entry["state"] == "ok":
+        await _cache_set(services, key, {k: entry[k] for k in ("state", "detail", "checked_at", "items")})
+    return entry
+
+
+async def _ask(services: Services, config: Any, holding: dict[str, Any], entry: dict[str, Any],
+               http: httpx.AsyncClient, timeout: float, started: float) -> StatusReader:
+    """Run the member's connector within what is left of its timeout; the outcome goes into ``entry``."""
+    member = holding["member"]
+    reader = StatusReader(chain_for(config.ils, config.type, config.status_words))
+    ctx = LookupContext(http=http, executor=_executor(services), timeout=timeout, reader=reader,
+                        slots=_slots(services, member, config.max_connections))
     try:
         remaining = max(0.0, started + timeout - time.monotonic())
         items = await asyncio.wait_for(connector_for(config).items(holding, ctx), remaining)
@@ -162,6 +212,8 @@ async def _one_member(services: Services, holding: dict[str, Any], raw_config: d
         entry.update(state="unknown", detail=f"unknown: timed out after {timeout:g} s")
     except Unreachable as exc:
         entry.update(state="unknown", detail=f"unknown: unreachable ({exc})")
+    except NotLookedUp as exc:
+        entry.update(state="unknown", detail=f"not asked: {exc}", not_asked=True)
     except ConnectorError as exc:
         entry.update(state="error", detail=str(exc))
     except Exception as exc:  # a connector bug must not sink the whole answer
@@ -170,15 +222,12 @@ async def _one_member(services: Services, holding: dict[str, Any], raw_config: d
     else:
         entry.update(state="ok", items=[i.to_dict() for i in items],
                      detail=_harvested_detail(holding) if config.type == "harvested" else None)
-    entry["checked_at"] = _now()
-    entry["elapsed_ms"] = round((time.monotonic() - started) * 1000)
-    _record_outcome(breaker, entry)
-    if entry["state"] == "ok":
-        await _cache_set(services, key, {k: entry[k] for k in ("state", "detail", "checked_at", "items")})
-    return entry
+    return reader
 
 
 def _record_outcome(breaker: _Breaker, entry: dict[str, Any]) -> None:
+    if entry.pop("not_asked", False):
+        return  # the record's fault (no id to look up), not the member's
     if entry["state"] == "ok":
         breaker.failures, breaker.open_until = 0, 0.0
         return
@@ -212,6 +261,44 @@ async def _cache_set(services: Services, key: str, value: dict[str, Any]) -> Non
         _redis_failed(services, exc)
 
 
+def _unknown_key(services: Services, member: str) -> str:
+    return f"{services.settings.index_prefix}:status-unknown:{member}"
+
+
+async def _count_unknown(services: Services, member: str, words: Counter[str]) -> None:
+    client = await _redis(services)
+    if client is None:
+        log.info("unknown status words from %s (not counted, Redis down): %s", member, dict(words))
+        return
+    try:
+        pipe = client.pipeline(transaction=False)
+        for word, n in words.items():
+            pipe.hincrby(_unknown_key(services, member), word, n)
+        pipe.sadd(f"{services.settings.index_prefix}:status-unknown-members", member)
+        await pipe.execute()
+    except Exception as exc:  # noqa: BLE001 - counting must never fail an answer
+        _redis_failed(services, exc)
+
+
+def unknown_status_words(services: Services, member: str | None = None) -> dict[str, dict[str, int]]:
+    """Member → {word: times seen} for the status words no table could read (from Redis, blocking)."""
+    import redis
+
+    client = redis.Redis.from_url(services.settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        prefix = services.settings.index_prefix
+        seen = client.smembers(f"{prefix}:status-unknown-members")
+        members = [member] if member else sorted(m.decode() for m in seen)
+        out: dict[str, dict[str, int]] = {}
+        for code in members:
+            raw = client.hgetall(_unknown_key(services, code))
+            if raw:
+                out[code] = dict(sorted(((k.decode(), int(v)) for k, v in raw.items()), key=lambda kv: -kv[1]))
+        return out
+    finally:
+        client.close()
+
+
 def summarise(entries: list[dict[str, Any]]) -> dict[str, Any]:
     """``available_somewhere``: True when a member answered live with an available item; False when
     every member answered and none has one; None (unknown) otherwise. Harvested data is not "now"."""
@@ -237,6 +324,7 @@ def summarise(entries: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def available_somewhere(services: Services, records: list[dict[str, Any]]) -> dict[str, bool | None]:
     """For a page of hits: union id → available now somewhere (True / False / None = unknown)."""
-    answers = await asyncio.gather(*(availability_for_record(services, r) for r in records))
+    async with _client(float(services.settings.availability_timeout)) as http:
+        answers = await asyncio.gather(*(availability_for_record(services, r, http) for r in records))
     return {str(r.get("id") or r.get("union_id")): summarise(a)["available_somewhere"]
             for r, a in zip(records, answers, strict=True)}

@@ -45,22 +45,30 @@ def create_staff(member: str, username: str, password: Annotated[str, typer.Opti
 
 
 @app.command("set-fees")
-def set_fees(member: str, loan: float | None = None, copy_base: float | None = None,
-             copy_per_page: float | None = None, currency: str | None = None) -> None:
-    """The fee schedule of a lending MEMBER (amounts in currency units)."""
+def set_fees(member: str, loan: str | None = None, copy_base: str | None = None,
+             copy_per_page: str | None = None, currency: str | None = None) -> None:
+    """The fee schedule of a lending MEMBER (amounts in currency units, e.g. --loan 10.00 --copy-per-page 0.125)."""
+    from ill.fees import schedule
+    from ill.money import MoneyError, check_currency, minor_digits, parse_amount, rate
+
     services = build_services(get_settings())
     try:
         with transaction(services.db) as session:
             from ill.policies import get_policy
 
             fees = dict(get_policy(session, member).fees or {})
-            for key, value in (("loan", loan), ("copy_base", copy_base), ("copy_per_page", copy_per_page)):
+            code = check_currency(currency or schedule(fees)["currency"])
+            for key, value in (("loan", loan), ("copy_base", copy_base)):
                 if value is not None:
-                    fees[key] = round(value * 100)
-            if currency:
-                fees["currency"] = currency
+                    fees[key] = parse_amount(value, code)
+            if copy_per_page is not None:  # a rate may be a fraction of a minor unit
+                per_page = rate(copy_per_page.strip()).scaleb(minor_digits(code)).normalize()
+                fees["copy_per_page"] = int(per_page) if per_page == per_page.to_integral() else str(per_page)
+            fees["currency"] = code
             update_policy(session, member, {"fees": fees})
         typer.echo(json.dumps(fees))
+    except MoneyError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     finally:
         services.close()
 

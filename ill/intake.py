@@ -1,11 +1,14 @@
 """A patron's request: validate, look the record up, check the home library, build the rota, save, send.
 
 :func:`plan` does everything but writing (the form's fee preview uses it); :func:`create` writes the
-request, its rota, the audit entry and the first send in one transaction.
+request, its rota, the audit entry and the first send in one transaction. Both are coroutines for the
+web and API routes: every database step runs in a worker thread (``asyncio.to_thread``), only the
+live-availability fan-out runs on the event loop, so a slow database never stalls other requests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -95,10 +98,16 @@ async def plan(services: Services, patron: Actor, form: RequestForm, now: dateti
     if patron.kind not in ("patron", "staff") or not patron.member_code:
         raise Forbidden("only patrons and borrowing desks place requests")
     pages = _validate(form, now.date())
-    record = sources.get_record(services, form.union_id) if form.union_id else None
+    record = await asyncio.to_thread(sources.get_record, services, form.union_id) if form.union_id else None
     if record is None:
         raise NotFound(f"no union record {form.union_id!r}", field="union_id")
     live = await sources.availability(services, record)
+    return await asyncio.to_thread(_route, services, patron, form, record, live, pages, now)
+
+
+def _route(services: Services, patron: Actor, form: RequestForm, record: dict[str, Any],
+           live: list[dict[str, Any]], pages: int, now: datetime) -> Plan:
+    """The blocking half of :func:`plan`: policies, loads and the rota, read from the database."""
     home = patron.member_code or ""
     mine = [h for h in record.get("holdings", []) if h["member"] == home]
     if mine and any(availability_of(a) == "available" for a in live if a.get("member") == home):
@@ -121,7 +130,8 @@ async def plan(services: Services, patron: Actor, form: RequestForm, now: dateti
             policies={c: lender_policy(p) for c, p in policies.items()},
             loads=loads(session, members, now), today=now.date(),
             fees={c: fee_cents(p.fees, form.service, pages) for c, p in policies.items()},
-            max_cost_cents=form.max_cost_cents)
+            max_cost_cents=form.max_cost_cents,
+            currencies={c: schedule(p.fees)["currency"] for c, p in policies.items()})
         first = policies[rota.picks[0].member] if rota.picks else None
         pickups = list(policies[home].pickup_locations or []) if home in policies else []
     if form.pickup_location and pickups and form.pickup_location not in pickups:
@@ -135,6 +145,10 @@ async def create(services: Services, patron: Actor, form: RequestForm, origin: s
     """Plan, then write request + rota + audit and send to the first lender, in one transaction."""
     now = now or now_utc()
     p = await plan(services, patron, form, now)
+    return await asyncio.to_thread(_write, services, patron, form, p, origin, now)
+
+
+def _write(services: Services, patron: Actor, form: RequestForm, p: Plan, origin: str, now: datetime) -> IllRequest:
     rec = p.record
     with transaction(services.db) as session:
         req = IllRequest(

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from ill.money import format_money
+
 
 @dataclass(frozen=True)
 class LenderPolicy:
@@ -87,6 +89,7 @@ def build_rota(
     today: date,
     fees: Mapping[str, int] | None = None,
     max_cost_cents: int | None = None,
+    currencies: Mapping[str, str] | None = None,
 ) -> Rota:
     """Order the holding members of one union record into a rota (see the module docstring)."""
     live = {a["member"]: a for a in availability}
@@ -105,7 +108,7 @@ def build_rota(
         skip = _skip_reason(policy, load, record_format, service, today)
         fee = (fees or {}).get(member, 0)
         if skip is None and max_cost_cents is not None and fee > max_cost_cents:
-            skip = f"fee {fee / 100:.2f} above the most the patron will pay"
+            skip = f"fee {format_money(fee, (currencies or {}).get(member, 'CNY'))} above the most the patron will pay"
         avail = availability_of(live.get(member))
         if skip is None and avail == "none":
             skip = "no copy available now"

@@ -402,6 +402,26 @@ def report_failures(member: Annotated[str | None, typer.Option(help="Only this m
         console.print("run `unicat reindex --pending` once the index is reachable")
 
 
+@report_app.command("status-words")
+def report_status_words(member: Annotated[str | None, typer.Option(help="Only this member")] = None) -> None:
+    """Status words members sent that no status table could read (shown to patrons as unknown)."""
+    from holdings.service import unknown_status_words
+
+    services = _services()
+    try:
+        found = unknown_status_words(services, member)
+    finally:
+        services.close()
+    table = Table("member", "status word", "times seen", title="Unknown status words")
+    for code, words in found.items():
+        for word, count in words.items():
+            table.add_row(code, escape(word), str(count))
+    console.print(table)
+    if found:
+        console.print('add them to the member\'s holdings table: status_words = { "word" = "on_loan" }, '
+                      "or name its system with ils = \"...\" (see README)")
+
+
 def _override(kind: str, a: str, b: str, note: str | None) -> None:
     from catalog.quality import OverrideError, add_override
 

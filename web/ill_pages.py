@@ -119,7 +119,7 @@ def _form(union_id: str, service: str, pages: str | None, citation: str | None, 
 
 
 @router.get("/request")
-async def request_form(request: Request, services: ServicesDep, union_id: str = "") -> Response:
+def request_form(request: Request, services: ServicesDep, union_id: str = "") -> Response:
     page = Page(request, services)
     if page.actor is None:
         return RedirectResponse(f"/ill/login?next={quote(f'/ill/request?union_id={union_id}')}", status_code=303)
@@ -139,18 +139,13 @@ async def request_submit(request: Request, services: ServicesDep, union_id: Text
                          pages: OptText = None, citation: OptText = None, pickup_location: OptText = None,
                          needed_by: OptText = None, max_cost: OptText = None, note: OptText = None,
                          step: Text = "preview", csrf_token: OptText = None) -> Response:
-    page = Page(request, services)
+    page = await run_in_threadpool(Page, request, services)
     page.csrf(csrf_token)
     if page.actor is None:
         return page.login_redirect()
-    from ill import sources
-
     raw = {"union_id": union_id, "service": service, "pages": pages, "citation": citation,
            "pickup_location": pickup_location, "needed_by": needed_by, "max_cost": max_cost, "note": note}
-    record = sources.get_record(services, union_id)
-    with services.db() as session:
-        pickups = get_policy(session, page.actor.member_code or "").pickup_locations
-        session.commit()
+    record, pickups = await run_in_threadpool(_record_and_pickups, services, union_id, page.actor)
     ctx: dict[str, Any] = {"record": record, "pickups": pickups, "form": raw}
     try:
         form = _form(union_id, service, pages, citation, pickup_location, needed_by, max_cost, note)
@@ -162,6 +157,16 @@ async def request_submit(request: Request, services: ServicesDep, union_id: Text
         ctx.update(error=exc.message, field=exc.field, code=exc.code)
         return page.render("request.html", ctx, 400 if exc.status == 422 else exc.status)
     return RedirectResponse(f"/ill/requests/{req.id}", status_code=303)
+
+
+def _record_and_pickups(services: Services, union_id: str, actor: Actor) -> tuple[dict[str, Any] | None, list[str]]:
+    from ill import sources
+
+    record = sources.get_record(services, union_id)
+    with services.db() as session:
+        pickups = list(get_policy(session, actor.member_code or "").pickup_locations or [])
+        session.commit()
+    return record, pickups
 
 
 @router.get("/my")
@@ -221,7 +226,7 @@ def act(request: Request, services: ServicesDep, request_id: RowId, action: Text
 async def deliver(request: Request, services: ServicesDep, request_id: RowId, csrf_token: OptText = None,
                   version: VersionForm = None, url: OptText = None,
                   file: UploadFile | None = None) -> Response:
-    page = Page(request, services)
+    page = await run_in_threadpool(Page, request, services)
     page.csrf(csrf_token)
     if page.actor is None:
         return page.login_redirect()
@@ -231,7 +236,7 @@ async def deliver(request: Request, services: ServicesDep, request_id: RowId, cs
         await run_in_threadpool(delivery.deliver, services, request_id, page.actor, pdf=data, url=url or None,
                                 expected_version=version)
     except IllError as exc:
-        return detail(request, services, request_id, error=exc.message)
+        return await run_in_threadpool(detail, request, services, request_id, exc.message)
     return RedirectResponse(f"/ill/requests/{request_id}", status_code=303)
 
 

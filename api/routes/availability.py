@@ -1,5 +1,6 @@
-"""Live availability: ``GET /api/v1/records/{id}/availability`` and the badge batch
-``GET /api/v1/availability?ids=a,b,c``. Thin: the logic is in :mod:`holdings.service`."""
+"""Live availability: ``GET /api/v1/records/{id}/availability``, the badge batch
+``GET /api/v1/availability?ids=a,b,c`` and the status words members sent that no table could read
+(``GET /api/v1/status-words/unknown``). Thin: the logic is in :mod:`holdings.service`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Path, Query
 from api.deps import ServicesDep
 from api.errors import ApiError
 from catalog.records import get_record
-from holdings.service import availability_for_record, available_somewhere, summarise
+from holdings.service import availability_for_record, available_somewhere, summarise, unknown_status_words
 
 router = APIRouter(tags=["availability"])
 MAX_IDS = 50
@@ -40,3 +41,14 @@ async def batch_availability(
     records = [r for r in found if r is not None]
     answers = await available_somewhere(services, records)
     return {i: {"available_somewhere": answers.get(i)} for i in wanted}
+
+
+@router.get("/status-words/unknown", summary="Status words members sent that no status table could read")
+def unknown_words(services: ServicesDep,
+                  member: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
+    try:
+        found = unknown_status_words(services, member)
+    except Exception as exc:  # noqa: BLE001 - Redis down: say so, never a traceback
+        raise ApiError(503, "unavailable", f"the counts are kept in Redis, which did not answer: {exc}") from exc
+    return {"members": [{"member": m, "words": [{"word": w, "count": n} for w, n in words.items()]}
+                        for m, words in found.items()]}

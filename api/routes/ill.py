@@ -21,6 +21,7 @@ from ill import auth, delivery, intake, stats
 from ill.access import Actor, require_staff, visible
 from ill.errors import IllError
 from ill.models import IllRequest
+from ill.money import from_minor
 from ill.service import Details, get_visible, transition
 from store.models import MAX_STORED_INT
 
@@ -104,7 +105,8 @@ async def estimate(body: NewRequest, services: ServicesDep, actor: ActorDep) -> 
         plan = await intake.plan(services, actor, intake.RequestForm(**body.model_dump()))
     except IllError as exc:
         raise _api_error(exc) from exc
-    return {"fee_cents": plan.fee_cents, "currency": plan.currency, "page_count": plan.page_count,
+    fee = None if plan.fee_cents is None else str(from_minor(plan.fee_cents, plan.currency))
+    return {"fee_cents": plan.fee_cents, "fee": fee, "currency": plan.currency, "page_count": plan.page_count,
             "rota": [p.__dict__ for p in plan.rota.picks], "skipped": [s.__dict__ for s in plan.rota.skipped],
             "pickup_locations": plan.pickup_locations}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from holdings.connectors.base import Connector, ConnectorError, Item, LookupContext, Unreachable
+from holdings.connectors.base import Connector, ConnectorError, Item, LookupContext, NotLookedUp, Unreachable
 from holdings.connectors.harvested import HarvestedConnector
 from holdings.connectors.ilsdi import IlsDiConnector
 from holdings.connectors.ncip import NcipConnector
@@ -29,4 +29,5 @@ def connector_for(config: Any) -> Connector:
     return CONNECTORS[config.type](config)  # type: ignore[no-any-return]
 
 
-__all__ = ["CONNECTORS", "Connector", "ConnectorError", "Item", "LookupContext", "Unreachable", "connector_for"]
+__all__ = ["CONNECTORS", "Connector", "ConnectorError", "Item", "LookupContext", "NotLookedUp", "Unreachable",
+           "connector_for"]

@@ -15,16 +15,17 @@ per-member states, so a connector only has to be correct, not defensive about ti
 
 from __future__ import annotations
 
-import re
+import asyncio
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
-from typing import Any, Literal, Protocol
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 import httpx
 
-Status = Literal["available", "on_loan", "in_transit", "on_hold_shelf", "lost", "missing", "not_for_loan", "unknown"]
-STATUSES: tuple[str, ...] = ("available", "on_loan", "in_transit", "on_hold_shelf", "lost", "missing",
-                             "not_for_loan", "unknown")
+from holdings.vocabulary import STATUSES as STATUSES
+from holdings.vocabulary import StatusReader, chain_for
+
 #: Statuses a patron or another library can place a request against.
 REQUESTABLE: frozenset[str] = frozenset({"available", "on_loan", "in_transit", "on_hold_shelf"})
 
@@ -37,6 +38,11 @@ class Unreachable(ConnectorError):
     """The member did not answer: connection refused or reset, no such host, timed out."""
 
 
+class NotLookedUp(ConnectorError):
+    """Nothing was asked: the union record has no id this member's protocol can look up (no local
+    record id, no harvested item ids). The record's fault, not the member's: no breaker count."""
+
+
 @dataclass
 class Item:
     call_number: str | None = None
@@ -45,6 +51,8 @@ class Item:
     due_date: str | None = None
     requestable: bool | None = None
     item_id: str | None = None
+    #: The member's own status word, as it sent it (shown beside ``unknown``).
+    status_text: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -61,41 +69,24 @@ class LookupContext:
     #: Blocking protocol stacks (YAZ) run here: one connection per task, never shared.
     executor: ThreadPoolExecutor
     timeout: float
+    #: Reads the member's status words; the unknown ones are reported per member.
+    reader: StatusReader = field(default_factory=StatusReader)
+    #: At most this many connections to the member at once (``holdings.max_connections``).
+    slots: asyncio.Semaphore | None = None
+
+    def slot(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Hold one of the member's connection slots while talking to it."""
+        return self.slots if self.slots is not None else contextlib.nullcontext()
 
 
 class Connector(Protocol):
     async def items(self, holding: dict[str, Any], ctx: LookupContext) -> list[Item]: ...
 
 
-# Status words seen in real systems (Sirsi locations, Koha messages, NCIP CirculationStatus, Alma
-# AVA, Chinese systems), checked in order: the first pattern that matches names the status.
-_STATUS_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(p, re.IGNORECASE), s)
-    for p, s in [
-        (r"lost|遗失|丢失", "lost"),
-        (r"missing|claim|withdrawn|discard|剔除|缺失", "missing"),
-        (r"transit|transfer|在途|调拨", "in_transit"),
-        (r"hold.?shelf|for pickup|waiting|awaiting|预约到书|待取", "on_hold_shelf"),
-        (r"checked.?out|on.?loan|charged|due|recalled|借出|已借", "on_loan"),
-        (r"not.?for.?loan|reference|non.?circ|library use|in.?library|unavailable|not available"
-         r"|vault|order|in.?process|bindery|阅览|不外借|馆内", "not_for_loan"),
-        (r"^(available|on shelf|available on shelf|in|check_holdings)$|stack|shelf|by.?request|在架|可借",
-         "available"),
-    ]
-]
-
-
-def normalise_status(text: str | None) -> str:
-    """Map a member's own status word to one of :data:`STATUSES` (``unknown`` when unsure)."""
-    if not text or not text.strip():
-        return "unknown"
-    value = text.strip()
-    if value in STATUSES:
-        return value
-    for pattern, status in _STATUS_PATTERNS:
-        if pattern.search(value):
-            return status
-    return "unknown"
+def normalise_status(text: str | None, reader: StatusReader | None = None) -> str:
+    """A status word read with ``reader`` (default: the words every table agrees on); ``unknown``
+    when no table knows it."""
+    return (reader or StatusReader(chain_for())).status(text)
 
 
 def harvested_call_numbers(holding: dict[str, Any]) -> dict[str, dict[str, Any]]:

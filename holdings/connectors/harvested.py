@@ -12,27 +12,30 @@ from collections.abc import Iterable
 from typing import Any
 
 from holdings.config import HarvestedHoldings
-from holdings.connectors.base import Item, LookupContext, normalise_status
+from holdings.connectors.base import Item, LookupContext
+from holdings.vocabulary import StatusReader, chain_for
 
 #: A grouped holding of many copies is shown as at most this many item rows.
 MAX_ROWS_PER_HOLDING = 50
 
 
-def items_from_holdings(holdings: Iterable[dict[str, Any]]) -> list[Item]:
+def items_from_holdings(holdings: Iterable[dict[str, Any]], reader: StatusReader | None = None) -> list[Item]:
     """Items from crosswalked holdings (``mappings.document.Holding`` as dicts).
 
     The status is the holding's own status word, else its shelving location when that names a
     state (Sirsi ``STACKS`` → available, ``LOST`` → lost); otherwise ``unknown``.
     """
+    reader = reader or StatusReader(chain_for())
     out: list[Item] = []
     for h in holdings:
-        status = normalise_status(h.get("status"))
-        if status == "unknown" and not h.get("status"):
-            status = normalise_status(h.get("collection"))
+        word = h.get("status") or h.get("collection")
+        # a shelving location that names no state (ALDERMAN, MAIN) is not an unknown status word
+        status = reader.status(word) if h.get("status") else reader.chain.classify(word) or "unknown"
         location = " / ".join(v for v in (h.get("location"), h.get("collection")) if v) or None
         count = max(1, min(int(h.get("items") or 1), MAX_ROWS_PER_HOLDING))
         for _ in range(count):
-            out.append(Item(h.get("call_number"), location, status, None, item_id=h.get("item_id")))
+            out.append(Item(h.get("call_number"), location, status, None, item_id=h.get("item_id"),
+                            status_text=h.get("status") or None))
     return out
 
 
@@ -41,4 +44,4 @@ class HarvestedConnector:
         self.config = config
 
     async def items(self, holding: dict[str, Any], ctx: LookupContext) -> list[Item]:
-        return items_from_holdings(holding.get("harvested_items") or [])
+        return items_from_holdings(holding.get("harvested_items") or [], ctx.reader)

@@ -2,8 +2,10 @@
 
 NCIP looks items up, not titles, so this needs item ids (barcodes) in the harvested holdings.
 Answers: ``CirculationStatus`` (NCIP's scheme: "Available On Shelf", "On Loan", "In Transit
-Between Library Locations", "Available For Pickup", "Lost", "Missing", ...), ``DateDue``,
-``ItemDescription/CallNumber`` and ``Location/LocationName``; a ``Problem`` for an unknown item.
+Between Library Locations", "Available For Pickup", "Lost", "Missing", ...), ``DateDue`` — at the
+top of ``LookupItemResponse`` or inside ``ItemOptionalFields`` (XC NCIP toolkit responders put it
+there; VuFind's XCNCIP2 driver reads both) —, ``ItemDescription/CallNumber`` and
+``Location/LocationName``; a ``Problem`` for an unknown item.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from holdings.connectors.base import (
     ConnectorError,
     Item,
     LookupContext,
+    NotLookedUp,
     harvested_call_numbers,
-    normalise_status,
     transport_error,
 )
+from holdings.vocabulary import StatusReader, chain_for
 
 NCIP_NS = "http://www.niso.org/2008/ncip"
 _NS = {"n": NCIP_NS}
@@ -48,7 +51,9 @@ def lookup_item_request(item_id: str, agency_id: str, from_agency_id: str) -> by
 """.encode()
 
 
-def parse_lookup_item(body: bytes, item_id: str, known: dict[str, Any] | None = None) -> Item:
+def parse_lookup_item(body: bytes, item_id: str, known: dict[str, Any] | None = None,
+                      reader: StatusReader | None = None) -> Item:
+    reader = reader or StatusReader(chain_for(protocol="ncip"))
     try:
         root = etree.fromstring(body, _PARSER)
     except etree.XMLSyntaxError as exc:
@@ -65,17 +70,17 @@ def parse_lookup_item(body: bytes, item_id: str, known: dict[str, Any] | None = 
         raise ConnectorError(f"NCIP problem: {kind}: {problem.findtext('n:ProblemDetail', namespaces=_NS) or ''}")
     fields = resp.find("n:ItemOptionalFields", _NS)
     status_text = fields.findtext("n:CirculationStatus", namespaces=_NS) if fields is not None else None
-    status = normalise_status(status_text)
-    if status_text and status_text.strip().lower() == "not available":
-        status = "not_for_loan"
+    status = reader.status(status_text)
     call = fields.findtext("n:ItemDescription/n:CallNumber", namespaces=_NS) if fields is not None else None
     location = None
     if fields is not None:
         names = fields.findall(".//n:Location/n:LocationName/n:LocationNameInstance/n:LocationNameValue", _NS)
         location = " / ".join((n.text or "").strip() for n in names if (n.text or "").strip()) or None
-    due = resp.findtext("n:DateDue", namespaces=_NS)
+    due = resp.findtext("n:DateDue", namespaces=_NS) or (
+        fields.findtext("n:DateDue", namespaces=_NS) if fields is not None else None)
     return Item((call or "").strip() or known.get("call_number"), location or known.get("location"), status,
-                due.strip() if due else None, item_id=item_id)
+                due.strip() if due and due.strip() else None, item_id=item_id,
+                status_text=(status_text or "").strip() or None)
 
 
 class NcipConnector:
@@ -85,16 +90,17 @@ class NcipConnector:
     async def items(self, holding: dict[str, Any], ctx: LookupContext) -> list[Item]:
         known = harvested_call_numbers(holding)
         if not known:
-            raise ConnectorError("no item ids harvested for this record: NCIP LookupItem needs them")
+            raise NotLookedUp("no item ids harvested for this record: NCIP LookupItem needs them")
         return list(await asyncio.gather(*(self._one(ctx, item_id, h) for item_id, h in known.items())))
 
     async def _one(self, ctx: LookupContext, item_id: str, known: dict[str, Any]) -> Item:
         cfg = self.config
         body = lookup_item_request(item_id, cfg.agency_id, cfg.from_agency_id)
         try:
-            resp = await ctx.http.post(cfg.url, content=body, headers={"Content-Type": "application/xml"})
+            async with ctx.slot():
+                resp = await ctx.http.post(cfg.url, content=body, headers={"Content-Type": "application/xml"})
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc
         if resp.status_code >= 400:
             raise ConnectorError(f"HTTP {resp.status_code}")
-        return parse_lookup_item(resp.content, item_id, known)
+        return parse_lookup_item(resp.content, item_id, known, ctx.reader)

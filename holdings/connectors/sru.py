@@ -16,21 +16,23 @@ from lxml import etree
 
 from harvesters.sru import SruError, search_retrieve_async
 from holdings.config import SruHoldings
-from holdings.connectors.base import ConnectorError, Item, LookupContext, transport_error
+from holdings.connectors.base import ConnectorError, Item, LookupContext, NotLookedUp, transport_error
 from holdings.connectors.harvested import items_from_holdings
 from holdings.connectors.z3950_opac import parse_opac
+from holdings.vocabulary import StatusReader
 from mappings.holdings import marc21_holdings, unimarc_holdings
 
 
-def items_from_record(element: etree._Element, flavour: str = "marc21") -> list[Item]:
+def items_from_record(element: etree._Element, flavour: str = "marc21",
+                      reader: StatusReader | None = None) -> list[Item]:
     if etree.QName(element).localname == "opacRecord":
-        return parse_opac(etree.tostring(element))
+        return parse_opac(etree.tostring(element), reader)
     try:
         (record,) = pymarc.parse_xml_to_array(io.BytesIO(etree.tostring(element)))
     except Exception as exc:  # pymarc raises assorted errors on foreign XML
         raise ConnectorError(f"record is neither MARCXML nor OPAC XML: {exc}") from exc
     holdings = unimarc_holdings(record) if flavour == "unimarc" else marc21_holdings(record)
-    return items_from_holdings(h.__dict__ for h in holdings)
+    return items_from_holdings((h.__dict__ for h in holdings), reader)
 
 
 class SruConnector:
@@ -40,7 +42,7 @@ class SruConnector:
     async def items(self, holding: dict[str, Any], ctx: LookupContext) -> list[Item]:
         ids = list(holding.get("local_ids") or [])
         if not ids:
-            raise ConnectorError("no local record id to look up")
+            raise NotLookedUp("no local record id to look up")
         results = await asyncio.gather(*(self._one(ctx, i) for i in ids))
         return [item for items in results for item in items]
 
@@ -48,8 +50,9 @@ class SruConnector:
         cfg = self.config
         query = cfg.id_query.replace("{id}", local_id.replace('"', ""))
         try:
-            resp = await search_retrieve_async(ctx.http, cfg.url, query, version=cfg.version, maximum=1,
-                                               schema=cfg.holdings_schema)
+            async with ctx.slot():
+                resp = await search_retrieve_async(ctx.http, cfg.url, query, version=cfg.version, maximum=1,
+                                                   schema=cfg.holdings_schema)
         except SruError as exc:
             cause = exc.__cause__
             raise (transport_error(cause) if cause is not None else ConnectorError(str(exc))) from exc
@@ -58,4 +61,4 @@ class SruConnector:
         rec = resp.records[0]
         if rec.diagnostic is not None or rec.data is None:
             raise ConnectorError(f"record {local_id}: {rec.diagnostic or 'no record data'}")
-        return items_from_record(rec.data, cfg.marc_flavour)
+        return items_from_record(rec.data, cfg.marc_flavour, ctx.reader)

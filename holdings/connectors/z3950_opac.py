@@ -16,7 +16,8 @@ from lxml import etree
 
 from harvesters.zoom import Connection, ZoomError
 from holdings.config import Z3950OpacHoldings
-from holdings.connectors.base import ConnectorError, Item, LookupContext, Unreachable, normalise_status
+from holdings.connectors.base import ConnectorError, Item, LookupContext, NotLookedUp, Unreachable
+from holdings.vocabulary import StatusReader, chain_for
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
@@ -33,8 +34,9 @@ def _flag(el: etree._Element, path: str) -> bool | None:
     return (found.get("value") or found.text or "").strip() in ("1", "true", "yes")
 
 
-def parse_opac(xml: bytes) -> list[Item]:
+def parse_opac(xml: bytes, reader: StatusReader | None = None) -> list[Item]:
     """Items of one OPAC record (XML as YAZ renders it); a holding without circulation is one item."""
+    reader = reader or StatusReader(chain_for())
     try:
         root = etree.fromstring(xml, _PARSER)
     except etree.XMLSyntaxError as exc:
@@ -54,13 +56,13 @@ def parse_opac(xml: bytes) -> list[Item]:
             if _flag(circ, "availableNow"):
                 status = "available"
             elif restrictions:
-                status = normalise_status(restrictions)
-                status = "not_for_loan" if status == "unknown" else status
+                said = reader.read(restrictions)  # not available now, for the reason it gives
+                status = "unavailable" if said in (None, "available", "unknown") else said
             elif due:
                 status = "on_loan"
             else:
                 status = "unknown"
-            items.append(Item(call, location, status, due, item_id=_text(circ, "itemId")))
+            items.append(Item(call, location, status, due, item_id=_text(circ, "itemId"), status_text=restrictions))
     return items
 
 
@@ -72,10 +74,11 @@ class Z3950OpacConnector:
         loop = asyncio.get_running_loop()
         ids = list(holding.get("local_ids") or [])
         if not ids:
-            raise ConnectorError("no local record id to look up")
-        return await loop.run_in_executor(ctx.executor, self._lookup, ids, ctx.timeout)
+            raise NotLookedUp("no local record id to look up")
+        async with ctx.slot():
+            return await loop.run_in_executor(ctx.executor, self._lookup, ids, ctx.timeout, ctx.reader)
 
-    def _lookup(self, local_ids: list[str], timeout: float) -> list[Item]:
+    def _lookup(self, local_ids: list[str], timeout: float, reader: StatusReader) -> list[Item]:
         cfg = self.config
         options = {"elementSetName": cfg.element_set} if cfg.element_set else None
         form = "opac" if cfg.syntax == "opac" else "xml"
@@ -90,7 +93,7 @@ class Z3950OpacConnector:
                         (rec,) = rs.fetch(0, 1, form=form)
                         if rec.error is not None:
                             raise ConnectorError(f"record {local_id}: {rec.error}")
-                        items.extend(parse_opac(rec.data))
+                        items.extend(parse_opac(rec.data, reader))
                 return items
         except ZoomError as exc:
             if exc.is_timeout or exc.is_connect_failure:

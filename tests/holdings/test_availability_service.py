@@ -95,7 +95,7 @@ def test_each_fault_is_a_per_member_state_with_its_reason(services: Services, ho
     assert states["no-host"][0] == "unknown"
     assert states["zebra-no-opac"][0] == "error" and "Bib-1" in states["zebra-no-opac"][1]
     assert states["bad-config"][0] == "error" and "bad holdings configuration" in states["bad-config"][1]
-    assert states["ncip-no-items"][0] == "error" and "item ids" in states["ncip-no-items"][1]
+    assert states["ncip-no-items"][0] == "unknown" and "not asked" in states["ncip-no-items"][1]
 
 
 def test_answers_are_cached_in_redis(services: Services, ils: tuple[str, IlsData]) -> None:

@@ -20,7 +20,7 @@ def request_for(item_id: str) -> bytes:
     ("CHECKEDOUT", "on_loan"), ("LOST", "lost"), ("LOSTCLOSED", "lost"), ("MISSING", "missing"),
     ("STACKS", "available"), ("Available On Shelf", "available"), ("Available For Pickup", "on_hold_shelf"),
     ("In Transit Between Library Locations", "in_transit"), ("Not for loan", "not_for_loan"),
-    ("unavailable", "not_for_loan"), ("Checked out", "on_loan"), ("在架可借", "available"), ("已借出", "on_loan"),
+    ("unavailable", "unavailable"), ("Checked out", "on_loan"), ("在架可借", "available"), ("已借出", "on_loan"),
     ("", "unknown"), ("whatever", "unknown"),
 ])
 def test_normalise_status(word: str, status: str) -> None:
@@ -28,9 +28,9 @@ def test_normalise_status(word: str, status: str) -> None:
 
 
 def test_koha_and_ncip_documents_parse() -> None:
-    data = IlsData(bibs={"7": [FakeItem("i1", "notforloan"), FakeItem("i2", "in_transit")]})
+    data = IlsData(bibs={"7": [FakeItem("i1", "notforloan"), FakeItem("i2", "lost")]})
     items = parse_get_availability(koha_get_availability(data, ["7"], "bib").encode())
-    assert [i.status for i in items] == ["not_for_loan", "in_transit"]
+    assert [i.status for i in items] == ["not_for_loan", "lost"]
     data.bibs["7"][0] = FakeItem("i1", "checked_out", "Main", "QA76", "2026-01-02T00:00:00Z")
     item = parse_lookup_item(ncip_lookup_item_response(data, request_for("i1")).encode(), "i1")
     assert (item.status, item.due_date, item.call_number, item.location) == (

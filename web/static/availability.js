@@ -16,7 +16,7 @@
     asOf: "采集数据", yes: "有馆可借", no: "暂无可借", maybe: "状态未知", cached: "缓存",
     status: {
       available: "在架可借", on_loan: "已借出", in_transit: "在途", on_hold_shelf: "预约待取",
-      lost: "遗失", missing: "缺失", not_for_loan: "不外借", unknown: "状态未知"
+      lost: "遗失", missing: "缺失", not_for_loan: "不外借", unavailable: "暂不可借", unknown: "状态未知"
     }
   } : {
     ok: "answered", unknown: "unknown (timed out / unreachable)", error: "error",
@@ -26,7 +26,8 @@
     cached: "cached",
     status: {
       available: "available", on_loan: "on loan", in_transit: "in transit", on_hold_shelf: "on hold shelf",
-      lost: "lost", missing: "missing", not_for_loan: "not for loan", unknown: "unknown"
+      lost: "lost", missing: "missing", not_for_loan: "not for loan", unavailable: "not available",
+      unknown: "unknown"
     }
   };
 
@@ -46,6 +47,7 @@
 
   function itemLine(item) {
     var parts = [L.status[item.status] || item.status];
+    if (item.status === "unknown" && item.status_text) parts[0] += " (" + item.status_text + ")";
     if (item.call_number) parts.push(item.call_number);
     if (item.location) parts.push(item.location);
     if (item.due_date) parts.push(L.due + " " + item.due_date.slice(0, 10));
