@@ -92,7 +92,7 @@ def served(tmp_path: Path) -> Iterator[Callable[..., str]]:
             if proc.poll() is not None:
                 raise RuntimeError((tmp_path / f"serve-{port}.log").read_text()[-3000:])
             try:
-                if httpx.get(f"{url}/sru", timeout=2).status_code == 200:
+                if httpx.get(f"{url}/robots.txt", timeout=2).status_code == 200:  # not rate-limited
                     return url
             except httpx.TransportError:
                 pass
