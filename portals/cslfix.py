@@ -1,5 +1,10 @@
-"""One correction to citeproc-py's ``cs:group`` suppression, applied once on import.
+"""Two corrections to citeproc-py 0.11, applied once on import.
 
+**Name initials.** ``initialize="false"`` on ``cs:name`` (MLA, Chicago) means "do not turn given
+names into initials"; citeproc-py ignores it and writes "Austen, J." for "Austen, Jane". Given
+names are now kept whole there (ones written as bare initials still get ``initialize-with``).
+
+**Group suppression.**
 CSL 1.0.2 (§ Group): a group is suppressed when at least one of its rendering elements *calls*
 a variable and every called variable is empty; variables only *tested* in ``cs:choose``
 conditions are not called. citeproc-py decides "calls a variable" statically, counting the
@@ -61,6 +66,17 @@ def _group_process(self: Any, item: Any, context: Any = None, **kwargs: Any) -> 
     raise VariableError
 
 
+_initialize = model.Name.initialize
+
+
+def _name_initialize(self: Any, given: str, mark: str, context: Any) -> str:
+    if self.get("initialize") == "false" and any(len(p.strip(".")) > 1 for p in given.replace("-", " ").split()):
+        return given
+    return _initialize(self, given, mark, context)
+
+
 def apply() -> None:
     if getattr(model.Group.process, "__name__", "") != _group_process.__name__:
         model.Group.process = _group_process  # type: ignore[method-assign]
+    if getattr(model.Name.initialize, "__name__", "") != _name_initialize.__name__:
+        model.Name.initialize = _name_initialize  # type: ignore[method-assign]

@@ -98,6 +98,9 @@ def test_gb_t_7714_for_a_chinese_book_has_the_standards_form(client):
     assert gbt["text"] == "[1] 包忠文. 当代中国文艺理论史[M]. 南京: 江苏教育出版社, 1998."
     english = client.get(f"/api/v1/records/{shared_id(client)}/citation", params={"style": "gb-t-7714"}).json()
     assert english["text"].startswith("[1] AUSTEN J") and " Pride and prejudice[M]. " in english["text"]
+    for style, form in (("mla", "Austen, Jane"), ("chicago", "Austen, Jane"), ("apa", "Austen, J.")):
+        cited = client.get(f"/api/v1/records/{shared_id(client)}/citation", params={"style": style}).json()
+        assert cited["text"].startswith(form), cited  # MLA and Chicago keep given names whole
     everything = client.get(f"/api/v1/records/{uid}/citation").json()["citations"]
     assert [c["style"] for c in everything] == ["apa", "mla", "chicago", "gb-t-7714"]
     apa = everything[0]
