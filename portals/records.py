@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from catalog.context import Services
 from indexer.project import load_sources, members_by_code
 from indexer.union import build_union
-from store.models import SourceRecord
+from store.models import Cluster, SourceRecord
 
 
 def union_records(services: Services, union_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -50,3 +50,16 @@ def source_records(services: Services, union_id: str) -> list[StoredSource]:
             .order_by(SourceRecord.member_code, SourceRecord.local_id)
         ).all()
     return [StoredSource(r.member_code, r.local_id, r.encoding, r.syntax, r.raw) for r in rows if not r.deleted]
+
+
+def union_id_page(services: Services, offset: int, limit: int) -> tuple[int, list[str]]:
+    """(number of union records, ``limit`` of their ids from ``offset`` in id order), read from the
+    store, which pages without the search engine's depth limit (for whole-catalogue harvests)."""
+    with services.db() as session:
+        total = session.scalar(select(func.count()).select_from(Cluster).where(Cluster.size > 0)) or 0
+        ids = list(
+            session.scalars(
+                select(Cluster.id).where(Cluster.size > 0).order_by(Cluster.id).offset(offset).limit(limit)
+            )
+        ) if limit else []
+    return total, ids

@@ -4,7 +4,8 @@ Free of HTTP: :func:`respond` takes the request's query parameters and where the
 reached, and returns the XML body. Every problem is answered the SRU way, as a diagnostic
 (``info:srw/diagnostic/1/N``) inside the response, in the namespace of the version asked for.
 Paging is bounded: at most :data:`MAX_RECORDS` records per response, and no position past the
-search window (Elasticsearch's ``max_result_window``).
+search window (Elasticsearch's ``max_result_window``) for searches; the whole catalogue
+(``cql.allRecords=1``, what harvesters ask for) is paged from the store in id order, to its end.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from catalog.context import Services
 from portals import dc as dc_schema
 from portals.cql import CONTEXT_SETS, INDEXES, CqlError, to_es
 from portals.marc import union_marcxml
-from portals.records import union_records
+from portals.records import union_id_page, union_records
 
 VERSIONS = ("1.1", "1.2", "2.0")
 DEFAULT_VERSION = "1.2"
 DEFAULT_RECORDS = 10
 MAX_RECORDS = 100
+#: Deepest position of a whole-catalogue (``cql.allRecords``) result, paged from the store.
+MAX_POSITION = 10**9
 NS = {
     "1": {"sru": "http://www.loc.gov/zing/srw/", "diag": "http://www.loc.gov/zing/srw/diagnostic/"},
     "2": {
@@ -170,11 +173,16 @@ def search_retrieve(services: Services, params: Mapping[str, str], endpoint: End
     except CqlError as exc:
         diag = Diagnostic(exc.code, str(exc), exc.details)
         return _diagnostics_only("searchRetrieveResponse", version, diag)
-    window = services.settings.sru_max_window
+    whole_catalogue = es_query == {"match_all": {}}
+    # every record (cql.allRecords, what harvesters ask) is paged from the store, without a depth limit
+    window = MAX_POSITION if whole_catalogue else services.settings.sru_max_window
     diags: list[Diagnostic] = []
     size = max(0, min(request.maximum, window - (request.start - 1)))
     try:
-        total, ids = _run(services, es_query, request.start, size)
+        if whole_catalogue:
+            total, ids = union_id_page(services, min(request.start - 1, window), size)
+        else:
+            total, ids = _run(services, es_query, request.start, size)
     except (TransportError, EsApiError) as exc:
         return _diagnostics_only("searchRetrieveResponse", version, diagnostic(1, f"search index unavailable: {exc}"))
     if request.maximum and total and request.start > total:
@@ -200,7 +208,7 @@ def search_retrieve(services: Services, params: Mapping[str, str], endpoint: End
 
 
 def _run(services: Services, query: dict[str, Any], start: int, size: int) -> tuple[int, list[str]]:
-    sort: list[Any] = [{"id": "asc"}] if "match_all" in query else ["_score", {"id": "asc"}]
+    sort: list[Any] = ["_score", {"id": "asc"}]
     response = services.es.search(
         index=services.settings.records_alias,
         query=query,

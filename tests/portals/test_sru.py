@@ -117,6 +117,15 @@ def test_identifier_and_paging(client, monkeypatch):
     assert huge.number_of_records > 10 and len(huge.records) == 10 and huge.next_position == 11  # capped
 
 
+def test_whole_catalogue_pages_past_the_search_window(client, catalogue):
+    catalogue.settings.sru_max_window = 10
+    total = catalogue.es.count(index=catalogue.settings.records_alias)["count"]
+    deep = parse_response(etree.tostring(sru(client, query="cql.allRecords=1", startRecord="41", maximumRecords="10")))
+    assert deep.number_of_records == total and len(deep.records) == min(10, total - 40)
+    searched = sru(client, query="pride", startRecord="11")
+    assert diagnostics(searched) == ["info:srw/diagnostic/1/61"]
+
+
 @pytest.mark.parametrize(
     ("params", "code"),
     [
