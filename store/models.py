@@ -245,3 +245,23 @@ class StoreState(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ApiKey(Base):
+    """A key issued to a third-party portal: who it is, where its pages live, how often it may ask.
+
+    Only a SHA-256 hash of the key is stored (keys are 192-bit random tokens, so a fast hash is
+    enough and keeps the per-request look-up cheap); the key itself is shown once, when created.
+    """
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The first characters of the key, to tell keys apart in listings.
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    origins: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    rate: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

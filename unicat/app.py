@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import access
 from api.errors import ApiError, error_body
 from catalog.context import Services, build_services
 from unicat import __version__
@@ -45,17 +46,21 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.settings = settings
     _install_error_handlers(app)
     _install_record_redirects(app)
+    access.install(app)
     _include_routers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 
 def _include_routers(app: FastAPI) -> None:
-    from api.routes import availability, harvests, ill, iso18626, records, search, sources
-    from web import ill_pages, pages
+    from api.routes import availability, exports, feeds, harvests, ill, iso18626, records, search, sources, sru
+    from web import ill_pages, pages, portal_meta, widget
 
-    for module in (search, records, sources, availability, harvests, ill, iso18626):
+    for module in (exports, feeds, search, records, sources, availability, harvests, ill, iso18626):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(sru.router)
+    app.include_router(portal_meta.router)
+    app.include_router(widget.router)
     app.include_router(pages.router)
     app.include_router(ill_pages.router)
 

@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     #: Search paging never goes deeper than this many hits (from + size).
     max_result_window: int = 1000
+    #: SRU searchRetrieve serves no record position past this (Elasticsearch's own
+    #: ``index.max_result_window`` of the records index).
+    sru_max_window: int = 10000
+    #: Result-list exports (``/api/v1/search/export``) stop at this many records.
+    export_max_records: int = 1000
+    #: Requests per window for callers without an API key, per client address (``limits`` notation).
+    anonymous_rate: str = "120/minute"
+    #: Rate-limit counters: "redis" (shared by every API process) or "memory" (one process, tests).
+    rate_limit_storage: str = "redis"
     #: A cluster growing beyond this many source records is reported, not grown.
     max_cluster_size: int = 500
     #: Secret for signing session cookies and CSRF tokens; refused when left empty in production.

@@ -17,6 +17,7 @@ from catalog.members import region_names
 from catalog.records import get_record
 from catalog.search import SearchError, search
 from store.models import Cluster, Member, SourceRecord
+from web.portal_parts import record_parts, results_parts
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -95,6 +96,7 @@ def results(request: Request, services: ServicesDep, query: SearchParams) -> HTM
             "region_names": region_names(members.values()),
             "query": query,
             "home_region": home_region(request, services),
+            "portal": results_parts(request, result["hits"]),
         },
     )
 
@@ -121,6 +123,7 @@ def record_page(request: Request, services: ServicesDep, union_id: str) -> HTMLR
             "regions": [(r, regions[r]) for r in order],
             "home_region": region,
             "region_names": region_names(_members(services).values()),
+            "portal": record_parts(request, record),
         },
     )
 
