@@ -17,10 +17,10 @@ from sqlalchemy import select
 from api.deps import ServicesDep
 from api.errors import ApiError
 from api.params import RowId, Version, VersionForm
-from ill import auth, delivery, intake, stats
+from ill import auth, delivery, intake, outbox, stats
 from ill.access import Actor, require_staff, visible
 from ill.errors import IllError
-from ill.models import IllRequest
+from ill.models import IllRequest, PeerMessage
 from ill.service import Details, get_visible, transition
 from store.models import MAX_STORED_INT
 
@@ -72,7 +72,9 @@ def request_json(req: IllRequest, full: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {k: getattr(req, k) for k in (
         "id", "version", "state", "supplier_status", "service", "union_id", "title", "borrower_code", "lender_code",
         "pages", "page_count", "citation", "pickup_location", "needed_by", "max_cost_cents", "estimated_fee_cents",
-        "offered_cost_cents", "due_date", "response_due", "created_at", "updated_at", "origin")}
+        "offered_cost_cents", "offered_cost_currency", "due_date", "response_due", "created_at", "updated_at",
+        "origin", "peer_error")}
+    out["offered_cost"] = str(req.offered_cost_amount) if req.offered_cost_amount is not None else None
     if full:
         out["rota"] = [{"position": e.position, "member": e.member_code, "availability": e.availability,
                         "reason": e.reason, "outcome": e.outcome, "reason_code": e.reason_code} for e in req.rota]
@@ -172,3 +174,53 @@ def member_queue(member: str, services: ServicesDep, actor: ActorDep, desk: str 
     with services.db() as session:
         rows = session.scalars(select(IllRequest).where(col == member).order_by(IllRequest.id.desc()).limit(200))
         return {"requests": [request_json(r) for r in rows]}
+
+
+def _outbox_member(actor: Actor) -> str | None:
+    if actor.kind == "admin":
+        return None
+    if actor.kind != "staff" or not actor.member_code:
+        raise ApiError(403, "forbidden", "the outbox is for desk staff and administrators")
+    return actor.member_code
+
+
+class OutboxAction(BaseModel):
+    action: str = Field(pattern="^(retry|discard)$")
+
+
+@router.get("/outbox")
+def list_outbox(services: ServicesDep, actor: ActorDep,
+                status: str | None = Query(None, pattern="^(pending|sent|rejected|failed|discarded)$"),
+                limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    """ISO 18626 messages for peers with their delivery state and every peer error."""
+    q = outbox.visible_messages(_outbox_member(actor))
+    if status:
+        q = q.where(PeerMessage.status == status)
+    with services.db() as session:
+        rows = session.scalars(q.order_by(PeerMessage.id.desc()).limit(limit)).all()
+        return {"messages": [outbox.message_json(m) for m in rows]}
+
+
+@router.post("/outbox/{message_id}/actions")
+def outbox_action(message_id: RowId, body: OutboxAction, services: ServicesDep, actor: ActorDep) -> dict[str, Any]:
+    try:
+        return outbox.message_json(outbox.act(services, message_id, body.action, _outbox_member(actor)))
+    except IllError as exc:
+        raise _api_error(exc) from exc
+
+
+@router.get("/inbound")
+def list_inbound(services: ServicesDep, actor: ActorDep, ok: bool | None = None,
+                 limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    """ISO 18626 messages peers sent us (``ok=false``: the ones we refused, with the error we answered)."""
+    from ill.models import InboundMessage
+
+    member = _outbox_member(actor)
+    q = outbox.refused_inbound(member) if ok is False else select(InboundMessage).order_by(InboundMessage.id.desc())
+    if ok is True:
+        q = q.where(InboundMessage.ok.is_(True))
+    with services.db() as session:
+        rows = session.scalars(q.limit(limit)).all()
+        return {"messages": [{k: getattr(m, k) for k in ("id", "peer_code", "kind", "version", "request_ref", "ok",
+                                                         "error_type", "error_value", "remote_addr", "received_at")}
+                             for m in rows]}
