@@ -74,28 +74,33 @@ def post(client: httpx.Client, peer: Peer, kind: str, xml: bytes) -> Outcome:
                    answer.get("errorData/errorValue") or "")
 
 
-def send_pending(services: Services, limit: int = 50, now: datetime | None = None) -> int:
-    """Deliver what is due; returns how many messages the peers confirmed OK."""
-    settings = services.settings
-    sent = 0
-    with services.db() as session:
-        batch = [(m.id, m.peer_code, m.kind, m.xml) for m in due_messages(session, now or datetime.now(UTC), limit)]
-    done: set[int] = set()
+def send_pending(services: Services, limit: int = 200, now: datetime | None = None) -> int:
+    """Deliver what is due (a request's next message follows as soon as the one before is confirmed);
+    returns how many messages the peers confirmed OK."""
+    sent = tried = 0
     with httpx.Client() as plain:
-        for msg_id, peer_code, kind, xml in batch:
+        while tried < limit:
             with services.db() as session:
-                peer = get_peer(session, peer_code, settings.ill_iso18626_default_version)
-            if peer is None or not peer.url:
-                outcome = Outcome("retry", error_type="config", error_value="peer has no ISO 18626 address")
-            elif peer.client_options():
-                with httpx.Client(**peer.client_options()) as tls:
-                    outcome = post(tls, peer, kind, xml.encode())
-            else:
-                outcome = post(plain, peer, kind, xml.encode())
-            _record(services, msg_id, outcome)
-            sent += outcome.status == "sent"
-            done.add(msg_id)
+                batch = [(m.id, m.peer_code, m.kind, m.xml)
+                         for m in due_messages(session, now or datetime.now(UTC), limit - tried)]
+            if not batch:
+                break
+            for msg_id, peer_code, kind, xml in batch:
+                outcome = _deliver(services, plain, peer_code, kind, xml)
+                _record(services, msg_id, outcome)
+                sent, tried = sent + (outcome.status == "sent"), tried + 1
     return sent
+
+
+def _deliver(services: Services, plain: httpx.Client, peer_code: str, kind: str, xml: str) -> Outcome:
+    with services.db() as session:
+        peer = get_peer(session, peer_code, services.settings.ill_iso18626_default_version)
+    if peer is None or not peer.url:
+        return Outcome("retry", error_type="config", error_value="peer has no ISO 18626 address")
+    if peer.client_options():
+        with httpx.Client(**peer.client_options()) as tls:
+            return post(tls, peer, kind, xml.encode())
+    return post(plain, peer, kind, xml.encode())
 
 
 def _record(services: Services, msg_id: int, outcome: Outcome) -> None:
