@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from catalog.context import Services, build_services
+from catalog.context import build_services
 from ill import intake, iso18626
 from ill.auth import actor_of
 from ill.intake import RequestForm
@@ -363,3 +363,46 @@ def test_a_message_invalid_for_its_declared_version_is_refused(world: dict[str, 
     with world["services"].db() as session:
         refused = session.scalars(select(InboundMessage).where(InboundMessage.ok.is_(False))).all()
     assert refused and refused[0].error_type == "BadlyFormedMessage"
+
+
+def test_outbox_and_peer_errors_are_visible_to_staff_and_can_be_retried(world: dict[str, Any]) -> None:
+    """The desk sees the rejected message with the peer's errorType/errorValue (API and page), the
+    request is flagged, and a retry after the cause is fixed gets it through."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from tests.ill.consortium import PASSWORD
+    from unicat.app import create_app
+
+    peer = _peer(world, "2021")
+    peer.faults = ["error"]
+    with peer.running():
+        req = _borrow(world)
+        _deliver(world)
+        app = create_app(world["services"].settings)
+        app.state.services = world["services"]
+        with TestClient(app) as client:
+            auth = client.post("/api/v1/ill/tokens", json={"member": "PKU", "username": "s_pku",
+                                                          "password": PASSWORD}).json()
+            staff = {"Authorization": f"Bearer {auth['token']}"}
+            [row] = client.get("/api/v1/ill/outbox?status=rejected", headers=staff).json()["messages"]
+            assert (row["request_id"], row["error_type"]) == (req.id, "UnrecognisedDataValue")
+            assert "UnrecognisedDataValue" in client.get(f"/api/v1/ill/requests/{req.id}",
+                                                         headers=staff).json()["peer_error"]
+            patron = client.post("/api/v1/ill/tokens", json={"member": "PKU", "username": "p_pku",
+                                                            "password": PASSWORD}).json()
+            assert client.get("/api/v1/ill/outbox", headers={
+                "Authorization": f"Bearer {patron['token']}"}).status_code == 403
+            login = client.get("/ill/login")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1)  # type: ignore[union-attr]
+            client.post("/ill/login", data={"member": "PKU", "username": "s_pku", "password": PASSWORD,
+                                            "csrf_token": csrf})
+            page = client.get("/ill/outbox")
+            assert page.status_code == 200 and "UnrecognisedDataValue" in page.text and "rejected" in page.text
+            detail = client.get(f"/ill/requests/{req.id}")
+            assert 'id="peer-error"' in detail.text
+            r = client.post(f"/api/v1/ill/outbox/{row['id']}/actions", json={"action": "retry"}, headers=staff)
+            assert r.status_code == 200 and r.json()["status"] == "pending"
+        _deliver(world)
+    assert outbox(world["services"])[0].status == "sent" and _state(world, req.id).peer_error is None

@@ -96,6 +96,8 @@ class Iso18626Peer:
         self.states: dict[str, PeerState] = {}
         self.unicat_url = ""
         self.unicat_headers: dict[str, str] = {}
+        #: The headers (lower-case names) every message to this peer must carry: its credentials.
+        self.expected_headers: dict[str, str] = {"authorization": f"Bearer {token}"}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/iso18626"
         self._lock = threading.Lock()
@@ -186,7 +188,7 @@ class Iso18626Peer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.headers.get("Authorization") != f"Bearer {peer.token}":
+                if any(self.headers.get(k) != v for k, v in peer.expected_headers.items()):
                     status, answer = 401, b"unauthorized"
                 else:
                     status, answer = peer.answer(body)
