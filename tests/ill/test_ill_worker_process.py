@@ -44,5 +44,5 @@ def test_ill_worker_process_sends_the_outbox_on_its_own_queue(settings: Any) -> 
             output = proc.communicate(timeout=20)[0].decode(errors="replace")
     assert [r.get("header/requestingAgencyRequestId") for r in peer.received] == [str(req.id)], output[-2000:]
     assert outbox(svc)[0].status == "sent"
-    assert "send_peer_messages" in output and "harvest_member_job" not in output  # the ILL jobs only
+    assert "Starting worker" in output and "harvest_member_job" not in output  # the ILL jobs only
     svc.close()
