@@ -74,6 +74,6 @@ FUNCTIONS = [age_requests, mark_overdue, send_notifications, send_peer_messages]
 CRON_JOBS = [
     cron(age_requests, minute=set(range(0, 60, 5)), run_at_startup=True),
     cron(mark_overdue, hour={6}, minute={0}),
-    cron(send_notifications, second=set(range(0, 60, 5))),
+    cron(send_notifications, second={0, 30}),
     cron(send_peer_messages, second=set(range(60))),  # every second: due messages leave at once
 ]

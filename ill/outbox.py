@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from catalog.context import Services
@@ -86,10 +86,24 @@ def send_pending(services: Services, limit: int = 200, now: datetime | None = No
             if not batch:
                 break
             for msg_id, peer_code, kind, xml in batch:
+                if not claim(services, msg_id, now or datetime.now(UTC)):
+                    continue  # another worker run took it
                 outcome = _deliver(services, plain, peer_code, kind, xml)
                 _record(services, msg_id, outcome)
                 sent, tried = sent + (outcome.status == "sent"), tried + 1
     return sent
+
+
+def claim(services: Services, msg_id: int, now: datetime) -> bool:
+    """Lease a due message for one sender (compare-and-set on ``next_attempt_at``): two worker runs
+    never post the same message at once; a sender that dies leaves it due again when the lease ends."""
+    lease = datetime.now(UTC) + timedelta(seconds=120)
+    with transaction(services.db) as session:
+        result = session.execute(update(PeerMessage).where(
+            PeerMessage.id == msg_id, PeerMessage.status == "pending",
+            (PeerMessage.next_attempt_at.is_(None)) | (PeerMessage.next_attempt_at <= now))
+            .values(next_attempt_at=lease).execution_options(synchronize_session=False))
+        return bool(getattr(result, "rowcount", 0))
 
 
 def _deliver(services: Services, plain: httpx.Client, peer_code: str, kind: str, xml: str) -> Outcome:
