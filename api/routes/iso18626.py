@@ -8,8 +8,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from starlette.background import BackgroundTask
 
 from api.deps import ServicesDep
+from api.outbox_wake import wake
 from ill import peers
 from ill.peerconf import Credentials
 
@@ -25,4 +27,7 @@ async def iso18626(request: Request, services: ServicesDep) -> Response:
     creds = Credentials(remote_addr=request.client.host if request.client else None,
                         headers={k.lower(): v for k, v in request.headers.items()})
     answer = await run_in_threadpool(peers.handle, services, body, creds)
-    return Response(answer, media_type="application/xml")
+    # An accepted message may have queued answers or a next lender's request: wake the worker after
+    # the confirmation has gone out (the peer never waits for it).
+    task = BackgroundTask(wake, request.app) if b"<messageStatus>OK<" in answer else None
+    return Response(answer, media_type="application/xml", background=task)

@@ -134,6 +134,10 @@ def test_retry_on_cost_accepted_sends_a_retry_request(world: dict[str, Any], ver
         got = _state(world, req.id)
         assert (got.state, got.offered_cost_amount, got.offered_cost_currency) == ("conditional", Decimal("35.00"),
                                                                                   "USD")
+        with world["services"].db() as session:  # the patron is told the cost in the lender's currency
+            bodies = session.scalars(select(Notification.body).where(Notification.request_id == req.id,
+                                                                     Notification.to_addr == "patron@pku.example"))
+            assert any("USD 35.00" in b for b in bodies.all())
         transition(world["services"], req.id, "accept_condition", _patron(world))
         _deliver(world)
         retry = peer.last("request")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ class Received:
     xml: bytes
     root: etree._Element
     valid_errors: list[str]
+    at: float = field(default_factory=time.monotonic)  # when it arrived (benchmarks)
 
     def get(self, path: str) -> str | None:
         return text(self.root[0], path)
