@@ -32,6 +32,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
+import secrets
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -171,7 +172,9 @@ def get_peer(session: Session, code: str | None, default_version: str = iso.V12)
         policy = session.get(IllPolicy, code)
         if policy is None or not policy.iso18626_url:
             return None
-        entry = PeerEntry(url=policy.iso18626_url, auth=PeerAuth(type="bearer", token=policy.iso18626_token or "-"))
+        # no token configured: a secret nobody knows, so no inbound message can authenticate
+        token = policy.iso18626_token or secrets.token_hex(32)
+        entry = PeerEntry(url=policy.iso18626_url, auth=PeerAuth(type="bearer", token=token))
     version = entry.version if entry.version != "auto" else (learned.version if learned and learned.version
                                                              else default_version)
     agency_type = entry.agency_type or (learned.agency_type if learned and learned.agency_type else iso.AGENCY_TYPE)

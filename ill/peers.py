@@ -88,12 +88,20 @@ def _request(session: Session, req: IllRequest, peer: Peer, previous: str | None
     if previous and req.offered_cost_amount is not None:
         max_cost = Money(req.offered_cost_amount, req.offered_cost_currency or "CNY")  # the condition met
     elif req.max_cost_cents is not None:
-        max_cost = Money(Decimal(req.max_cost_cents) / 100, "CNY")
+        max_cost = Money(Decimal(req.max_cost_cents) / 100, _currency(session, req.borrower_code))
     h = Header(supplier=peer.agency, requester=_us(req.borrower_code, peer), request_id=our_id(req))
     _queue(session, req, peer, "request", iso.build_request(
         h, version=peer.version, record_id=req.union_id, title=req.title, author=req.author, service=req.service,
         pages=req.pages, need_before=noon(req.needed_by), max_cost=max_cost, note=req.citation,
         previous_id=previous))
+
+
+def _currency(session: Session, member: str) -> str:
+    """The currency of a member's fee schedule (what our amounts are in)."""
+    from ill.fees import schedule
+    from ill.policies import get_policy
+
+    return str(schedule(get_policy(session, member).fees)["currency"])
 
 
 def _requesting(session: Session, req: IllRequest, peer: Peer, action: str, note: str | None) -> None:
@@ -118,7 +126,8 @@ def _tell_borrower(session: Session, req: IllRequest, t: Transition, before: str
         reason = "RenewResponse" if renew else ("RequestResponse" if before == "sent" else "StatusChange")
         offered = None
         if t.name == "conditional" and req.offered_cost_cents is not None:
-            offered = iso.Money(Decimal(req.offered_cost_cents) / 100, req.offered_cost_currency or "CNY")
+            offered = iso.Money(Decimal(req.offered_cost_cents) / 100,
+                                req.offered_cost_currency or _currency(session, lender_before))
         content = iso.Supplying(
             status=t.iso or "RequestReceived", reason=reason,
             answer=("Y" if t.name == "renew_granted" else "N") if renew else None,
@@ -243,12 +252,12 @@ def _on_request(services: Services, msg: iso.Message, peer: Peer) -> dict[str, s
     if msg.get("serviceInfo/requestType") == "Retry":
         if original is None:
             raise iso.IsoError("UnrecognisedDataValue", f"retry of unknown request {previous!r}")
-        with transaction(services.db) as session:
+        transition(services, original, "retry_received", _actor(peer), details=Details(
+            message=f"Retry {their_id} of {previous}: " + (msg.get("serviceInfo/note") or "conditions met")))
+        with transaction(services.db) as session:  # from now on the peer speaks of it by the new id
             req = session.get(IllRequest, original)
             assert req is not None
             req.peer_request_id = their_id
-        transition(services, original, "retry_received", _actor(peer), details=Details(
-            message=f"Retry {their_id} of {previous}: " + (msg.get("serviceInfo/note") or "conditions met")))
         return {}
     _new_request(services, msg, peer, supplier, their_id)
     return {}

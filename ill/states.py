@@ -80,7 +80,8 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
     _t("copy_completed", "supplier", {"sent": "copy_delivered", "will_supply": "copy_delivered",
                                       "cancel_requested": "copy_delivered"}, _SUPPLIER, "CopyCompleted", "copy"),
     # A peer lender's CancelResponse to our Cancel: Y ends the request, N means it goes on.
-    _t("cancel_accepted", "supplier", {"cancel_requested": "cancelled"}, "peer", "Cancelled"),
+    # (a borrowing desk may also record it, when the lender confirmed the cancel some other way)
+    _t("cancel_accepted", "supplier", {"cancel_requested": "cancelled"}, "peer borrowing", "Cancelled"),
     _t("cancel_refused", "supplier", {"cancel_requested": "will_supply"}, "peer", "WillSupply"),
     _t("overdue", "supplier", {"received": "overdue", "renew_requested": "overdue"}, "lending peer system",
        "Overdue", "loan"),

@@ -410,3 +410,38 @@ def test_outbox_and_peer_errors_are_visible_to_staff_and_can_be_retried(world: d
             assert r.status_code == 200 and r.json()["status"] == "pending"
         _deliver(world)
     assert outbox(world["services"])[0].status == "sent" and _state(world, req.id).peer_error is None
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_expect_to_supply_overdue_and_recall_from_the_lender(world: dict[str, Any], version: str) -> None:
+    peer = _peer(world, version)
+    with peer.running():
+        req = _borrow(world)
+        _deliver(world)
+        assert _answer(peer, req, status="ExpectToSupply", reason="RequestResponse") == "OK"
+        assert _state(world, req.id).state == "will_supply"
+        _answer(peer, req, status="Loaned", due="2027-01-01T12:00:00Z")
+        transition(world["services"], req.id, "received", _patron(world))
+        assert _answer(peer, req, status="Overdue") == "OK"
+        assert _state(world, req.id).state == "overdue"
+        assert _answer(peer, req, status="Recalled", note="needed back") == "OK"
+    assert _state(world, req.id).state == "recalled"
+    with world["services"].db() as session:
+        subjects = session.scalars(select(Notification.subject).where(Notification.request_id == req.id)).all()
+    assert any("overdue" in s for s in subjects) and any("recalled" in s for s in subjects)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_copy_from_a_peer(world: dict[str, Any], version: str) -> None:
+    peer = _peer(world, version)
+    with peer.running():
+        req = _borrow(world, service="copy")
+        _deliver(world)
+        assert peer.last("request").get("serviceInfo/serviceType") == "Copy"
+        assert peer.last("request").get("bibliographicInfo/pagesRequested") == "1-10"
+        assert _answer(peer, req, status="CopyCompleted", reason="RequestResponse") == "OK"
+        assert _state(world, req.id).state == "copy_delivered"
+        transition(world["services"], req.id, "received", _patron(world))
+        _deliver(world)
+    assert _state(world, req.id).state == "completed" and peer.states[str(req.id)].status == "Received"
+    assert peer.invalid() == []
