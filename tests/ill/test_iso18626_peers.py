@@ -445,3 +445,20 @@ def test_copy_from_a_peer(world: dict[str, Any], version: str) -> None:
         _deliver(world)
     assert _state(world, req.id).state == "completed" and peer.states[str(req.id)].status == "Received"
     assert peer.invalid() == []
+
+
+def test_unfilled_at_a_12_peer_goes_to_a_2021_peer_in_its_own_version(world: dict[str, Any]) -> None:
+    first = _peer(world, "1.2")
+    second = _peer(world, "2021", code="FDU", agency="CN-FDU")
+    with first.running(), second.running():
+        req = _borrow(world, holders={"SJTU": "available", "FDU": "unknown"})
+        _deliver(world)
+        assert _state(world, req.id).lender_code == "SJTU"
+        assert _answer(first, req, status="Unfilled", reason="RequestResponse") == "OK"
+        _deliver(world)
+    got = _state(world, req.id)
+    assert (got.state, got.lender_code, got.supplier_status) == ("sent", "FDU", "RequestReceived")
+    request = second.last("request")
+    assert request.root.get(f"{{{iso18626.NS}}}version") == "2021-2" and request.get(
+        "header/supplyingAgencyId/agencyIdValue") == "CN-FDU"
+    assert first.invalid() == [] and second.invalid() == []
