@@ -132,7 +132,8 @@ def _tell_borrower(session: Session, req: IllRequest, t: Transition, before: str
             status=t.iso or "RequestReceived", reason=reason,
             answer=("Y" if t.name == "renew_granted" else "N") if renew else None,
             note=getattr(details, "message", None), reason_unfilled=getattr(details, "reason", None),
-            due=iso.noon(req.due_date) if t.name in ("loaned", "renew_granted") else None, offered=offered)
+            due=iso.noon(req.due_date) if t.name in ("loaned", "renew_granted") else None, offered=offered,
+            url=getattr(details, "url", None))
     queue_supplying(session, req, peer, lender_before, content)
 
 

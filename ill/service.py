@@ -39,6 +39,7 @@ class Details:
     cost_cents: int | None = None  # conditional: the lender's offered cost
     due_date: date | None = None  # loaned / renew_granted
     offered: Money | None = None  # conditional from a peer: its offeredCosts, in its own currency
+    url: str | None = None  # copy_completed by link: told to a peer borrower (ISO 18626 deliveryInfo URL)
 
 
 def now_utc() -> datetime:

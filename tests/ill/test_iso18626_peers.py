@@ -462,3 +462,22 @@ def test_unfilled_at_a_12_peer_goes_to_a_2021_peer_in_its_own_version(world: dic
     assert request.root.get(f"{{{iso18626.NS}}}version") == "2021-2" and request.get(
         "header/supplyingAgencyId/agencyIdValue") == "CN-FDU"
     assert first.invalid() == [] and second.invalid() == []
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_peer_borrows_a_copy_delivered_by_link(world: dict[str, Any], version: str) -> None:
+    from ill import delivery
+
+    peer = _peer(world, version, configured="auto")
+    with peer.running():
+        peer.send(peer.request(supplier="TSU", rid="CL-C", title="An article", service="Copy"))
+        with world["services"].db() as session:
+            rid = session.scalar(select(IllRequest.id).where(IllRequest.peer_request_id == "CL-C"))
+        delivery.deliver(world["services"], rid, actor_of(world["accounts"]["staff_tsu"]),
+                         url="https://files.tsu.example/scan/CL-C.pdf")
+        _deliver(world)
+    done = peer.last("supplyingAgencyMessage")
+    assert done.get("statusInfo/status") == "CopyCompleted"
+    where = "messageInfo/note" if version == "1.2" else "deliveryInfo/URL"  # 1.2 has no URL element
+    assert "https://files.tsu.example/scan/CL-C.pdf" in (done.get(where) or "")
+    assert peer.invalid() == []
