@@ -11,7 +11,7 @@ local peers (tests/peers/iso18626_peer.py, messages made from CrossLink captures
    ``Unfilled``; measured until the second peer (2021) has received the new Request from the worker.
    Ceiling: the worker's outbox cron period (1 s): a message waits at most one period to be picked up.
 
-    python -m bench.iso18626_latency [--requests 100]
+    python -m bench.iso18626_latency [--requests 100] [--write]
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ def _wait(predicate: object, timeout: float = 60.0) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--write", action="store_true", help="replace this section of bench/RESULTS.md")
     args = parser.parse_args()
     n = args.requests
     tmp = Path(tempfile.mkdtemp(prefix="iso-bench-"))
@@ -89,7 +90,8 @@ def main() -> None:
                 worker.wait(20)
         services.close()
     print(text)
-    write_section(f"Inbound status and forwarding through the worker ({stamp()})", text, heading=HEADING)
+    if args.write:
+        write_section("Inbound status and forwarding through the worker", f"{stamp()}.\n\n{text}", heading=HEADING)
 
 
 def run(services, catalogue, accounts, first: Iso18626Peer, second: Iso18626Peer, url: str,  # type: ignore[no-untyped-def]
