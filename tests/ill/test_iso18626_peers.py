@@ -481,3 +481,20 @@ def test_peer_borrows_a_copy_delivered_by_link(world: dict[str, Any], version: s
     where = "messageInfo/note" if version == "1.2" else "deliveryInfo/URL"  # 1.2 has no URL element
     assert "https://files.tsu.example/scan/CL-C.pdf" in (done.get(where) or "")
     assert peer.invalid() == []
+
+
+def test_no_answer_in_time_cancels_at_the_peer_and_moves_on(world: dict[str, Any]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from ill.access import SYSTEM
+
+    peer = _peer(world, "1.2")
+    with peer.running():
+        req = _borrow(world)
+        _deliver(world)
+        transition(world["services"], req.id, "timeout", SYSTEM, now=datetime.now(UTC) + timedelta(days=3))
+        _deliver(world)
+    cancel = peer.last("requestingAgencyMessage")
+    assert (cancel.get("action"), cancel.get("header/requestingAgencyRequestId")) == ("Cancel", str(req.id))
+    got = _state(world, req.id)
+    assert (got.state, got.lender_code, got.rota[0].outcome) == ("sent", "BNU", "timeout")
