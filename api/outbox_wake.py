@@ -26,4 +26,5 @@ async def wake(app: FastAPI) -> None:
             app.state.ill_arq_pool = pool
         await pool.enqueue_job("send_peer_messages", _queue_name=services.settings.ill_queue_name)
     except Exception as exc:  # noqa: BLE001 - the cron delivers anyway
+        app.state.ill_arq_pool = None  # e.g. a pool of another event loop: make a new one next time
         log.info("could not wake the ILL worker (%s); its cron will send the outbox", exc)

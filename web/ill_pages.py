@@ -15,8 +15,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from starlette.background import BackgroundTask
 
 from api.deps import ServicesDep
+from api.outbox_wake import wake
 from api.params import RowId, VersionForm
 from catalog.context import Services
 from ill import auth, delivery, intake, outbox, stats
@@ -214,7 +216,9 @@ def act(request: Request, services: ServicesDep, request_id: RowId, action: Text
         return detail(request, services, request_id, error="The offered cost is not an amount.")
     except IllError as exc:
         return detail(request, services, request_id, error=exc.message)
-    return RedirectResponse(f"/ill/requests/{request_id}", status_code=303)
+    # a desk's answer to a peer leaves at once (the worker's cron would take up to a second)
+    return RedirectResponse(f"/ill/requests/{request_id}", status_code=303,
+                            background=BackgroundTask(wake, request.app))
 
 
 @router.post("/requests/{request_id}/deliver")

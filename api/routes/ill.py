@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Header, Query, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.deps import ServicesDep
 from api.errors import ApiError
+from api.outbox_wake import wake
 from api.params import RowId, Version, VersionForm
 from ill import auth, delivery, intake, outbox, stats
 from ill.access import Actor, require_staff, visible
@@ -135,10 +136,12 @@ def get_request(request_id: RowId, services: ServicesDep, actor: ActorDep) -> di
 
 
 @router.post("/requests/{request_id}/actions")
-def act(request_id: RowId, body: Action, services: ServicesDep, actor: ActorDep) -> dict[str, Any]:
+def act(request_id: RowId, body: Action, services: ServicesDep, actor: ActorDep, request: Request,
+        background: BackgroundTasks) -> dict[str, Any]:
     details = Details(message=body.message, reason=body.reason, cost_cents=body.cost_cents, due_date=body.due_date)
     try:
         transition(services, request_id, body.action, actor, expected_version=body.expected_version, details=details)
+        background.add_task(wake, request.app)  # anything queued for a peer leaves at once
         return request_json(get_visible(services, request_id, actor), full=True)
     except IllError as exc:
         raise _api_error(exc) from exc
