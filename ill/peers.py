@@ -346,10 +346,8 @@ def _on_requesting(services: Services, msg: iso.Message, peer: Peer) -> dict[str
     from ill.service import Details, transition
 
     action_code = msg.get("action") or ""
-    if action_code == "StatusRequest":
-        return {"action": action_code}
     action = BY_ISO_ACTION.get(action_code)
-    if action is None:
+    if action is None and action_code != "StatusRequest":
         raise iso.IsoError("UnsupportedActionType", f"action {action_code} not supported")
     with services.db() as session:
         req = session.scalar(select(IllRequest).where(
@@ -358,6 +356,9 @@ def _on_requesting(services: Services, msg: iso.Message, peer: Peer) -> dict[str
         if req is None:
             raise iso.IsoError("UnrecognisedDataValue", "unknown request")
         req_id, state, lender = req.id, req.state, req.lender_code
+    if action is None:  # StatusRequest: answered with our current status (StatusRequestResponse)
+        _status_response(services, req_id, peer)
+        return {"action": action_code}
     if action == "cancel" and state not in CANCELLABLE:
         _refuse_cancel(services, req_id, peer, lender or "", msg.get("note"))
         return {"action": action_code}
@@ -378,3 +379,13 @@ def _refuse_cancel(services: Services, req_id: int, peer: Peer, lender: str, not
                                lender_code=lender, message=f"cancel asked after shipping; answered N. {note or ''}"))
         queue_supplying(session, req, peer, lender, iso.Supplying(status=status, reason="CancelResponse",
                                                                   answer="N", note="already shipped"))
+
+
+def _status_response(services: Services, req_id: int, peer: Peer) -> None:
+    with transaction(services.db) as session:
+        req = session.get(IllRequest, req_id)
+        assert req is not None
+        supplier = req.lender_code or (req.rota[0].member_code if req.rota else "")
+        queue_supplying(session, req, peer, supplier, iso.Supplying(
+            status=req.supplier_status or "RequestReceived", reason="StatusRequestResponse",
+            due=iso.noon(req.due_date) if req.due_date else None))

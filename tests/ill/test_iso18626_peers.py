@@ -498,3 +498,20 @@ def test_no_answer_in_time_cancels_at_the_peer_and_moves_on(world: dict[str, Any
     assert (cancel.get("action"), cancel.get("header/requestingAgencyRequestId")) == ("Cancel", str(req.id))
     got = _state(world, req.id)
     assert (got.state, got.lender_code, got.rota[0].outcome) == ("sent", "BNU", "timeout")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_status_request_is_answered_with_our_status(world: dict[str, Any], version: str) -> None:
+    peer = _peer(world, version, configured="auto")
+    with peer.running():
+        peer.send(peer.request(supplier="TSU", rid="CL-S", title="Where is it"))
+        with world["services"].db() as session:
+            rid = session.scalar(select(IllRequest.id).where(IllRequest.peer_request_id == "CL-S"))
+        transition(world["services"], rid, "will_supply", actor_of(world["accounts"]["staff_tsu"]))
+        assert status_of(peer.send(peer.requesting(supplier="TSU", rid="CL-S", srid=str(rid),
+                                                   action="StatusRequest"))) == "OK"
+        _deliver(world)
+    answer = peer.last("supplyingAgencyMessage")
+    assert (answer.get("messageInfo/reasonForMessage"), answer.get("statusInfo/status")) == (
+        "StatusRequestResponse", "WillSupply")
+    assert peer.invalid() == []
