@@ -95,6 +95,14 @@ def _holdings_adapter() -> TypeAdapter[Any] | None:
     return TypeAdapter(HoldingsConfig)
 
 
+def _peer_validator() -> Any:
+    try:
+        from ill.peerconf import parse_entry
+    except ImportError:  # pragma: no cover - ILL not installed in this build
+        return None
+    return parse_entry
+
+
 def _describe(error: dict[str, Any]) -> str:
     loc = ".".join(str(p) for p in error["loc"]) or "(table)"
     return f"{loc}: {error['msg']}"
@@ -111,7 +119,7 @@ def parse_members(path: Path) -> list[dict[str, Any]]:
     tables = data.get("member")
     if not isinstance(tables, list) or not tables:
         raise MembersFileError(path, ["no [[member]] tables"])
-    feed_models, holdings = _feed_models(), _holdings_adapter()
+    feed_models, holdings, peer_entry = _feed_models(), _holdings_adapter(), _peer_validator()
     problems: list[str] = []
     regions = _regions(data.get("regions"), problems)
     members: list[dict[str, Any]] = []
@@ -129,8 +137,13 @@ def parse_members(path: Path) -> list[dict[str, Any]]:
             seen.add(entry.code)
         config: dict[str, Any] = entry.model_dump(mode="json") if entry else {}
         feeds = [kind for kind in FEED_KINDS if kind in table]
-        if not feeds:
-            problems.append(f"{label}: feeds: declare at least one of {', '.join(FEED_KINDS)}")
+        if not feeds and "iso18626" not in table:  # a pure ISO 18626 peer has no catalogue to harvest
+            problems.append(f"{label}: feeds: declare at least one of {', '.join(FEED_KINDS)} (or iso18626)")
+        if "iso18626" in table and peer_entry is not None:
+            try:
+                config["iso18626"] = peer_entry(table["iso18626"]).model_dump(mode="json", exclude_none=True)
+            except ValidationError as exc:
+                problems.extend(f"{label}: iso18626.{_describe(e)}" for e in exc.errors())
         for kind in feeds:
             model = feed_models.get(kind)
             if model is None:

@@ -60,7 +60,7 @@ def deliver(services: Services, request_id: int, actor: Actor, *, pdf: bytes | N
     try:
         with transaction(services.db) as session:
             req = require_view(actor, load_request(session, request_id))
-            apply(session, req, "copy_completed", actor, details=Details(message=message), now=now,
+            apply(session, req, "copy_completed", actor, details=Details(message=message, url=url), now=now,
                   expected_version=expected_version)
             row = Delivery(request_id=req.id, kind="pdf" if pdf is not None else "link",
                            path=final.name if final else None, url=url, size=len(pdf or b""), created_at=now,

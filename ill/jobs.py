@@ -1,7 +1,9 @@
 """arq jobs: response-window aging, overdue loans, e-mail and ISO 18626 outboxes.
 
 Each job is short and calls the service layer; ``ctx["services"]`` is built once in the worker's
-start-up (see :data:`FUNCTIONS` / :data:`CRON_JOBS` for the worker settings class).
+start-up (see :data:`FUNCTIONS` / :data:`CRON_JOBS` for the worker settings class). They run on their
+own queue (``UNICAT_ILL_QUEUE_NAME``) in their own worker process (``unicat worker --queue ill``), so a
+long harvest never delays a timer, an e-mail or a message to a peer.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from arq import cron
 from sqlalchemy import select
 
-from ill import notify, peers
+from ill import notify, outbox
 from ill.access import SYSTEM
 from ill.errors import IllError
 from ill.models import IllRequest
@@ -65,7 +67,7 @@ async def send_notifications(ctx: dict[str, Any]) -> int:
 
 
 async def send_peer_messages(ctx: dict[str, Any]) -> int:
-    return await asyncio.to_thread(peers.send_pending, ctx["services"])
+    return await asyncio.to_thread(outbox.send_pending, ctx["services"])
 
 
 FUNCTIONS = [age_requests, mark_overdue, send_notifications, send_peer_messages]
@@ -73,5 +75,5 @@ CRON_JOBS = [
     cron(age_requests, minute=set(range(0, 60, 5)), run_at_startup=True),
     cron(mark_overdue, hour={6}, minute={0}),
     cron(send_notifications, second={0, 30}),
-    cron(send_peer_messages, second={15, 45}),
+    cron(send_peer_messages, second=set(range(60))),  # every second: due messages leave at once
 ]

@@ -6,6 +6,7 @@ Everything about a request lives here (never only in Redis); the worker reads th
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -16,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -107,6 +109,9 @@ class IllRequest(Base):
     max_cost_cents: Mapped[int | None] = mapped_column(Integer)
     estimated_fee_cents: Mapped[int | None] = mapped_column(Integer)
     offered_cost_cents: Mapped[int | None] = mapped_column(Integer)
+    #: What a peer lender offered (ISO 18626 offeredCosts), in the peer's own currency, as a Decimal.
+    offered_cost_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    offered_cost_currency: Mapped[str | None] = mapped_column(String(3))
     state: Mapped[str] = mapped_column(String(24), index=True)
     supplier_status: Mapped[str | None] = mapped_column(String(32))
     rota_position: Mapped[int] = mapped_column(Integer, default=-1)
@@ -115,6 +120,12 @@ class IllRequest(Base):
     #: ``web`` | ``api`` | ``iso18626``; for peers, their own request id.
     origin: Mapped[str] = mapped_column(String(16), default="web")
     peer_request_id: Mapped[str | None] = mapped_column(String(128))
+    #: A peer lender's own id for our request (echoed as supplyingAgencyRequestId).
+    lender_request_id: Mapped[str | None] = mapped_column(String(128))
+    #: How many ISO 18626 Retry requests we sent (our request id gets a ``-R<n>`` suffix per retry).
+    retry_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The last ERROR a peer answered about this request (errorType: errorValue); shown on the desk.
+    peer_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -201,7 +212,13 @@ class Notification(Base):
 
 
 class PeerMessage(Base):
-    """An ISO 18626 message for a peer system, sent (and retried) by the worker."""
+    """An ISO 18626 message for a peer system, sent (and retried) by the worker.
+
+    ``status``: ``pending`` (waiting or backing off until ``next_attempt_at``), ``sent`` (the peer
+    confirmed OK), ``rejected`` (the peer confirmed ERROR: not retried until a person says so),
+    ``failed`` (gave up after the most attempts; a person may retry). A request's messages leave
+    strictly in ``id`` order: a later one waits while an earlier one is not sent.
+    """
 
     __tablename__ = "ill_peer_message"
 
@@ -214,3 +231,44 @@ class PeerMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending", index=True)
+    version: Mapped[str | None] = mapped_column(String(8))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    error_type: Mapped[str | None] = mapped_column(String(40))
+    error_value: Mapped[str | None] = mapped_column(Text)
+
+
+class PeerState(Base):
+    """What we learned about a peer: the schema version and agency id type of its first message."""
+
+    __tablename__ = "ill_peer_state"
+
+    peer_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str | None] = mapped_column(String(8))
+    agency_type: Mapped[str | None] = mapped_column(String(64))
+    learned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class InboundMessage(Base):
+    """Every ISO 18626 message a peer sent us, with the confirmation we answered.
+
+    A repeat of the same message (same peer, kind and content apart from the timestamp) gets the
+    stored confirmation again and changes nothing; rejected messages stay visible to staff.
+    """
+
+    __tablename__ = "ill_inbound_message"
+    __table_args__ = (UniqueConstraint("peer_code", "digest", name="uq_ill_inbound_digest"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    peer_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    request_ref: Mapped[str | None] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str | None] = mapped_column(String(8))
+    ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    error_type: Mapped[str | None] = mapped_column(String(40))
+    error_value: Mapped[str | None] = mapped_column(Text)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    confirmation: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

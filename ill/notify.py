@@ -36,6 +36,10 @@ def on_transition(session: Session, req: IllRequest, action: str, before: str, l
     who, subject = event
     body = (f"Request #{req.id}: {req.title}\nService: {req.service}\nState: {before} -> {req.state}\n"
             f"Lender: {req.lender_code or '-'}\n")
+    if req.state == "conditional" and req.offered_cost_amount is not None:
+        body += f"Offered cost / 出借馆报价: {req.offered_cost_currency} {req.offered_cost_amount:.2f}\n"
+    if req.due_date and req.state in ("shipped", "received", "overdue", "recalled"):
+        body += f"Due / 应还日期: {req.due_date.isoformat()}\n"
     for target in who:
         addr = _address(session, req, target, lender_before)
         if addr:

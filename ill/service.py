@@ -20,6 +20,7 @@ from ill import notify
 from ill.access import Actor, may_take, require_view
 from ill.calendar import add_working_days, parse_holidays
 from ill.errors import Conflict, Invalid, InvalidTransition, NotFound
+from ill.iso18626 import Money
 from ill.models import AuditEntry, IllRequest, RotaEntry
 from ill.policies import get_policy
 from ill.states import FORWARD, TERMINAL, TRANSITIONS, Transition
@@ -37,6 +38,8 @@ class Details:
     reason: str | None = None  # ISO 18626 reasonUnfilled
     cost_cents: int | None = None  # conditional: the lender's offered cost
     due_date: date | None = None  # loaned / renew_granted
+    offered: Money | None = None  # conditional from a peer: its offeredCosts, in its own currency
+    url: str | None = None  # copy_completed by link: told to a peer borrower (ISO 18626 deliveryInfo URL)
 
 
 def now_utc() -> datetime:
@@ -81,16 +84,17 @@ def apply(session: Session, req: IllRequest, action: str, actor: Actor, *, detai
     target = t.target(req.state)
     if target is None or req.service not in t.services:
         raise InvalidTransition(f"cannot {action} a {req.service} request in state {req.state}")
-    _check_details(t, req, details)
+    _check_details(t, req, details, actor)
     before, lender = req.state, req.lender_code
+    target = _peer_target(session, req, t, target)
     _side_effects(session, req, t, details, now)
     if target == FORWARD:
         _mark_current(req, _OUTCOME.get(action, "unfilled"), details.reason, now)
         target = _forward(session, req, now)
-    req.state = target
-    if t.side == "supplier" and t.iso:
+    elif t.side == "supplier" and t.iso:
         req.supplier_status = t.iso
-    if action == "cancel":
+    req.state = target
+    if action in ("cancel", "cancel_accepted") and target == "cancelled":
         req.supplier_status = "Cancelled"
         _mark_current(req, "cancelled", None, now)
     req.updated_at = now
@@ -106,10 +110,32 @@ def apply(session: Session, req: IllRequest, action: str, actor: Actor, *, detai
     queue_outbound(session, req, t, before, lender, details, now)
 
 
-def _check_details(t: Transition, req: IllRequest, d: Details) -> None:
-    if t.needs_reason and not d.reason:
+def _peer_target(session: Session, req: IllRequest, t: Transition, target: str) -> str:
+    """Where a borrowing request goes when its lender is an ISO 18626 peer that must answer first.
+
+    A Cancel waits for the lender's CancelResponse (``cancel_requested``); accepting a lender's
+    RetryPossible condition sends it a Retry request and waits for its answer again (``sent``).
+    """
+    from ill.peerconf import get_peer
+
+    if req.origin == "iso18626" or t.name not in ("cancel", "accept_condition") or req.state == "submitted":
+        return target
+    if get_peer(session, req.lender_code) is None:
+        return target
+    if t.name == "cancel":
+        return "cancel_requested"
+    req.retry_count = (req.retry_count or 0) + 1
+    policy = get_policy(session, req.lender_code or "")
+    req.response_due = add_working_days(now_utc(), policy.response_days, parse_holidays(policy.holidays or ()))
+    req.supplier_status = "RequestReceived"
+    return "sent"
+
+
+def _check_details(t: Transition, req: IllRequest, d: Details, actor: Actor) -> None:
+    if t.needs_reason and not d.reason and actor.kind != "peer":  # ISO 18626 makes reasonUnfilled optional
         raise Invalid("a reason is required", field="reason")
-    if t.name == "conditional" and (d.cost_cents is None or d.cost_cents < 0) and not d.message:
+    if t.name == "conditional" and (d.cost_cents is None or d.cost_cents < 0) and not d.message and (
+            d.offered is None):
         raise Invalid("say what the condition is: an offered cost or a note", field="cost")
     if d.message and len(d.message) > 2000:
         raise Invalid("message too long (2000 characters at most)", field="message")
@@ -122,6 +148,10 @@ def _side_effects(session: Session, req: IllRequest, t: Transition, d: Details, 
         _entry(req).outcome = "supplying"
     if t.name == "conditional":
         req.offered_cost_cents = d.cost_cents
+        req.offered_cost_amount = d.offered.amount if d.offered else None
+        req.offered_cost_currency = d.offered.currency if d.offered else None
+        if d.offered is not None and d.cost_cents is None:
+            req.offered_cost_cents = int(d.offered.amount * 100)
     if t.name in ("loaned", "renew_granted"):
         days = get_policy(session, req.lender_code).loan_days if req.lender_code else 28
         req.due_date = d.due_date or (now + timedelta(days=days)).date()

@@ -16,13 +16,16 @@ FORWARD = "->next"
 STATES = (
     "submitted", "sent", "will_supply", "conditional", "shipped", "copy_delivered", "received",
     "overdue", "recalled", "renew_requested", "returned", "completed", "unfilled", "cancelled",
+    "cancel_requested",
 )
 TERMINAL = frozenset({"completed", "unfilled", "cancelled"})
 #: States in which the request waits for the current lender's first answer (the response window runs).
 AWAITING_LENDER = frozenset({"sent"})
 #: States counted as the lender's open lending queue (its load).
 OPEN_LENDING = frozenset({"sent", "will_supply", "conditional", "shipped", "received", "overdue",
-                          "recalled", "renew_requested", "returned"})
+                          "recalled", "renew_requested", "returned", "cancel_requested"})
+#: States in which the lender has not yet shipped: a Cancel is still accepted (CancelResponse Y).
+CANCELLABLE = frozenset({"submitted", "sent", "will_supply", "conditional"})
 
 #: ISO 18626 closed code lists (type_status, type_action) and the open reasonUnfilled list we offer.
 ISO_SUPPLIER_STATUSES = (
@@ -72,9 +75,14 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
        "RetryPossible"),
     _t("unfilled", "supplier", {"sent": FORWARD, "will_supply": FORWARD, "conditional": FORWARD}, _SUPPLIER,
        "Unfilled", needs_reason=True),
-    _t("loaned", "supplier", {"sent": "shipped", "will_supply": "shipped"}, _SUPPLIER, "Loaned", "loan"),
-    _t("copy_completed", "supplier", {"sent": "copy_delivered", "will_supply": "copy_delivered"}, _SUPPLIER,
-       "CopyCompleted", "copy"),
+    _t("loaned", "supplier", {"sent": "shipped", "will_supply": "shipped", "cancel_requested": "shipped"},
+       _SUPPLIER, "Loaned", "loan"),
+    _t("copy_completed", "supplier", {"sent": "copy_delivered", "will_supply": "copy_delivered",
+                                      "cancel_requested": "copy_delivered"}, _SUPPLIER, "CopyCompleted", "copy"),
+    # A peer lender's CancelResponse to our Cancel: Y ends the request, N means it goes on.
+    # (a borrowing desk may also record it, when the lender confirmed the cancel some other way)
+    _t("cancel_accepted", "supplier", {"cancel_requested": "cancelled"}, "peer borrowing", "Cancelled"),
+    _t("cancel_refused", "supplier", {"cancel_requested": "will_supply"}, "peer", "WillSupply"),
     _t("overdue", "supplier", {"received": "overdue", "renew_requested": "overdue"}, "lending peer system",
        "Overdue", "loan"),
     _t("recalled", "supplier", {"received": "recalled", "overdue": "recalled", "renew_requested": "recalled"},
@@ -93,6 +101,8 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
                                        "renew_requested": "returned"}, _REQUESTER, "ShippedReturn", "loan"),
     _t("cancel", "requester", {"submitted": "cancelled", "sent": "cancelled", "will_supply": "cancelled",
                                "conditional": "cancelled"}, "patron borrowing peer", "Cancel"),
+    # A peer borrower's Retry request (requestType Retry) continues its conditional request with us.
+    _t("retry_received", "requester", {"conditional": "sent"}, "peer"),
 )}
 
 #: A supplier's ISO 18626 status -> our transition name (for inbound supplyingAgencyMessages).

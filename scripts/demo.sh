@@ -15,7 +15,16 @@ PROVIDERS=(
     "8082 sjtu 上海交通大学图书馆 Shanghai Jiao Tong University Library demo/data/sjtu"
 )
 
+WORKERS=(harvest ill)
+
 stop_all() {
+    for queue in "${WORKERS[@]}"; do
+        pidfile="$RUN/worker-$queue.pid"
+        if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+            kill "$(cat "$pidfile")" && echo "demo: stopped the $queue worker"
+        fi
+        rm -f "$pidfile"
+    done
     for line in "${PROVIDERS[@]}"; do
         port="${line%% *}"
         pidfile="$RUN/oai-$port.pid"
@@ -64,5 +73,17 @@ done
 
 .venv/bin/unicat members load
 .venv/bin/unicat harvest --all
+# Two workers, one per queue: scheduled harvests, and ILL timers / e-mail / the ISO 18626 outbox
+# (forwarding on timeout, notifications and messages to peers only happen while this one runs).
+for queue in "${WORKERS[@]}"; do
+    pidfile="$RUN/worker-$queue.pid"
+    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        echo "demo: the $queue worker already runs"
+        continue
+    fi
+    nohup .venv/bin/unicat worker --queue "$queue" >"$RUN/worker-$queue.log" 2>&1 &
+    echo $! >"$pidfile"
+    echo "demo: $queue worker started (log $RUN/worker-$queue.log)"
+done
 echo "demo: serving on http://127.0.0.1:8000 (stop background services with: bash scripts/demo.sh stop)"
 exec .venv/bin/unicat serve --host 127.0.0.1 --port 8000

@@ -308,11 +308,16 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
-    """Run the background job queue (scheduled harvests, ILL timers) on Redis."""
-    from unicat.jobs import run
+def worker(
+    queue: Annotated[str, typer.Option(help="harvest (scheduled harvests) or ill (ILL timers, e-mail, "
+                                            "ISO 18626 outbox); run one process per queue")] = "harvest",
+) -> None:
+    """Run one background job queue on Redis."""
+    from unicat.jobs import QUEUES, run
 
-    run()
+    if queue not in QUEUES:
+        raise typer.BadParameter(f"queue must be one of {', '.join(QUEUES)}", param_hint="--queue")
+    run(queue)
 
 
 # ---------------------------------------------------------------- quality

@@ -86,20 +86,43 @@ _ill_functions, _ill_cron = _extra_functions()
 
 
 class WorkerSettings:
-    functions = [harvest_member_job, *_ill_functions]
-    cron_jobs = [cron(schedule_harvests, minute=set(range(0, 60, 5)), run_at_startup=True), *_ill_cron]
+    """Harvests (arq's default queue): long jobs."""
+
+    functions = [harvest_member_job]
+    cron_jobs = [cron(schedule_harvests, minute=set(range(0, 60, 5)), run_at_startup=True)]
     on_startup = startup
     on_shutdown = shutdown
     job_timeout = 6 * 3600
     max_jobs = 4
 
 
-def run() -> None:
-    """Start the worker with the Redis of the current settings (built now, not at import)."""
+class IllWorkerSettings:
+    """ILL timers, e-mail and the ISO 18626 peer outbox: short jobs on their own queue and process, so
+    a harvest never delays them (the queue name comes from ``UNICAT_ILL_QUEUE_NAME`` at start)."""
+
+    functions = _ill_functions
+    cron_jobs = _ill_cron
+    on_startup = startup
+    on_shutdown = shutdown
+    job_timeout = 300
+    max_jobs = 4
+    poll_delay = 0.05  # a woken outbox job starts within 50 ms
+
+
+QUEUES = ("harvest", "ill")
+
+
+def run(queue: str = "harvest") -> None:
+    """Start the worker of one queue with the Redis of the current settings (built now, not at import)."""
     import logging
 
     from arq import run_worker
     from arq.connections import RedisSettings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_worker(WorkerSettings, redis_settings=RedisSettings.from_dsn(get_settings().redis_url))  # type: ignore[arg-type]
+    settings = get_settings()
+    redis = RedisSettings.from_dsn(settings.redis_url)
+    if queue == "ill":
+        run_worker(IllWorkerSettings, redis_settings=redis, queue_name=settings.ill_queue_name)  # type: ignore[arg-type]
+    else:
+        run_worker(WorkerSettings, redis_settings=redis)  # type: ignore[arg-type]

@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     #: Send the session cookie only over HTTPS (turn off for local plain-HTTP development and tests).
     session_cookie_secure: bool = True
     session_max_age: int = 12 * 3600
+    # ISO 18626 peers: the schema version used for a peer that has not spoken yet (``1.2`` | ``2021``),
+    # and the outbox's capped exponential backoff (seconds) and most attempts per message.
+    ill_iso18626_default_version: str = "1.2"
+    ill_peer_backoff_base: float = 30.0
+    ill_peer_backoff_cap: float = 3600.0
+    ill_peer_max_attempts: int = 12
+    #: The arq queue of the ILL worker (timers, e-mail, peer outbox), apart from harvests.
+    ill_queue_name: str = "unicat:ill"
 
     @field_validator("index_prefix")
     @classmethod

@@ -15,15 +15,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from starlette.background import BackgroundTask
 
 from api.deps import ServicesDep
+from api.outbox_wake import wake
 from api.params import RowId, VersionForm
 from catalog.context import Services
-from ill import auth, delivery, intake, stats
+from ill import auth, delivery, intake, outbox, stats
 from ill.access import Actor, require_staff, roles_for, visible
 from ill.errors import Forbidden, IllError, Invalid
 from ill.fees import format_cents, parse_amount
-from ill.models import IllAccount, IllRequest
+from ill.models import IllAccount, IllRequest, PeerMessage
 from ill.policies import get_policy
 from ill.service import Details, get_visible, transition
 from ill.states import REASONS_UNFILLED, STATES, allowed
@@ -219,7 +221,9 @@ def act(request: Request, services: ServicesDep, request_id: RowId, action: Text
         return detail(request, services, request_id, error="The offered cost is not an amount.")
     except IllError as exc:
         return detail(request, services, request_id, error=exc.message)
-    return RedirectResponse(f"/ill/requests/{request_id}", status_code=303)
+    # a desk's answer to a peer leaves at once (the worker's cron would take up to a second)
+    return RedirectResponse(f"/ill/requests/{request_id}", status_code=303,
+                            background=BackgroundTask(wake, request.app))
 
 
 @router.post("/requests/{request_id}/deliver")
@@ -286,3 +290,41 @@ def stats_page(request: Request, services: ServicesDep) -> Response:
     rows = stats.member_stats(services)
     peak = max([1] + [max(r["lent"], r["borrowed"]) for r in rows])
     return page.render("stats.html", {"rows": rows, "peak": peak})
+
+
+def _outbox_member(actor: Actor) -> str | None:
+    """None for administrators (everything); else the staff member's own library."""
+    if actor.kind == "admin":
+        return None
+    if actor.kind != "staff" or not actor.member_code:
+        raise Forbidden("the outbox is for desk staff and administrators")
+    return actor.member_code
+
+
+@router.get("/outbox")
+def outbox_page(request: Request, services: ServicesDep) -> Response:
+    page = Page(request, services)
+    if page.actor is None:
+        return page.login_redirect()
+    try:
+        member = _outbox_member(page.actor)
+    except IllError as exc:
+        return page.render("outbox.html", {"rows": [], "refused": [], "error": exc.message}, 403)
+    with services.db() as session:
+        rows = session.scalars(outbox.visible_messages(member).order_by(PeerMessage.id.desc()).limit(300)).all()
+        refused = session.scalars(outbox.refused_inbound(member).limit(100)).all()
+    return page.render("outbox.html", {"rows": rows, "refused": refused})
+
+
+@router.post("/outbox/{message_id}/{action}")
+def outbox_act(request: Request, services: ServicesDep, message_id: RowId, action: str,
+               csrf_token: OptText = None) -> Response:
+    page = Page(request, services)
+    page.csrf(csrf_token)
+    if page.actor is None:
+        return page.login_redirect()
+    try:
+        outbox.act(services, message_id, action, _outbox_member(page.actor))
+    except IllError as exc:
+        return page.render("outbox.html", {"rows": [], "refused": [], "error": exc.message}, exc.status)
+    return RedirectResponse("/ill/outbox", status_code=303)

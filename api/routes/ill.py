@@ -9,18 +9,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Header, Query, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.deps import ServicesDep
 from api.errors import ApiError
+from api.outbox_wake import wake
 from api.params import RowId, Version, VersionForm
-from ill import auth, delivery, intake, stats
+from ill import auth, delivery, intake, outbox, stats
 from ill.access import Actor, require_staff, visible
 from ill.errors import IllError
-from ill.models import IllRequest
+from ill.models import IllRequest, PeerMessage
 from ill.money import from_minor
 from ill.service import Details, get_visible, transition
 from store.models import MAX_STORED_INT
@@ -73,7 +74,9 @@ def request_json(req: IllRequest, full: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {k: getattr(req, k) for k in (
         "id", "version", "state", "supplier_status", "service", "union_id", "title", "borrower_code", "lender_code",
         "pages", "page_count", "citation", "pickup_location", "needed_by", "max_cost_cents", "estimated_fee_cents",
-        "offered_cost_cents", "due_date", "response_due", "created_at", "updated_at", "origin")}
+        "offered_cost_cents", "offered_cost_currency", "due_date", "response_due", "created_at", "updated_at",
+        "origin", "peer_error")}
+    out["offered_cost"] = str(req.offered_cost_amount) if req.offered_cost_amount is not None else None
     if full:
         out["rota"] = [{"position": e.position, "member": e.member_code, "availability": e.availability,
                         "reason": e.reason, "outcome": e.outcome, "reason_code": e.reason_code} for e in req.rota]
@@ -135,10 +138,12 @@ def get_request(request_id: RowId, services: ServicesDep, actor: ActorDep) -> di
 
 
 @router.post("/requests/{request_id}/actions")
-def act(request_id: RowId, body: Action, services: ServicesDep, actor: ActorDep) -> dict[str, Any]:
+def act(request_id: RowId, body: Action, services: ServicesDep, actor: ActorDep, request: Request,
+        background: BackgroundTasks) -> dict[str, Any]:
     details = Details(message=body.message, reason=body.reason, cost_cents=body.cost_cents, due_date=body.due_date)
     try:
         transition(services, request_id, body.action, actor, expected_version=body.expected_version, details=details)
+        background.add_task(wake, request.app)  # anything queued for a peer leaves at once
         return request_json(get_visible(services, request_id, actor), full=True)
     except IllError as exc:
         raise _api_error(exc) from exc
@@ -174,3 +179,53 @@ def member_queue(member: str, services: ServicesDep, actor: ActorDep, desk: str 
     with services.db() as session:
         rows = session.scalars(select(IllRequest).where(col == member).order_by(IllRequest.id.desc()).limit(200))
         return {"requests": [request_json(r) for r in rows]}
+
+
+def _outbox_member(actor: Actor) -> str | None:
+    if actor.kind == "admin":
+        return None
+    if actor.kind != "staff" or not actor.member_code:
+        raise ApiError(403, "forbidden", "the outbox is for desk staff and administrators")
+    return actor.member_code
+
+
+class OutboxAction(BaseModel):
+    action: str = Field(pattern="^(retry|discard)$")
+
+
+@router.get("/outbox")
+def list_outbox(services: ServicesDep, actor: ActorDep,
+                status: str | None = Query(None, pattern="^(pending|sent|rejected|failed|discarded)$"),
+                limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    """ISO 18626 messages for peers with their delivery state and every peer error."""
+    q = outbox.visible_messages(_outbox_member(actor))
+    if status:
+        q = q.where(PeerMessage.status == status)
+    with services.db() as session:
+        rows = session.scalars(q.order_by(PeerMessage.id.desc()).limit(limit)).all()
+        return {"messages": [outbox.message_json(m) for m in rows]}
+
+
+@router.post("/outbox/{message_id}/actions")
+def outbox_action(message_id: RowId, body: OutboxAction, services: ServicesDep, actor: ActorDep) -> dict[str, Any]:
+    try:
+        return outbox.message_json(outbox.act(services, message_id, body.action, _outbox_member(actor)))
+    except IllError as exc:
+        raise _api_error(exc) from exc
+
+
+@router.get("/inbound")
+def list_inbound(services: ServicesDep, actor: ActorDep, ok: bool | None = None,
+                 limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    """ISO 18626 messages peers sent us (``ok=false``: the ones we refused, with the error we answered)."""
+    from ill.models import InboundMessage
+
+    member = _outbox_member(actor)
+    q = outbox.refused_inbound(member) if ok is False else select(InboundMessage).order_by(InboundMessage.id.desc())
+    if ok is True:
+        q = q.where(InboundMessage.ok.is_(True))
+    with services.db() as session:
+        rows = session.scalars(q.limit(limit)).all()
+        return {"messages": [{k: getattr(m, k) for k in ("id", "peer_code", "kind", "version", "request_ref", "ok",
+                                                         "error_type", "error_value", "remote_addr", "received_at")}
+                             for m in rows]}

@@ -111,12 +111,17 @@ def test_iso18626_peer_borrows_and_answers(client: TestClient, services: Service
     with transaction(services.db) as s:  # SJTU runs its own ILL system and talks ISO 18626
         update_policy(s, "SJTU", {"iso18626_url": "http://127.0.0.1:9/iso18626", "iso18626_token": "peer-secret"})
     headers = {"Authorization": "Bearer peer-secret", "Content-Type": "application/xml"}
-    msg = iso.build_request(requester="SJTU", supplier="TSU", request_id="SJ-1", record_id="u9", title="A book",
-                            author=None, service="loan")
+    h = iso.Header(iso.Agency("ISIL", "TSU"), iso.Agency("ISIL", "SJTU"), "SJ-1")
+    msg = iso.build_request(h, version=iso.V12, record_id="u9", title="A book", author=None, service="loan")
     answer = iso.read(client.post("/api/v1/iso18626", content=msg, headers=headers).content)
     assert answer.kind == "requestConfirmation" and answer.get("confirmationHeader/messageStatus") == "OK"
-    again = iso.read(client.post("/api/v1/iso18626", content=msg, headers=headers).content)
-    assert again.get("confirmationHeader/messageStatus") == "ERROR"
+    assert answer.version == iso.V12 and answer.header("confirmationHeader") == iso.Header(
+        iso.Agency("ISIL", "TSU"), iso.Agency("ISIL", "SJTU"), "SJ-1")
+    again = client.post("/api/v1/iso18626", content=msg, headers=headers).content
+    assert iso.read(again).get("confirmationHeader/messageStatus") == "OK"  # a resend: answered as before
+    other = iso.build_request(h, version=iso.V12, record_id="u9", title="Another book", author=None, service="loan")
+    assert iso.read(client.post("/api/v1/iso18626", content=other, headers=headers).content).get(
+        "confirmationHeader/messageStatus") == "ERROR"  # a different request under the same id
     wrong = iso.read(client.post("/api/v1/iso18626", content=msg, headers={"Authorization": "Bearer no"}).content)
     assert wrong.get("errorData/errorType") == "UnrecognisedDataValue"
     junk = iso.read(client.post("/api/v1/iso18626", content=b"<ISO18626Message/>", headers=headers).content)
@@ -132,9 +137,12 @@ def test_iso18626_peer_borrows_and_answers(client: TestClient, services: Service
 
     with services.db() as s:
         out = s.scalars(select(PeerMessage)).all()
-    assert out and out[-1].kind == "supplyingAgencyMessage"
-    iso.validate(out[-1].xml.encode())
-    received = iso.build_requesting(requester="SJTU", supplier="TSU", request_id="SJ-1", supplier_request_id=str(rid),
+    assert len(client.get("/api/v1/ill/members/TSU/queue", headers=tsu).json()["requests"]) == 1
+    assert out and out[-1].kind == "supplyingAgencyMessage" and out[-1].version == iso.V12
+    sent = iso.read(out[-1].xml.encode(), iso.V12)  # valid for the peer's version, learned from its message
+    assert sent.get("messageInfo/reasonForMessage") == "RequestResponse" and sent.get("statusInfo/dueDate")
+    assert sent.get("header/requestingAgencyId/agencyIdType") == "ISIL"
+    received = iso.build_requesting(iso.Header(h.supplier, h.requester, "SJ-1", str(rid)), version=iso.V12,
                                     action="Received")
     conf = iso.read(client.post("/api/v1/iso18626", content=received, headers=headers).content)
     assert conf.kind == "requestingAgencyMessageConfirmation" and conf.get("action") == "Received"
@@ -155,8 +163,11 @@ def test_iso18626_values_the_store_cannot_hold_get_an_error_confirmation(
     headers = {"Authorization": "Bearer peer-secret", "Content-Type": "application/xml"}
 
     def answer(request_id: str, cents: int | None) -> iso.Message:
-        msg = iso.build_supplying(requester="PKU", supplier="SJTU", request_id=request_id, supplier_request_id="S-1",
-                                  status="RetryPossible", offered_cost_cents=cents)
+        from decimal import Decimal
+
+        h = iso.Header(iso.Agency("ISIL", "SJTU"), iso.Agency("ISIL", "PKU"), request_id, "S-1")
+        offered = iso.Money(Decimal(cents) / 100, "USD") if cents is not None else None
+        msg = iso.build_supplying(h, iso.Supplying(status="RetryPossible", offered=offered), version=iso.V2021)
         response = client.post("/api/v1/iso18626", content=msg, headers=headers)
         assert response.status_code == 200, response.text
         return iso.read(response.content)
