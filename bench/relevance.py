@@ -1,0 +1,87 @@
+"""Benchmark: ranking quality on the judged query sets, with the matching of this checkout.
+
+Builds (or reuses) the two catalogues of :mod:`bench.catalogues` through the real pipeline — the
+demo consortium (5,034 records) and the first 100,000 LC records — runs every query of
+``bench/judgements/demo`` and ``bench/judgements/lc`` through :func:`catalog.search.search` and
+measures nDCG@10, recall@20 and MRR per category (:mod:`catalog.relevance`, ir-measures).
+
+Run it once per matching to compare: ``--label old`` before a change, ``--label new`` after it;
+each label is its own table in bench/RESULTS.md, so both stay side by side. ``--reindex``
+rebuilds each index from its store first (needed after the mapping or the document builder
+changed: new fields); the rebuild time and the index size are reported with the table.
+
+    python bench/relevance.py [--label old] [--set demo --set lc] [--profile P] [--reindex] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: `python bench/relevance.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.catalogues import catalogue, reindex, work_dir  # noqa: E402
+from bench.common import es_node, machine, stamp, write_section  # noqa: E402
+from catalog.relevance import Report, evaluate, load_profile, markdown_table, read_set, searcher, union_qrels  # noqa: E402
+
+JUDGEMENTS = Path(__file__).resolve().parent / "judgements"
+HEADING = "## Search relevance on judged queries (issue 13)"
+#: Targets of issue 13, checked on the "new" numbers.
+TARGETS = "Chinese topical R@20 ≥ 0.95 and nDCG@10 ≥ 0.80; Chinese known-item R@20 ≥ 0.99"
+
+
+def index_size(services: Any) -> tuple[int, int]:
+    """(documents, bytes on disk) of the index behind the alias."""
+    stats = services.es.indices.stats(index=services.settings.records_alias, metric=["docs", "store"])
+    total = stats["_all"]["primaries"]
+    return total["docs"]["count"], total["store"]["size_in_bytes"]
+
+
+def measure(name: str, es_url: str, records: int, profile: Any, do_reindex: bool, label: str) -> tuple[Report, str]:
+    services, built = catalogue(name, es_url, records=records)
+    try:
+        rebuilt = reindex(services) if do_reindex else 0.0
+        judged = read_set(JUDGEMENTS / f"{name}.queries.tsv")
+        qrels = union_qrels(services, judged)
+        report = evaluate(judged, qrels, searcher(services, profile), label)
+        docs, size = index_size(services)
+    finally:
+        services.close()
+    how = f"built in {built:.0f} s" if built else "reused"
+    if rebuilt:
+        how += f", index rebuilt from the store in {rebuilt:.0f} s"
+    note = (f"`{name}`: {len(judged.queries)} judged queries ({len(report.skipped)} with no relevant record in the "
+            f"catalogue); {docs:,} union documents, index {size / 1e6:.1f} MB ({how}); all queries searched in "
+            f"{report.seconds:.1f} s.")
+    return report, note
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--label", default="old", help="name of this matching in the table (old, new, …)")
+    ap.add_argument("--set", dest="sets", action="append", choices=["demo", "lc"], help="default: both")
+    ap.add_argument("--records", type=int, default=100_000, help="LC records of the large catalogue")
+    ap.add_argument("--profile", default=None, help="search profile (default: the live search)")
+    ap.add_argument("--reindex", action="store_true", help="rebuild each index from its store first")
+    ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    args = ap.parse_args(argv)
+    profile = load_profile(args.profile) if args.profile else None
+    lines = [f"{stamp()}. Machine: {machine()}. Matching: **{args.label}**"
+             + (f", profile `{args.profile}`" if args.profile else "") + "."]
+    for name in args.sets or ["demo", "lc"]:
+        with es_node(work_dir(name)) as es_url:
+            report, note = measure(name, es_url, args.records, profile, args.reindex, args.label)
+        table = markdown_table([report])
+        print(note, table, sep="\n", flush=True)
+        lines += ["", note, "", table]
+    lines += ["", f"Targets (issue 13): {TARGETS}."]
+    text = "\n".join(lines)
+    if args.write:
+        write_section(f"Relevance, {args.label} matching", text, heading=HEADING)
+
+
+if __name__ == "__main__":
+    main()
