@@ -191,22 +191,28 @@ def zh_known(rec: Rec, pool: list[Rec], rng: random.Random) -> tuple[str, dict[s
 
 
 def pinyin_forms(rec: Rec) -> list[str]:
-    """The record's own romanised title when it has one (a cataloguer's pinyin), else pypinyin's."""
-    syllables = lazy_pinyin(rec.han_title, style=Style.NORMAL)
-    made = " ".join(s for s in syllables if re.fullmatch(r"[a-z]+", s))
-    base = rec.romanised or made
-    base = " ".join(re.findall(r"[a-z]+", base))
-    forms = [base, base.replace(" ", "")]
-    if re.sub(r"\s", "", made) == base.replace(" ", ""):  # pypinyin reads it as the cataloguer did
-        forms.append(" ".join(s for s in lazy_pinyin(rec.han_title, style=Style.TONE) if s.strip()))
-    return forms
+    """The title proper in pinyin: as the cataloguer romanised it (MARC 21 245 beside the Han 880)
+    when its letters are pypinyin's reading of the Han title too (so it is the title proper, read
+    alike by both), or pypinyin's reading for a record without romanisation (CNMARC); then the
+    same without spaces and with tone marks. ``[]`` when cataloguer and pypinyin disagree."""
+    made = " ".join(s for s in lazy_pinyin(rec.han_title, style=Style.NORMAL) if re.fullmatch(r"[a-z]+", s))
+    if not made:
+        return []
+    if rec.romanised is not None:
+        base = " ".join(re.findall(r"[a-z]+", rec.romanised))
+        if base.replace(" ", "") != made.replace(" ", ""):
+            return []
+    else:
+        base = made
+    toned = " ".join(s for s in lazy_pinyin(rec.han_title, style=Style.TONE) if s.strip() and not has_han(s))
+    return [base, base.replace(" ", ""), toned]
 
 
 def pinyin(rec: Rec, pool: list[Rec], rng: random.Random) -> tuple[str, dict[str, int]] | None:
     if len(rec.han_title) < 3 or len(rec.han_title) > 12:
         return None
     forms = pinyin_forms(rec)
-    if not forms[0]:
+    if not forms:
         return None
     query = forms[rng.randrange(len(forms))]
     judged = relevant(pool, lambda r: 2 if r.han_title == rec.han_title else 0)
@@ -226,13 +232,14 @@ def latin_topical(rec: Rec, pool: list[Rec], rng: random.Random, index: dict[str
     return (" ".join(chosen), judged) if len(judged) <= MAX_RELEVANT else None
 
 
+_FULLER = re.compile(r"\s*\([^)]*\)")
 _DATES = re.compile(r",?\s*[\(\[]?\d{3,4}\??-?(\d{3,4})?\??[\)\]]?\.?$")
 
 
 def author_name(name: str) -> str:
     """``Austen, Jane, 1775-1817`` → ``austen, jane`` (folded, dates off), the identity used for
     relevance."""
-    return fold(_DATES.sub("", name)).strip(" ,.")
+    return fold(_DATES.sub("", _FULLER.sub("", name))).strip(" ,.")
 
 
 def author(rec: Rec, pool: list[Rec], rng: random.Random, by_name: dict[str, list[int]] | None = None
@@ -246,7 +253,7 @@ def author(rec: Rec, pool: list[Rec], rng: random.Random, by_name: dict[str, lis
         parts = [p.strip() for p in name.split(",")]
         if len(parts) < 2 or not parts[0] or not parts[1] or len(parts[0]) < 3:
             return None
-        query = f"{parts[1]} {parts[0]}"  # as a reader types it: forename first
+        query = f"{parts[1]} {parts[0]}".replace(".", " ")  # as a reader types it: forename first
     candidates = pool if by_name is None else [pool[i] for i in by_name.get(name, [])]
     judged = {}
     for r in candidates:
@@ -307,7 +314,10 @@ def pools(records: list[Rec]) -> Pools:
             names[a].append(i)
         for n in r.isbns:
             isbns[n].append(i)
-    return Pools(records, [r for r in records if r.han_fields], words, names, isbns)
+    # Chinese queries come from, and are judged on, Chinese-language records: a Japanese title in
+    # kanji is no Chinese topic, and its romanisation (Hepburn) is no pinyin.
+    chinese = [r for r in records if r.han_fields and "chi" in (r.raw.get("languages") or [])]
+    return Pools(records, chinese, words, names, isbns)
 
 
 def make(category: str, rec: Rec, p: Pools, rng: random.Random) -> tuple[str, dict[str, int]] | None:
