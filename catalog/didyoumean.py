@@ -20,8 +20,11 @@ import dataclasses
 import re
 from typing import Any
 
+from elasticsearch import ApiError as EsApiError
+from elasticsearch import TransportError
+
 from catalog.context import Services
-from catalog.search import SearchQuery, search
+from catalog.search import SearchError, SearchQuery, search
 from mappings.suggest import KINDS, candidates, compact, han_prefix_for_pinyin, pinyin_key, text_key
 from mappings.textnorm import fold, has_han
 
@@ -33,10 +36,18 @@ _LATIN_WORD = re.compile(r"[a-z]{3,}")
 
 
 def did_you_mean(services: Services, query: SearchQuery, total: int, profile: Any = None) -> dict[str, Any] | None:
-    """``{"q": better query, "total": its hits}`` or ``None``."""
+    """``{"q": better query, "total": its hits}`` or ``None`` (also when the index cannot say:
+    a suggestion never stands in the way of the results)."""
     typed = query.q.strip()
     if total > FEW_HITS or not typed or query.page != 1 or len(typed) > 200:
         return None
+    try:
+        return _better(services, query, typed, total, profile)
+    except (TransportError, EsApiError, SearchError):
+        return None
+
+
+def _better(services: Services, query: SearchQuery, typed: str, total: int, profile: Any) -> dict[str, Any] | None:
     tried: set[str] = {fold(typed)}
     for candidate in _candidates(services, typed)[:MAX_CANDIDATES]:
         if fold(candidate) in tried:

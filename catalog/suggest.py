@@ -32,7 +32,8 @@ class Suggestion:
     kind: str
 
 
-def _body(prefixes: list[str]) -> dict[str, Any]:
+def suggest_body(prefixes: list[str]) -> dict[str, Any]:
+    """The suggesters of one request: each kind (title, author, subject) for each prefix form."""
     suggesters: dict[str, Any] = {}
     for kind in KINDS:
         for i, prefix in enumerate(prefixes):
@@ -57,7 +58,7 @@ def suggest(services: Services, typed: str) -> list[Suggestion]:
         return []
     response = services.es.search(
         index=services.settings.records_alias,
-        suggest=_body(prefixes),
+        suggest=suggest_body(prefixes),
         source_includes=["display.title", "display.authors", "display.subjects"],
         size=0,
     )

@@ -29,9 +29,9 @@ from pypinyin import Style, lazy_pinyin
 from mappings.textnorm import fold, has_han
 
 KINDS = ("title", "author", "subject")
-MAX_KEY = 80
+MAX_KEY = 50
 #: At most this many headings and names of one record are offered (a few records carry dozens).
-MAX_PER_KIND = 8
+MAX_PER_KIND = 5
 _NOT_WORD = re.compile(r"[\W_]+")
 _TRAILING = re.compile(r"[\s/:;,.=]+$")
 
@@ -79,15 +79,15 @@ def candidates(display: dict[str, Any], kind: str) -> list[str]:
 
 
 def suggestion_inputs(display: dict[str, Any], holdings_count: int = 1) -> list[dict[str, Any]]:
-    """The ``suggest`` field value of a record: one entry per display string, with its keys, its
-    kind as a context, and a weight (records held by more libraries are offered first)."""
+    """The ``suggest`` field value of a record: per kind, the keys of its display strings with the
+    kind as a context and a weight (records held by more libraries are offered first). One entry
+    per kind, not per string: the same matches, a smaller ``_source``."""
     weight = max(1, int(holdings_count or 1))
     entries: list[dict[str, Any]] = []
     for kind in KINDS:
-        for value in candidates(display, kind):
-            inputs = keys(value)
-            if inputs:
-                entries.append({"input": inputs, "weight": weight, "contexts": {"kind": [kind]}})
+        inputs = list(dict.fromkeys(k for value in candidates(display, kind) for k in keys(value)))
+        if inputs:
+            entries.append({"input": inputs, "weight": weight, "contexts": {"kind": [kind]}})
     return entries
 
 
