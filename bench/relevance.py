@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--label", default="old", help="name of this matching in the table (old, new, …)")
     ap.add_argument("--set", dest="sets", action="append", choices=["demo", "lc"], help="default: both")
     ap.add_argument("--records", type=int, default=100_000, help="LC records of the large catalogue")
+    ap.add_argument("--about", default="", help="a sentence saying what this matching is (printed with the table)")
     ap.add_argument("--profile", default=None, help="search profile (default: the live search)")
     ap.add_argument("--reindex", action="store_true", help="rebuild each index from its store first")
     ap.add_argument("--field-cost", action="store_true",
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     profile = load_profile(args.profile) if args.profile else None
     lines = [f"{stamp()}. Machine: {machine()}. Matching: **{args.label}**"
-             + (f", profile `{args.profile}`" if args.profile else "") + "."]
+             + (f", profile `{args.profile}`" if args.profile else "") + "." + (f" {args.about}" if args.about else "")]
     for name in args.sets or ["demo", "lc"]:
         with es_node(work_dir(name)) as es_url:
             report, note = measure(name, es_url, args, profile)
