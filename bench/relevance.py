@@ -5,15 +5,18 @@ demo consortium (5,034 records) and the first 100,000 LC records — runs every 
 ``bench/judgements/demo`` and ``bench/judgements/lc`` through :func:`catalog.search.search` and
 measures nDCG@10, recall@20 and MRR per category (:mod:`catalog.relevance`, ir-measures).
 
-Run it once per matching to compare: ``--label old`` before a change, ``--label new`` after it;
-each label is its own table in bench/RESULTS.md, so both stay side by side. ``--reindex``
+Run it once per matching to compare: ``--label old`` before a change, ``--label new --compare old``
+after it; each label is its own table in bench/RESULTS.md, and ``--write`` keeps each run's
+per-query figures in ``bench/judgements/runs/<set>.<label>.tsv``, so ``--compare`` shows the two
+side by side with the queries that got better or worse. ``--reindex``
 rebuilds each index from its store first (needed after the mapping or the document builder
 changed: new fields); the rebuild time and the index size are reported with the table.
 
 ``--field-cost`` also copies the documents, without the fields added since ``records-v2``, into an
 index with that mapping and compares the sizes (both force-merged to one segment).
 
-    python bench/relevance.py [--label old] [--set demo --set lc] [--profile P] [--reindex] [--field-cost] [--write]
+    python bench/relevance.py [--label old] [--compare LABEL] [--set demo --set lc] [--profile P] [--reindex]
+                              [--field-cost] [--write]
 """
 
 from __future__ import annotations
@@ -32,10 +35,23 @@ from elasticsearch.helpers import bulk, scan  # noqa: E402
 
 from bench.catalogues import catalogue, reindex, work_dir  # noqa: E402
 from bench.common import es_node, machine, stamp, write_section  # noqa: E402
-from catalog.relevance import Report, evaluate, load_profile, markdown_table, read_set, searcher, union_qrels  # noqa: E402
+from catalog.relevance import (  # noqa: E402
+    Report,
+    evaluate,
+    load_profile,
+    markdown_table,
+    read_per_query,
+    read_set,
+    searcher,
+    union_qrels,
+    wins_losses,
+    write_per_query,
+)
 from indexer.index import MAPPINGS_DIR, IndexSpec, create_index  # noqa: E402
 
 JUDGEMENTS = Path(__file__).resolve().parent / "judgements"
+#: Per-query figures of each labelled run (``<set>.<label>.tsv``), for ``--compare``.
+RUNS = JUDGEMENTS / "runs"
 HEADING = "## Search relevance on judged queries (issue 13)"
 #: Targets of issue 13, checked on the "new" numbers.
 TARGETS = "Chinese topical R@20 ≥ 0.95 and nDCG@10 ≥ 0.80; Chinese known-item R@20 ≥ 0.99"
@@ -111,7 +127,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reindex", action="store_true", help="rebuild each index from its store first")
     ap.add_argument("--field-cost", action="store_true",
                     help="also measure the index size against the records-v2 mapping (force-merges the index)")
-    ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    ap.add_argument("--compare", default=None, metavar="LABEL",
+                    help="also show the run written earlier under LABEL, side by side, with per-query wins/losses")
+    ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md and bench/judgements/runs/")
     args = ap.parse_args(argv)
     profile = load_profile(args.profile) if args.profile else None
     lines = [f"{stamp()}. Machine: {machine()}. Matching: **{args.label}**"
@@ -119,9 +137,19 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.sets or ["demo", "lc"]:
         with es_node(work_dir(name)) as es_url:
             report, note = measure(name, es_url, args, profile)
-        table = markdown_table([report])
+        reports = [report]
+        if args.compare:
+            earlier = read_per_query(RUNS / f"{name}.{args.compare}.tsv", args.compare)
+            reports.insert(0, earlier)
+            outcome = wins_losses(earlier, report)
+            note += (f" Against `{args.compare}` on nDCG@10: {len(outcome['wins'])} queries better, "
+                     f"{len(outcome['losses'])} worse ({', '.join(outcome['losses'][:15]) or 'none'}), "
+                     f"{len(outcome['ties'])} the same.")
+        table = markdown_table(reports)
         print(note, table, sep="\n", flush=True)
         lines += ["", note, "", table]
+        if args.write:
+            write_per_query(report, RUNS / f"{name}.{args.label}.tsv")
     lines += ["", f"Targets (issue 13): {TARGETS}."]
     text = "\n".join(lines)
     if args.write:

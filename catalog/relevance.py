@@ -34,6 +34,8 @@ from store.models import SourceRecord
 
 MEASURES = {"nDCG@10": nDCG @ 10, "R@20": R @ 20, "MRR": RR}
 DEPTH = 20
+#: Per-query figures closer than this count as a tie.
+TIE = 5e-4
 
 
 class JudgementsError(ValueError):
@@ -192,8 +194,8 @@ def wins_losses(live: Report, candidate: Report, measure: str = "nDCG@10") -> di
     out: dict[str, list[str]] = {"wins": [], "losses": [], "ties": []}
     for qid, values in live.per_query.items():
         other = candidate.per_query.get(qid, {}).get(measure, 0.0)
-        delta = other - values[measure]
-        out["wins" if delta > 1e-9 else "losses" if delta < -1e-9 else "ties"].append(qid)
+        delta = other - values[measure]  # figures kept to 4 decimals (write_per_query) compare as equal
+        out["wins" if delta > TIE else "losses" if delta < -TIE else "ties"].append(qid)
     return out
 
 
@@ -247,3 +249,25 @@ def run_evaluation(
         reports.append(evaluate(judged, qrels, searcher(services, candidate_profile), candidate))
         outcome = wins_losses(reports[0], reports[1])
     return Comparison(reports, outcome)
+
+
+def write_per_query(report: Report, path: Path) -> None:
+    """A report's per-query figures as TSV (``qid category nDCG@10 R@20 MRR``), to compare later runs with."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("\t".join(["qid", "category", *MEASURES]) + "\n")
+        for qid, values in report.per_query.items():
+            fh.write("\t".join([qid, report.categories[qid], *(f"{values[m]:.4f}" for m in MEASURES)]) + "\n")
+
+
+def read_per_query(path: Path, label: str) -> Report:
+    """A report written by :func:`write_per_query`."""
+    per_query: dict[str, dict[str, float]] = {}
+    categories: dict[str, str] = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()[1:], start=2):
+        cells = line.split("\t")
+        if len(cells) != 2 + len(MEASURES):
+            raise JudgementsError(f"{path}:{n}: expected qid, category and {len(MEASURES)} figures")
+        categories[cells[0]] = cells[1]
+        per_query[cells[0]] = {m: float(v) for m, v in zip(MEASURES, cells[2:], strict=True)}
+    return Report(label, per_query, categories)
