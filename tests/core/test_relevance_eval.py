@@ -111,3 +111,15 @@ def test_eval_names_a_missing_or_malformed_file(judged, tmp_path: Path) -> None:
     (tmp_path / "bad.qrels").write_text("q1 0 pku:1 2\n", encoding="utf-8")
     bad = run_cli(services.settings, "relevance", "eval", str(tmp_path / "bad.qrels"))
     assert bad.returncode == 2 and "bad.queries.tsv:2" in bad.stderr
+
+
+def test_a_run_kept_per_query_compares_with_a_later_one(tmp_path: Path) -> None:
+    from catalog.relevance import Report, read_per_query, wins_losses, write_per_query
+
+    b = {"nDCG@10": 0.8, "R@20": 1.0, "MRR": 1.0}
+    first = Report("old", {"a": {"nDCG@10": 0.5, "R@20": 1.0, "MRR": 1 / 3}, "b": b}, {"a": "zh", "b": "latin"})
+    write_per_query(first, tmp_path / "demo.old.tsv")
+    kept = read_per_query(tmp_path / "demo.old.tsv", "old")
+    assert kept.means()["overall"]["MRR"] == pytest.approx(first.means()["overall"]["MRR"], abs=1e-4)
+    later = Report("new", {"a": {"nDCG@10": 0.9, "R@20": 1.0, "MRR": 1.0}, "b": b}, {"a": "zh", "b": "latin"})
+    assert wins_losses(kept, later) == {"wins": ["a"], "losses": [], "ties": ["b"]}
