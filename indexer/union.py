@@ -11,6 +11,7 @@ from typing import Any
 
 import isbnlib
 
+from mappings.suggest import suggestion_inputs
 from mappings.textnorm import fold
 
 #: Display record preference for records catalogued by consortium centres.
@@ -226,6 +227,7 @@ def to_es_document(union: dict[str, Any], updated_at: str | None = None) -> dict
         "id": union["id"],
         **searchable,
         "all_t": all_text,
+        "suggest": suggestion_inputs(display, union["holdings_count"]),
         "title_sort": fold(union.get("title") or "")[:200],
         "isbn": sorted({*union["isbns"], *(i for i in isbn10s if i)}),
         "issn": union["issns"],

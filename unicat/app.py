@@ -53,10 +53,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 
 def _include_routers(app: FastAPI) -> None:
-    from api.routes import availability, exports, feeds, harvests, ill, iso18626, records, search, sources, sru
+    from api.routes import availability, exports, feeds, harvests, ill, iso18626, records, search, sources, sru, suggest
     from web import ill_pages, pages, portal_meta, widget
 
-    for module in (exports, feeds, search, records, sources, availability, harvests, ill, iso18626):
+    for module in (exports, feeds, search, suggest, records, sources, availability, harvests, ill, iso18626):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(sru.router)
     app.include_router(portal_meta.router)

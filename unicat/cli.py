@@ -21,6 +21,7 @@ members_app = typer.Typer(help="The member registry (UNICAT_MEMBERS).", no_args_
 report_app = typer.Typer(help="Reports for cataloguers and administrators.", no_args_is_help=True)
 cluster_app = typer.Typer(help="Cataloguers' clustering decisions (kept across reindexing).", no_args_is_help=True)
 db_app = typer.Typer(help="The record store schema.", no_args_is_help=True)
+relevance_app = typer.Typer(help="Ranking quality on judged query sets.", no_args_is_help=True)
 for sub, name in (
     (es_app, "es"),
     (redis_app, "redis"),
@@ -29,6 +30,7 @@ for sub, name in (
     (cluster_app, "cluster"),
     (db_app, "db"),
     (withdrawals_app, "withdrawals"),
+    (relevance_app, "relevance"),
 ):
     app.add_typer(sub, name=name)
 try:
@@ -318,6 +320,45 @@ def worker(
     if queue not in QUEUES:
         raise typer.BadParameter(f"queue must be one of {', '.join(QUEUES)}", param_hint="--queue")
     run(queue)
+
+
+# ---------------------------------------------------------------- relevance
+@relevance_app.command("eval")
+def relevance_eval(
+    file: Annotated[Path, typer.Argument(help="A judged set: NAME.queries.tsv (or NAME.qrels) beside the other file")],
+    profile: Annotated[str | None, typer.Option(help="Search profile to measure (default: the live one)")] = None,
+    candidate: Annotated[str | None, typer.Option(help="A second profile, measured side by side")] = None,
+) -> None:
+    """nDCG@10, recall@20 and MRR per query category and overall, on the catalogue this
+    installation searches; with --candidate, both profiles side by side and per-query wins/losses."""
+    from catalog.relevance import JudgementsError, ProfileError, run_evaluation
+
+    services = _services()
+    try:
+        result = run_evaluation(services, file, profile=profile, candidate=candidate)
+    except (JudgementsError, ProfileError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        services.close()
+    table = Table("category", "queries", title=f"{file.name}: ranking quality")
+    for report in result.reports:
+        for name in ("nDCG@10", "R@20", "MRR"):
+            table.add_column(f"{name} {report.label}", justify="right")
+    means = [r.means() for r in result.reports]
+    for category in means[0]:
+        cells = [f"{m[category][name]:.3f}" for m in means for name in ("nDCG@10", "R@20", "MRR")]
+        table.add_row(category, str(int(means[0][category]["queries"])), *cells)
+    console.print(table)
+    skipped = result.reports[0].skipped
+    if skipped:
+        console.print(f"[yellow]{len(skipped)} queries skipped: none of their relevant records is in this catalogue[/]")
+    if result.outcome is not None:
+        o = result.outcome
+        counts = f"{len(o['wins'])} wins, {len(o['losses'])} losses, {len(o['ties'])} ties"
+        console.print(f"candidate vs live on nDCG@10: {counts}")
+        for label in ("wins", "losses"):
+            if o[label]:
+                console.print(f"  {label}: {', '.join(o[label])}")
 
 
 # ---------------------------------------------------------------- quality

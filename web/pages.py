@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from api.deps import ServicesDep
 from api.params import FILTER_PARAMS, SearchParams
+from catalog.didyoumean import did_you_mean
 from catalog.harvests import members_overview
 from catalog.members import region_names
 from catalog.records import get_record
@@ -81,6 +82,7 @@ def results(request: Request, services: ServicesDep, query: SearchParams) -> HTM
     members = _members(services)
     try:
         result = search(services, query)
+        suggestion = did_you_mean(services, query, result["total"])
     except SearchError as exc:
         return render_error_page(request, 400, str(exc))
     except (TransportError, EsApiError):
@@ -91,6 +93,7 @@ def results(request: Request, services: ServicesDep, query: SearchParams) -> HTM
         {
             "q": query.q,
             "result": result,
+            "did_you_mean": suggestion,
             "filters": filters,
             "members": members,
             "region_names": region_names(members.values()),

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from api.deps import ServicesDep
 from api.errors import ApiError
 from api.params import SearchParams
+from catalog.didyoumean import did_you_mean
 from catalog.search import SearchError, search
 
 router = APIRouter(tags=["search"])
@@ -18,10 +19,13 @@ router = APIRouter(tags=["search"])
 
 @router.get("/search", summary="Search all member libraries", response_class=JSONResponse)
 def search_records(services: ServicesDep, query: SearchParams) -> Response:
-    """``{total, page, size, pages, sort, hits, facets}``; the body is plain JSON already, so it is
-    sent as is (no response-model validation on the hot path)."""
+    """``{total, page, size, pages, sort, hits, facets, did_you_mean}``; the body is plain JSON
+    already, so it is sent as is (no response-model validation on the hot path). ``did_you_mean``
+    is ``{q, total}`` when the search found little and another query finds more, else ``null``."""
     try:
-        return Response(orjson.dumps(search(services, query)), media_type="application/json")
+        result = search(services, query)
+        result["did_you_mean"] = did_you_mean(services, query, result["total"])
+        return Response(orjson.dumps(result), media_type="application/json")
     except SearchError as exc:
         raise ApiError(400, "bad_query", str(exc)) from None
     except (TransportError, EsApiError) as exc:
