@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     #: Search paging never goes deeper than this many hits (from + size).
     max_result_window: int = 1000
+    #: The live search profile (``catalog/profiles/<name>.toml``, a name for its highest version, or a path).
+    search_profile: str = "default-v1"
     #: A cluster growing beyond this many source records is reported, not grown.
     max_cluster_size: int = 500
     #: Secret for signing session cookies and CSRF tokens; refused when left empty in production.
