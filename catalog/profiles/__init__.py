@@ -13,9 +13,12 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mappings.textnorm import fold
+
+if TYPE_CHECKING:
+    from catalog.context import Services
 
 PROFILES_DIR = Path(__file__).resolve().parent
 DEFAULT_PROFILE = "default-v1"
@@ -147,3 +150,32 @@ def _build(data: dict[str, Any], path: str) -> SearchProfile:
         description=str(data.get("description", "")),
         source=path,
     )
+
+
+def missing_index_fields(services: Services, profile: SearchProfile) -> list[str]:
+    """The fields ``profile`` queries that the index behind the records alias does not have."""
+    from indexer.index import alias_targets
+
+    targets = alias_targets(services.es, services.settings.records_alias)
+    if not targets:
+        return list(profile.index_fields)
+    mapping = services.es.indices.get_mapping(index=targets[0])[targets[0]]["mappings"]
+    present = set(mapping.get("properties", {}))
+    return [f for f in profile.index_fields if f not in present]
+
+
+def ensure_index_fields(services: Services, profile: SearchProfile) -> dict[str, Any] | None:
+    """Rebuild the index from the record store (new versioned index, alias swap) when the live
+    index lacks a field ``profile`` needs; None when nothing had to be done. A profile needing a
+    field that even the newest mapping file lacks is a :class:`ProfileError` (nothing is rebuilt)."""
+    from catalog.maintenance import rebuild_index
+    from indexer.index import latest_spec
+
+    missing = missing_index_fields(services, profile)
+    if not missing:
+        return None
+    spec = latest_spec()
+    unknown = [f for f in missing if f not in spec.body["mappings"]["properties"]]
+    if unknown:
+        raise ProfileError(f"profile {profile.label} needs {unknown}, which mapping v{spec.version} does not define")
+    return rebuild_index(services)
