@@ -8,7 +8,10 @@ CNMARC records. Each record gives one index document with a title field and an "
 * ``char``: the standard tokenizer's one token per Han character, a Han run matched as a phrase
   (the matching before issue 13);
 * ``bigram``: overlapping bigrams indexed; the query cut into words by jieba, each word a phrase of
-  its bigrams (:mod:`mappings.analysis.han`);
+  its bigrams, a one-character word a term of the per-character field (:mod:`mappings.analysis.han`,
+  what unicat does);
+* ``both``: as ``bigram``, or else most (2/3) of the query's bigrams in any order (a looser net for
+  words jieba cuts differently from the record);
 * ``jieba``: jieba's search-mode words indexed; the query cut by jieba, each word a term.
 
 Queries are made by rule from the records' own fields, before and apart from any ranking:
