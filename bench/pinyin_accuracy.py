@@ -18,19 +18,19 @@ from __future__ import annotations
 import argparse
 import gzip
 import re
-from functools import lru_cache
+from functools import cache
 
 import pymarc
 
-from bench.common import shared_data, stamp, write_section
 from bench.cjk_analysis import HEADING
+from bench.common import shared_data, stamp, write_section
 from mappings.analysis import pinyin_syllables
 from mappings.textnorm import fold
 
 _HAN = re.compile(r"[\u3400-\u9fff]")
 
 
-@lru_cache(maxsize=None)
+@cache
 def readings(char: str) -> tuple[str, ...]:
     from pypinyin import Style, pinyin
 

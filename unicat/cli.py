@@ -20,6 +20,7 @@ members_app = typer.Typer(help="The member registry (UNICAT_MEMBERS).", no_args_
 report_app = typer.Typer(help="Reports for cataloguers and administrators.", no_args_is_help=True)
 cluster_app = typer.Typer(help="Cataloguers' clustering decisions (kept across reindexing).", no_args_is_help=True)
 db_app = typer.Typer(help="The record store schema.", no_args_is_help=True)
+profile_app = typer.Typer(help="Search profiles: field boosts, synonyms, stop words.", no_args_is_help=True)
 for sub, name in (
     (es_app, "es"),
     (redis_app, "redis"),
@@ -27,6 +28,7 @@ for sub, name in (
     (report_app, "report"),
     (cluster_app, "cluster"),
     (db_app, "db"),
+    (profile_app, "profile"),
 ):
     app.add_typer(sub, name=name)
 try:
@@ -422,3 +424,43 @@ def cluster_merge(
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+
+
+# ---------------------------------------------------------------- search profiles
+@profile_app.command("list")
+def profile_list() -> None:
+    """The profile files shipped with unicat (the live one is UNICAT_SEARCH_PROFILE)."""
+    from catalog.profiles import PROFILES_DIR, load_profile
+
+    live = load_profile(get_settings().search_profile).label
+    for path in sorted(PROFILES_DIR.glob("*.toml")):
+        profile = load_profile(path)
+        mark = "*" if profile.label == live else " "
+        console.print(f"{mark} {profile.label:<16} {escape(profile.description)}")
+
+
+@profile_app.command("check")
+def profile_check(
+    name: Annotated[str | None, typer.Argument(help="Profile name, file stem or path (default: the live one)")] = None,
+    rebuild: Annotated[bool, typer.Option(help="Rebuild the index when it lacks fields the profile needs")] = False,
+) -> None:
+    """Say whether the live index has every field a profile needs; with --rebuild, rebuild it if not."""
+    from catalog.profiles import ProfileError, ensure_index_fields, load_profile, missing_index_fields
+
+    services = _services()
+    try:
+        profile = load_profile(name or services.settings.search_profile)
+        missing = missing_index_fields(services, profile)
+        if not missing:
+            console.print(f"{profile.label}: the live index has every field it needs")
+            return
+        console.print(f"{profile.label}: the live index lacks {', '.join(missing)}")
+        if not rebuild:
+            raise typer.Exit(1)
+        result = ensure_index_fields(services, profile)
+    except ProfileError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        services.close()
+    if result:
+        console.print(f"index {result['index']} now behind {result['alias']}: {result['indexed']} union records")

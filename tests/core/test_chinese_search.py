@@ -64,6 +64,8 @@ def test_two_words_without_a_space_find_a_title_holding_them_apart_in_both_forms
         assert ids[MARXISM] in found(services, q), q
     # each word is still required: a title with only one of them is not a hit
     assert ids[RURAL_ROAD] not in found(services, "农村改革")
+    hit = next(h for h in search(services, SearchQuery(q="農村改革"))["hits"] if h["id"] == ids[RURAL_REFORM])
+    assert hit["highlight"]["title"].count("<mark>") == 2  # both words marked where they stand
 
 
 def test_a_whole_title_still_ranks_its_record_first(catalog):
