@@ -57,13 +57,20 @@ def pinyin_text(text: str) -> str:
     return " ".join(pinyin_syllables(text))
 
 
+def _rank(split: tuple[str, ...]) -> tuple[int, int]:
+    """Pinyin orthography writes an apostrophe before a syllable starting with a, o or e (xi'an),
+    so without one ``xiangai`` is xian-gai rather than xiang-ai: fewest such syllables first, then
+    fewest syllables."""
+    return sum(1 for s in split[1:] if s[0] in "aoe"), len(split)
+
+
 @lru_cache(maxsize=8192)
 def pinyin_splits(word: str) -> tuple[tuple[str, ...], ...]:
-    """The ways folded ``word`` reads as pinyin syllables, fewest syllables first (at most
-    :data:`MAX_SPLITS`); empty when it is not pinyin. Apostrophes mark syllable boundaries and
-    tone digits are dropped (``xi'an``, ``hong2lou2``)."""
+    """The ways folded ``word`` reads as pinyin syllables, likeliest first (see :func:`_rank`; at
+    most :data:`MAX_SPLITS`); empty when it is not pinyin. Apostrophes mark syllable boundaries
+    and tone digits are dropped (``xi'an``, ``hong2lou2``)."""
     word = _TONE_DIGITS.sub("'", word.replace("v", "u")).strip("'")
-    if not word or len(word) > 60:
+    if not word or len(word) > 200:
         return ()
     parts = [p for p in word.split("'") if p]
     if not all(p.isascii() and p.isalpha() for p in parts):
@@ -73,8 +80,8 @@ def pinyin_splits(word: str) -> tuple[tuple[str, ...], ...]:
         splits = _split(part)
         if not splits:
             return ()
-        options = [o + s for o in options for s in splits][: MAX_SPLITS * 2]
-    return tuple(sorted(options, key=len)[:MAX_SPLITS])
+        options = sorted((o + s for o in options for s in splits), key=_rank)[: MAX_SPLITS * 2]
+    return tuple(options[:MAX_SPLITS])
 
 
 def _split(part: str) -> list[tuple[str, ...]]:
@@ -88,5 +95,5 @@ def _split(part: str) -> list[tuple[str, ...]]:
             head = part[start:end]
             if head in known:
                 found.extend((head, *rest) for rest in ways[end])
-        ways[start] = sorted(found, key=len)[: MAX_SPLITS * 2]
+        ways[start] = sorted(found, key=_rank)[: MAX_SPLITS * 2]
     return ways[0][:MAX_SPLITS]
