@@ -422,10 +422,6 @@ def cluster_merge(
     _override("merge", a, b, note)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    app()
-
-
 # ---------------------------------------------------------------- search profiles
 @profile_app.command("list")
 def profile_list() -> None:
@@ -464,3 +460,7 @@ def profile_check(
         services.close()
     if result:
         console.print(f"index {result['index']} now behind {result['alias']}: {result['indexed']} union records")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

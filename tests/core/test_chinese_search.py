@@ -19,6 +19,7 @@ from catalog.search import SearchError, SearchQuery, build_query, search
 from indexer.index import MAPPINGS_DIR, IndexSpec, alias_targets, create_index, switch_alias
 from tests.core.helpers import DEMO, as_harvested, read_marc
 from tests.core.test_dedup import cnmarc_records
+from tests.core.test_members_cli import run_cli
 from unicat.app import create_app
 
 CNMARC_94 = "990002180740203961"  # '94中国发展报告, 叶震 … 编, 中国统计出版社, ISBN 978-7-5037-1744-4
@@ -186,3 +187,19 @@ def test_a_profile_needing_fields_the_live_index_lacks_rebuilds_it(catalog):
     assert alias_targets(services.es, alias) != [old] and missing_index_fields(services, profile) == []
     assert ids[RURAL_REFORM] in found(services, "农村改革")
     assert ensure_index_fields(services, profile) is None  # nothing to do the second time
+
+
+def test_profile_check_through_the_cli_names_missing_fields_and_rebuilds(catalog):
+    services, ids = catalog
+    alias = services.settings.records_alias
+    body = json.loads((MAPPINGS_DIR / "records-v2.json").read_text())
+    body.pop("_comment")
+    switch_alias(services.es, alias, create_index(services.es, alias, IndexSpec(2, body)))
+    members = DEMO.parent / "members.toml"
+    lacking = run_cli(services.settings, members, "profile", "check")
+    assert lacking.returncode == 1 and "title_cjk" in lacking.stdout
+    assert run_cli(services.settings, members, "profile", "check", "default", "--rebuild").returncode == 0
+    assert run_cli(services.settings, members, "profile", "check").returncode == 0
+    assert ids[RURAL_REFORM] in found(services, "农村改革")
+    unknown = run_cli(services.settings, members, "profile", "check", "nosuch")
+    assert unknown.returncode == 2 and "no search profile 'nosuch'" in " ".join(unknown.stderr.split())
