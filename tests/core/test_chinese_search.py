@@ -2,7 +2,8 @@
 
 Records: the demo's LC Chinese MARC 21 (records 1–120 of ``demo/data/calis-lc-chinese.mrc``, with
 880 vernacular fields) held by nlc, and the two CNMARC records of ``tests/data/records/cnmarc-bnu-alma.xml``
-(Beijing Normal University's Alma; no romanised field at all) held by bnu.
+(Beijing Normal University's Alma; no romanised field at all) held by bnu, and the UVA records of
+``tests/data/records/marc21-uva-sirsi-999.mrc`` (u27 is a serial with ISSN 0139-0600) held by pku.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from catalog.profiles import ensure_index_fields, load_profile, missing_index_fi
 from catalog.records import find_by_source
 from catalog.search import SearchError, SearchQuery, build_query, search
 from indexer.index import MAPPINGS_DIR, IndexSpec, alias_targets, create_index, switch_alias
-from tests.core.helpers import DEMO, as_harvested, read_marc
+from tests.core.helpers import DEMO, RECORDS, as_harvested, read_marc
 from tests.core.test_dedup import cnmarc_records
 from tests.core.test_members_cli import run_cli
 from unicat.app import create_app
@@ -30,6 +31,7 @@ RURAL_ROAD = "00271989"  # 中国社会主义道路与农村现代化, 陆学艺
 CAI_YUANPEI = "00271518"  # 蔡元培传
 LI_YINING = "00271513"  # 厉以宁九十年代文选, author 厉以宁
 YANG_SAO = "00271984"  # 杨骚传, series 福建现代作家传记丛书
+SERIAL = "u27"  # Ethnographica et folkloristica Carpathica, ISSN 0139-0600
 RED_CHAMBER = "00290655"  # 紅楼圆明隐秘, romanised "Hong lou Yuan ming yin mi", 曹雪芹 in the subtitle
 
 
@@ -37,9 +39,10 @@ RED_CHAMBER = "00290655"  # 紅楼圆明隐秘, romanised "Hong lou Yuan ming yi
 def catalog(services, refresh):  # type: ignore[no-untyped-def]
     ingest(services, "nlc", as_harvested(read_marc(DEMO / "calis-lc-chinese.mrc", limit=120)))
     ingest(services, "bnu", cnmarc_records())
+    ingest(services, "pku", as_harvested(read_marc(RECORDS / "marc21-uva-sirsi-999.mrc")))
     refresh()
     ids = {}
-    for member, local_id in [("bnu", CNMARC_94), ("bnu", CNMARC_98)] + [
+    for member, local_id in [("bnu", CNMARC_94), ("bnu", CNMARC_98), ("pku", SERIAL)] + [
         ("nlc", x) for x in (RURAL_REFORM, MARXISM, RURAL_ROAD, CAI_YUANPEI, LI_YINING, YANG_SAO, RED_CHAMBER)
     ]:
         ids[local_id] = find_by_source(services, member, local_id)["id"]  # type: ignore[index]
@@ -118,6 +121,10 @@ def test_english_words_are_not_read_as_pinyin():
         ("7503717440", [CNMARC_94], [CNMARC_98]),
         ("978 7 5037 1744 4", [CNMARC_94], [CNMARC_98]),
         ("９７８－７－５０３７－１７４４－４", [CNMARC_94], [CNMARC_98]),
+        ("issn:0139-0600", [SERIAL], [RURAL_ROAD]),
+        ("0139 0600", [SERIAL], []),
+        ("０１３９－０６００", [SERIAL], []),
+        ("carpath*", [SERIAL], []),
         ("xueq*", [RED_CHAMBER], [RURAL_ROAD]),
         ("marx 民族主义", [MARXISM], []),
     ],
