@@ -119,9 +119,25 @@ def _word(word: str, specs: list[FieldSpec]) -> Clause:
 
 
 def _pinyin(word: str, specs: list[FieldSpec], profile: SearchProfile) -> list[Clause]:
+    """Clauses matching ``word`` as pinyin, one per reading of it. A run of four or more syllables
+    is most likely several words typed together (``zhongguolishi``), so it is matched as its
+    syllable pairs (``zhong guo`` and ``li shi``), each a phrase, anywhere in the record — the
+    pinyin twin of a Han run cut into words; three or fewer syllables are one phrase."""
     fields = _fields(specs, "pinyin", profile.pinyin_boost)
-    return [{"multi_match": {"query": " ".join(split), "type": "phrase", "fields": fields}}
-            for split in pinyin_splits(word)] if fields else []
+    if not fields:
+        return []
+    clauses = []
+    for split in pinyin_splits(word):
+        if len(split) < 4:
+            clauses.append({"multi_match": {"query": " ".join(split), "type": "phrase", "fields": fields}})
+            continue
+        pairs = [split[i : i + 2] for i in range(0, len(split) - 1, 2)]
+        if len(split) % 2:
+            pairs.append(split[-2:])
+        clauses.append({"bool": {"must": [
+            {"multi_match": {"query": " ".join(pair), "type": "phrase", "fields": fields}} for pair in pairs
+        ]}})
+    return clauses
 
 
 def split_words(folded: str, profile: SearchProfile) -> tuple[list[str], list[str]]:

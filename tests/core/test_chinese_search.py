@@ -93,6 +93,9 @@ def test_pinyin_of_an_author_and_of_a_title_with_romanised_words(catalog):
     assert found(services, "caiyuanpei")[0] == ids[CAI_YUANPEI]
     # LC romanises word by word ("Hong lou Yuan ming"); typed run together only the pinyin field has it
     assert ids[RED_CHAMBER] in found(services, "honglouyuanming")
+    # topical pinyin: two words run together find a title holding them apart, like 农村改革 does
+    assert ids[RURAL_REFORM] in found(services, "nongcungaige")
+    assert ids[RURAL_ROAD] not in found(services, "nongcungaige")
 
 
 def test_english_words_are_not_read_as_pinyin():
