@@ -24,7 +24,7 @@ from typing import Any
 import isbnlib
 
 from catalog.profiles import FieldSpec, SearchProfile
-from catalog.query_syntax import And, Identifier, MatchAll, Node, Not, Or, Phrase, Prefix, Words
+from catalog.query_syntax import MAX_TERMS, And, Identifier, MatchAll, Node, Not, Or, Phrase, Prefix, Words
 from mappings.analysis import bigrams, is_cjk, pinyin_splits, query_words
 from mappings.textnorm import fold
 
@@ -174,6 +174,8 @@ def _join_synonym_pairs(words: list[str], profile: SearchProfile) -> list[str]:
 def words_clauses(text: str, specs: list[FieldSpec], profile: SearchProfile) -> list[Clause]:
     """The must-clauses of a bag of words (see the module docstring); empty when none is searchable."""
     cjk, latin = split_words(fold(text), profile)
+    if len(cjk) + len(latin) > MAX_TERMS:
+        raise SearchError("q", f"more than {MAX_TERMS} words; search for fewer")
     clauses = [_any([_word(a, specs) for a in profile.alternatives(w)]) for w in cjk]
     as_pinyin = bool(latin) and all(len(w) >= 2 and pinyin_splits(w) for w in latin)
     for word in latin:

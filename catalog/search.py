@@ -166,6 +166,15 @@ def check_paging(query: SearchQuery, max_window: int) -> None:
         raise SearchError("sort", f"must be one of {', '.join(SORTS)}")
 
 
+def prepare(profile_name: str | None = None) -> SearchProfile:
+    """Load the profile and the dictionaries (jieba, pypinyin) before the first search needs them:
+    a few seconds once per process, which the first reader would otherwise wait. A broken profile
+    fails here, at start-up, instead of on every search."""
+    profile = load_profile(profile_name)
+    build_query(SearchQuery(q="中国历史 hongloumeng"), profile)
+    return profile
+
+
 def live_profile(services: Services) -> SearchProfile:
     """The profile named by ``UNICAT_SEARCH_PROFILE`` (``default-v1`` unless set)."""
     return load_profile(getattr(services.settings, "search_profile", None))

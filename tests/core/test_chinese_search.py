@@ -159,7 +159,10 @@ def test_bad_input_gets_a_sensible_answer_or_a_clear_error(api, q):
 
 def test_punctuation_only_and_overlong_queries_are_refused_clearly(api):
     http, _ = api
-    for q, status in (("!!!", 400), ("？。，", 400), ("中国 " * 3_334, 422), ("isbn:12", 400), ("issn:1234-5678", 400)):
+    pasted = "中国社会主义道路与农村现代化当代中国文艺理论史武举制度史略外商投资企业分析" * 8  # ~150 words
+    cases = [(pasted, 400), ("!!!", 400), ("？。，", 400), ("中国 " * 3_334, 422), ("isbn:12", 400),
+             ("issn:1234-5678", 400)]
+    for q, status in cases:
         response = http.get("/api/v1/search", params={"q": q})
         assert response.status_code == status, q
         assert response.json()["error"]["message"]
