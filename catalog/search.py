@@ -180,10 +180,15 @@ def live_profile(services: Services) -> SearchProfile:
     return load_profile(getattr(services.settings, "search_profile", None))
 
 
-def search(services: Services, query: SearchQuery, profile: SearchProfile | None = None) -> dict[str, Any]:
-    """Run ``query`` under ``profile`` (None: the live profile) and return the page of hits."""
+def search(services: Services, query: SearchQuery, profile: SearchProfile | str | None = None) -> dict[str, Any]:
+    """Run ``query`` under ``profile`` (a profile, a name or path for :func:`load_profile`, or None
+    for the live profile) and return the page of hits."""
     check_paging(query, services.settings.max_result_window)
-    body = build_query(query, profile or live_profile(services))
+    if profile is None:
+        profile = live_profile(services)
+    elif not isinstance(profile, SearchProfile):
+        profile = load_profile(profile)
+    body = build_query(query, profile)
     aggs: dict[str, Any] = {
         name: {"terms": {"field": spec["field"], "size": spec["size"]}} for name, spec in FACETS.items()
     }
