@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from catalog.pipeline import ingest
-from catalog.profiles import ensure_index_fields, load_profile, missing_index_fields
+from catalog.profiles import PROFILES_DIR, ensure_index_fields, load_profile, missing_index_fields
 from catalog.records import find_by_source
 from catalog.search import SearchError, SearchQuery, build_query, search
 from indexer.index import MAPPINGS_DIR, IndexSpec, alias_targets, create_index, switch_alias
@@ -216,3 +216,18 @@ def test_profile_check_through_the_cli_names_missing_fields_and_rebuilds(catalog
     assert ids[RURAL_REFORM] in found(services, "农村改革")
     unknown = run_cli(services.settings, members, "profile", "check", "nosuch")
     assert unknown.returncode == 2 and "no search profile 'nosuch'" in " ".join(unknown.stderr.split())
+
+
+def test_a_candidate_profile_file_changes_synonyms_and_stop_words(catalog, tmp_path):
+    services, ids = catalog
+    default = (PROFILES_DIR / "default-v1.toml").read_text(encoding="utf-8")
+    candidate = tmp_path / "candidate-v1.toml"
+    candidate.write_text(
+        default.replace('name = "default"', 'name = "candidate"').replace('["电脑", "计算机"],', '["农村", "乡村"],'),
+        encoding="utf-8",
+    )
+    assert ids[RURAL_REFORM] not in found(services, "乡村改革")
+    hits = [h["id"] for h in search(services, SearchQuery(q="鄉村改革", size=100), profile=str(candidate))["hits"]]
+    assert ids[RURAL_REFORM] in hits
+    # 的 is a stop word of both: the record does not hold it, and is found all the same
+    assert ids[RURAL_REFORM] in found(services, "中国的农村改革")
