@@ -69,9 +69,17 @@ def cjk_text(text: str) -> str:
     return " ".join(cjk_terms(text))
 
 
+_SCRIPT_RUN_RE = re.compile(f"[{_HAN}]+|[\u3040-\u309f]+|[\u30a0-\u30ff\u31f0-\u31ff]+|[{_HANGUL}]+")
+
+
 @lru_cache(maxsize=8192)
 def query_words(run: str) -> tuple[str, ...]:
-    """A CJK run of a query cut into the words a reader meant (``中国历史`` → ``中国``, ``历史``)."""
-    if not _HAN_ONLY_RE.fullmatch(run):
-        return (run,)
-    return tuple(w for w in _tokenizer().cut(run, HMM=False) if w.strip())
+    """A CJK run of a query cut into the words a reader meant (``中国历史`` → ``中国``, ``历史``).
+
+    Han is cut by jieba. Japanese mixes scripts within a run: each change of script (Han,
+    hiragana, katakana) is taken as a word boundary (``ミイラ日本`` → ``ミイラ``, ``日本``), and its Han
+    parts are not cut further (jieba knows Chinese, not Japanese). A Hangul run is one word: Korean
+    separates words with spaces."""
+    if _HAN_ONLY_RE.fullmatch(run):
+        return tuple(w for w in _tokenizer().cut(run, HMM=False) if w.strip())
+    return tuple(_SCRIPT_RUN_RE.findall(run)) or (run,)

@@ -3,7 +3,8 @@
 Records: the demo's LC Chinese MARC 21 (records 1–120 of ``demo/data/calis-lc-chinese.mrc``, with
 880 vernacular fields) held by nlc, and the two CNMARC records of ``tests/data/records/cnmarc-bnu-alma.xml``
 (Beijing Normal University's Alma; no romanised field at all) held by bnu, and the UVA records of
-``tests/data/records/marc21-uva-sirsi-999.mrc`` (u27 is a serial with ISSN 0139-0600) held by pku.
+``tests/data/records/marc21-uva-sirsi-999.mrc`` (u27 is a serial with ISSN 0139-0600) held by pku, and
+LC's Japanese and Korean records of ``tests/data/records/marc21-lc-japanese-korean.mrc`` held by sjtu.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ LI_YINING = "00271513"  # 厉以宁九十年代文选, author 厉以宁
 YANG_SAO = "00271984"  # 杨骚传, series 福建现代作家传记丛书
 SERIAL = "u27"  # Ethnographica et folkloristica Carpathica, ISSN 0139-0600
 RED_CHAMBER = "00290655"  # 紅楼圆明隐秘, romanised "Hong lou Yuan ming yin mi", 曹雪芹 in the subtitle
+MUMMIES = "00271347"  # 日本のミイラ信仰 (Japanese: Han, hiragana, katakana in one run)
+EMPEROR = "00271350"  # 天皇をめぐる物語 : 歴史の視座の中で
+KNOWLEDGE = "00272142"  # 지식 경영 과 한국 의 미래 (Korean)
+ECONOMY = "00272144"  # 한국 경제 더 물러 설 수 없다
 
 
 @pytest.fixture
@@ -40,9 +45,12 @@ def catalog(services, refresh):  # type: ignore[no-untyped-def]
     ingest(services, "nlc", as_harvested(read_marc(DEMO / "calis-lc-chinese.mrc", limit=120)))
     ingest(services, "bnu", cnmarc_records())
     ingest(services, "pku", as_harvested(read_marc(RECORDS / "marc21-uva-sirsi-999.mrc")))
+    ingest(services, "sjtu", as_harvested(read_marc(RECORDS / "marc21-lc-japanese-korean.mrc")))
     refresh()
     ids = {}
     for member, local_id in [("bnu", CNMARC_94), ("bnu", CNMARC_98), ("pku", SERIAL)] + [
+        ("sjtu", x) for x in (MUMMIES, EMPEROR, KNOWLEDGE, ECONOMY)
+    ] + [
         ("nlc", x) for x in (RURAL_REFORM, MARXISM, RURAL_ROAD, CAI_YUANPEI, LI_YINING, YANG_SAO, RED_CHAMBER)
     ]:
         ids[local_id] = find_by_source(services, member, local_id)["id"]  # type: ignore[index]
@@ -70,6 +78,16 @@ def test_two_words_without_a_space_find_a_title_holding_them_apart_in_both_forms
     assert ids[RURAL_ROAD] not in found(services, "农村改革")
     hit = next(h for h in search(services, SearchQuery(q="農村改革"))["hits"] if h["id"] == ids[RURAL_REFORM])
     assert hit["highlight"]["title"].count("<mark>") == 2  # both words marked where they stand
+
+
+def test_japanese_kana_and_korean_hangul_words_are_found_apart(catalog):
+    services, ids = catalog
+    assert ids[MUMMIES] in found(services, "ミイラ日本")  # katakana + Han typed together, reversed
+    assert ids[MUMMIES] in found(services, "信仰ミイラ")
+    assert ids[EMPEROR] in found(services, "天皇物語") and ids[MUMMIES] not in found(services, "天皇物語")
+    assert found(services, "日本のミイラ信仰")[0] == ids[MUMMIES]
+    assert ids[KNOWLEDGE] in found(services, "미래 한국")  # Korean words, spaced, in another order
+    assert ids[ECONOMY] in found(services, "없다 경제") and ids[KNOWLEDGE] not in found(services, "없다 경제")
 
 
 def test_a_whole_title_still_ranks_its_record_first(catalog):

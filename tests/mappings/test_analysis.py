@@ -24,6 +24,7 @@ def test_query_runs_are_cut_into_words():
     assert query_words("中国历史") == ("中国", "历史")
     assert query_words("电脑的历史") == ("电脑", "的", "历史")
     assert query_words("한국어") == ("한국어",)  # jieba knows no Korean: the run stays whole
+    assert query_words("日本のミイラ信仰") == ("日本", "の", "ミイラ", "信仰")  # Japanese: each change of script
 
 
 def test_pinyin_of_polyphonic_characters_follows_the_word():
