@@ -26,11 +26,11 @@ import isbnlib
 from catalog.profiles import FieldSpec, SearchProfile
 from catalog.query_syntax import MAX_TERMS, And, Identifier, MatchAll, Node, Not, Or, Phrase, Prefix, Words
 from mappings.analysis import bigrams, is_cjk, pinyin_splits, query_words
+from mappings.analysis.han import CJK_RUN_PATTERN
 from mappings.textnorm import fold
 
 Clause = dict[str, Any]
-_CJK_SPLIT = re.compile(r"([\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+"
-                        r"|[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]+)")
+_CJK_SPLIT = re.compile(f"({CJK_RUN_PATTERN})")
 _EDGE_PUNCT = re.compile(r"^[^\w]+|[^\w]+$")
 _ISSN = re.compile(r"^\d{4}-?\d{3}[\dx]$")
 

@@ -18,10 +18,14 @@ from functools import lru_cache
 from typing import Any
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-_KANA = "\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff"
+#: Hiragana and katakana letters; not the middle dot ・ (U+30FB), which Chinese titles use as a separator.
+_HIRAGANA = "\u3040-\u309f"
+_KATAKANA = "\u30a1-\u30fa\u30fc-\u30ff\u31f0-\u31ff"
+_KANA = _HIRAGANA + _KATAKANA
 _HANGUL = "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"
 #: A run of Han and kana (Japanese mixes them within words), or a run of Hangul.
-_RUN_RE = re.compile(f"[{_HAN}{_KANA}]+|[{_HANGUL}]+")
+CJK_RUN_PATTERN = f"[{_HAN}{_KANA}]+|[{_HANGUL}]+"
+_RUN_RE = re.compile(CJK_RUN_PATTERN)
 _HAN_ONLY_RE = re.compile(f"[{_HAN}]+")
 _CJK_CHAR_RE = re.compile(f"[{_HAN}{_KANA}{_HANGUL}]")
 
@@ -69,7 +73,7 @@ def cjk_text(text: str) -> str:
     return " ".join(cjk_terms(text))
 
 
-_SCRIPT_RUN_RE = re.compile(f"[{_HAN}]+|[\u3040-\u309f]+|[\u30a0-\u30ff\u31f0-\u31ff]+|[{_HANGUL}]+")
+_SCRIPT_RUN_RE = re.compile(f"[{_HAN}]+|[{_HIRAGANA}]+|[{_KATAKANA}]+|[{_HANGUL}]+")
 
 
 @lru_cache(maxsize=8192)

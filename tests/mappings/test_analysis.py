@@ -14,6 +14,8 @@ def test_bigrams_as_lucenes_cjk_bigram_filter_makes_them():
     assert cjk_terms("東京ガイド") == ["東京", "京ガ", "ガイ", "イド"]
     assert cjk_terms("한국어 사전") == ["한국", "국어", "사전"]
     assert cjk_terms("history") == []
+    # the katakana middle dot separates words in Chinese titles (古迹・民俗): no bigram spans it
+    assert cjk_terms("古迹・民俗") == ["古迹", "民俗"]
 
 
 def test_traditional_and_simplified_give_the_same_terms():
