@@ -171,16 +171,23 @@ def _join_synonym_pairs(words: list[str], profile: SearchProfile) -> list[str]:
     return out
 
 
+def _reads_as_pinyin(words: list[str]) -> bool:
+    """True when every word but numbers reads as pinyin (``zhongguo 1997``), and one at least does;
+    a one-letter word is no pinyin (``a``, ``e`` would make English read as pinyin)."""
+    spelled = [w for w in words if not w.isdigit()]
+    return bool(spelled) and all(len(w) >= 2 and pinyin_splits(w) for w in spelled)
+
+
 def words_clauses(text: str, specs: list[FieldSpec], profile: SearchProfile) -> list[Clause]:
     """The must-clauses of a bag of words (see the module docstring); empty when none is searchable."""
     cjk, latin = split_words(fold(text), profile)
     if len(cjk) + len(latin) > MAX_TERMS:
         raise SearchError("q", f"more than {MAX_TERMS} words; search for fewer")
     clauses = [_any([_word(a, specs) for a in profile.alternatives(w)]) for w in cjk]
-    as_pinyin = bool(latin) and all(len(w) >= 2 and pinyin_splits(w) for w in latin)
+    as_pinyin = _reads_as_pinyin(latin)
     for word in latin:
         options = [_word(a, specs) for a in profile.alternatives(word)]
-        if as_pinyin:
+        if as_pinyin and not word.isdigit():
             options.extend(_pinyin(word, specs, profile))
         clauses.append(_any(options))
     return clauses
@@ -190,9 +197,9 @@ def pinyin_reading(text: str, profile: SearchProfile) -> str | None:
     """The syllables of ``text`` when every word of it reads as pinyin (first reading of each),
     for the whole-title pinyin phrase that ranks ``hongloumeng``'s record first; else None."""
     cjk, latin = split_words(fold(text), profile)
-    if cjk or not latin or not all(len(w) >= 2 and pinyin_splits(w) for w in latin):
+    if cjk or not _reads_as_pinyin(latin):
         return None
-    return " ".join(s for w in latin for s in pinyin_splits(w)[0])
+    return " ".join(s for w in latin if not w.isdigit() for s in pinyin_splits(w)[0])
 
 
 def _specs(profile: SearchProfile, field: str | None) -> list[FieldSpec]:

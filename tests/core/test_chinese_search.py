@@ -108,6 +108,7 @@ def test_pinyin_finds_cnmarc_records_without_romanisation(catalog, q):
 def test_pinyin_of_an_author_and_of_a_title_with_romanised_words(catalog):
     services, ids = catalog
     assert found(services, "yezhen") == [ids[CNMARC_94]]  # 叶震, in the CNMARC record only
+    assert found(services, "zhongguo fazhan baogao 1994") == [ids[CNMARC_94]]  # a year beside pinyin
     assert found(services, "caiyuanpei")[0] == ids[CAI_YUANPEI]
     # LC romanises word by word ("Hong lou Yuan ming"); typed run together only the pinyin field has it
     assert ids[RED_CHAMBER] in found(services, "honglouyuanming")
