@@ -10,6 +10,7 @@ import re
 from functools import lru_cache
 from html import escape
 
+from mappings.analysis import query_words
 from mappings.textnorm import fold, has_han
 
 _WORD = re.compile(r"\w", re.UNICODE)
@@ -21,13 +22,16 @@ def _fold_char(ch: str) -> str:
 
 
 def query_terms(text: str) -> list[str]:
-    """Folded terms of a query: each Han run whole, each other word on its own."""
+    """Folded terms of a query: each Han run whole and each of its words of two or more characters
+    (the words are found apart, so they are marked apart), each other word on its own."""
     terms: list[str] = []
     for chunk in fold(text).split():
         for run in re.findall(r"[\u3400-\u9fff\uf900-\ufaff]+|[^\u3400-\u9fff\uf900-\ufaff]+", chunk):
             run = run.strip(" \"'()[]{}:;,.!?*")
             if run:
                 terms.append(run)
+                if has_han(run) and len(run) > 2:
+                    terms.extend(w for w in query_words(run) if len(w) >= 2)
     return sorted(set(terms), key=len, reverse=True)
 
 

@@ -1,21 +1,35 @@
 """Discovery search over the union records: free text and fielded search, filters, facets, paging.
 
-Text is folded in Python exactly as at index time (see :mod:`mappings.textnorm`), then Han runs are
-matched as phrases (the standard tokenizer indexes each Han character, so a phrase of characters
-finds a Chinese word without spaces) and other words with AND semantics.
+The free text is read as query syntax (:mod:`catalog.query_syntax`: phrases, AND/OR/NOT, fields,
+truncation; plain words when it is not syntax) and turned into clauses by
+:mod:`catalog.query_builder` under a search profile (:mod:`catalog.profiles`): text is folded in
+Python exactly as at index time, Han runs are cut into words matched wherever they stand, pinyin
+is tried for words that read as pinyin, and a whole query typed as a title still ranks that title
+first.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import isbnlib
-
 from catalog.context import Services
 from catalog.highlight import highlight, query_terms
+from catalog.profiles import FieldSpec, SearchProfile, load_profile
+from catalog.query_builder import (
+    SearchError,
+    identifier_in,
+    node_clause,
+    normalise_isbn,
+    normalise_issn,
+    pinyin_reading,
+    plain_text,
+    words_clauses,
+)
+from catalog.query_syntax import TooManyTerms, clean, parse_query
 from mappings.textnorm import fold
+
+__all__ = ["SearchError", "SearchQuery", "build_query", "normalise_isbn", "normalise_issn", "search", "text_clauses"]
 
 FACETS: dict[str, dict[str, Any]] = {
     "member": {"field": "member", "size": 200},
@@ -31,16 +45,9 @@ SORTS: dict[str, list[Any]] = {
     "title": [{"title_sort": "asc"}, {"id": "asc"}],
 }
 TEXT_FIELDS = ["title_t^4", "author_t^2", "subject_t^2", "series_t", "all_t"]
-_HAN_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 MAX_SIZE = 100
-
-
-class SearchError(ValueError):
-    """The query cannot be run as given; the message says which parameter and why."""
-
-    def __init__(self, parameter: str, message: str) -> None:
-        self.parameter = parameter
-        super().__init__(f"{parameter}: {message}")
+#: Longer free text is refused (the API refuses it before, at 500 characters).
+MAX_QUERY_CHARS = 1000
 
 
 @dataclass
@@ -62,60 +69,59 @@ class SearchQuery:
         return not (self.q.strip() or self.title or self.author or self.subject or self.isbn or self.issn)
 
 
-def normalise_isbn(value: str) -> str:
-    digits = isbnlib.canonical(value)
-    if isbnlib.is_isbn13(digits):
-        return digits
-    if isbnlib.is_isbn10(digits):
-        return isbnlib.to_isbn13(digits)
-    raise SearchError("isbn", f"{value!r} is not a valid ISBN-10 or ISBN-13")
+def text_clauses(text: str, fields: list[str], profile: SearchProfile | None = None) -> list[dict[str, Any]]:
+    """Must-clauses finding the words of ``text`` in ``fields`` (Elasticsearch text field names,
+    ``^boost`` allowed). A field the profile knows (``title_t``) brings its CJK bigram and pinyin
+    fields along; other fields are matched on their own."""
+    profile = profile or load_profile()
+    specs = []
+    for name in fields:
+        base, _, boost = name.partition("^")
+        spec = profile.spec_for_es_field(base) or FieldSpec(base, base)
+        specs.append(FieldSpec(spec.name, spec.text, spec.cjk, spec.pinyin, float(boost) if boost else 1.0))
+    return words_clauses(text, specs, profile)
 
 
-def normalise_issn(value: str) -> str:
-    compact = re.sub(r"[^0-9Xx]", "", value).upper()
-    if len(compact) != 8:
-        raise SearchError("issn", f"{value!r} is not an ISSN (8 characters, e.g. 0028-0836)")
-    total = sum((8 - i) * int(d) for i, d in enumerate(compact[:7]))
-    check = (11 - total % 11) % 11
-    if compact[7] != ("X" if check == 10 else str(check)):
-        raise SearchError("issn", f"{value!r} has a wrong check digit")
-    return f"{compact[:4]}-{compact[4:]}"
+def _free_text(text: str, profile: SearchProfile) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The must- and should-clauses of the free text ``q``."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise SearchError("q", f"is longer than {MAX_QUERY_CHARS} characters")
+    found = identifier_in(text)
+    if found and found[0] == "isbn":
+        return [{"term": {"isbn": found[1]}}], []
+    try:
+        node = parse_query(text)
+    except TooManyTerms as exc:
+        raise SearchError("q", str(exc)) from None
+    clause = node_clause(node, profile)
+    if clause is None:
+        raise SearchError("q", "contains no searchable words")
+    if found:  # an ISSN-shaped number: the serial, or the words
+        clause = {"bool": {"should": [{"term": {"issn": {"value": found[1], "boost": 10}}}, clause],
+                           "minimum_should_match": 1}}
+    should = []
+    words = fold(plain_text(node))
+    title = profile.fields.get("title")
+    if words and title:
+        should.append({"match_phrase": {title.text: {"query": words, "boost": profile.title_phrase_boost}}})
+        reading = pinyin_reading(words, profile) if title.pinyin else None
+        if reading:
+            boost = profile.title_phrase_boost * profile.pinyin_boost
+            should.append({"match_phrase": {title.pinyin: {"query": reading, "boost": boost}}})
+    return [clause], should
 
 
-def text_clauses(text: str, fields: list[str]) -> list[dict[str, Any]]:
-    folded = fold(text)
-    clauses: list[dict[str, Any]] = [
-        {"multi_match": {"query": run, "type": "phrase", "fields": fields}} for run in _HAN_RUN.findall(folded)
-    ]
-    rest = _HAN_RUN.sub(" ", folded).strip()
-    if re.search(r"\w", rest):
-        clauses.append({"multi_match": {"query": rest, "type": "cross_fields", "operator": "and", "fields": fields}})
-    return clauses
-
-
-def _looks_like_isbn(text: str) -> str | None:
-    compact = isbnlib.canonical(text)
-    if isbnlib.is_isbn13(compact):
-        return compact
-    if isbnlib.is_isbn10(compact):
-        return isbnlib.to_isbn13(compact)
-    return None
-
-
-def build_query(query: SearchQuery) -> dict[str, Any]:
+def build_query(query: SearchQuery, profile: SearchProfile | None = None) -> dict[str, Any]:
+    profile = profile or load_profile()
     must: list[dict[str, Any]] = []
     should: list[dict[str, Any]] = []
-    if query.q.strip():
-        isbn = _looks_like_isbn(query.q.strip())
-        if isbn:
-            must.append({"term": {"isbn": isbn}})
-        else:
-            must.extend(text_clauses(query.q, TEXT_FIELDS))
-            should.append({"match_phrase": {"title_t": {"query": fold(query.q), "boost": 6}}})
-    for name, fields in (("title", ["title_t"]), ("author", ["author_t"]), ("subject", ["subject_t"])):
+    text = clean(query.q)
+    if text:
+        must, should = _free_text(text, profile)
+    for name in ("title", "author", "subject"):
         value = getattr(query, name)
         if value and value.strip():
-            clauses = text_clauses(value, fields)
+            clauses = words_clauses(clean(value), profile.specs([name]), profile)
             if not clauses:
                 raise SearchError(name, "contains no searchable words")
             must.extend(clauses)
@@ -134,10 +140,10 @@ def build_query(query: SearchQuery) -> dict[str, Any]:
             raise SearchError("year_from", "must not be later than year_to")
         bounds = {k: v for k, v in (("gte", query.year_from), ("lte", query.year_to)) if v is not None}
         filters.append({"range": {"year": bounds}})
-    if not must and not query.q.strip() and query.is_empty():
+    if not must:
         must.append({"match_all": {}})
     body: dict[str, Any] = {"bool": {"must": must, "should": should, "filter": filters}}
-    if query.sort == "relevance":
+    if query.sort == "relevance" and profile.holdings_factor:
         # Among equally relevant hits, works held by more libraries come first (as WorldCat does).
         body = {
             "function_score": {
@@ -160,9 +166,29 @@ def check_paging(query: SearchQuery, max_window: int) -> None:
         raise SearchError("sort", f"must be one of {', '.join(SORTS)}")
 
 
-def search(services: Services, query: SearchQuery) -> dict[str, Any]:
+def prepare(profile_name: str | None = None) -> SearchProfile:
+    """Load the profile and the dictionaries (jieba, pypinyin) before the first search needs them:
+    a few seconds once per process, which the first reader would otherwise wait. A broken profile
+    fails here, at start-up, instead of on every search."""
+    profile = load_profile(profile_name)
+    build_query(SearchQuery(q="中国历史 hongloumeng"), profile)
+    return profile
+
+
+def live_profile(services: Services) -> SearchProfile:
+    """The profile named by ``UNICAT_SEARCH_PROFILE`` (``default-v1`` unless set)."""
+    return load_profile(getattr(services.settings, "search_profile", None))
+
+
+def search(services: Services, query: SearchQuery, profile: SearchProfile | str | None = None) -> dict[str, Any]:
+    """Run ``query`` under ``profile`` (a profile, a name or path for :func:`load_profile`, or None
+    for the live profile) and return the page of hits."""
     check_paging(query, services.settings.max_result_window)
-    body = build_query(query)
+    if profile is None:
+        profile = live_profile(services)
+    elif not isinstance(profile, SearchProfile):
+        profile = load_profile(profile)
+    body = build_query(query, profile)
     aggs: dict[str, Any] = {
         name: {"terms": {"field": spec["field"], "size": spec["size"]}} for name, spec in FACETS.items()
     }
@@ -177,7 +203,7 @@ def search(services: Services, query: SearchQuery) -> dict[str, Any]:
         track_total_hits=True,
         source_includes=["id", "display"],
     )
-    terms = query_terms(" ".join(v for v in (query.q, query.title, query.author) if v))
+    terms = query_terms(" ".join(v for v in (_highlighted(query.q), query.title, query.author) if v))
     hits = [_hit(h["_source"], terms) for h in response["hits"]["hits"]]
     facets = {
         name: [{"value": b["key"], "count": b["doc_count"]} for b in response["aggregations"][name]["buckets"]]
@@ -196,6 +222,13 @@ def search(services: Services, query: SearchQuery) -> dict[str, Any]:
         "hits": hits,
         "facets": facets,
     }
+
+
+def _highlighted(text: str) -> str:
+    try:
+        return plain_text(parse_query(clean(text))) if text and len(text) <= MAX_QUERY_CHARS else ""
+    except TooManyTerms:
+        return ""
 
 
 def _hit(source: dict[str, Any], terms: list[str]) -> dict[str, Any]:

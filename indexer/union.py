@@ -12,6 +12,7 @@ from typing import Any
 import isbnlib
 
 from mappings.suggest import suggestion_inputs
+from mappings.analysis import cjk_text, pinyin_text
 from mappings.textnorm import fold
 
 #: Display record preference for records catalogued by consortium centres.
@@ -228,6 +229,8 @@ def to_es_document(union: dict[str, Any], updated_at: str | None = None) -> dict
         **searchable,
         "all_t": all_text,
         "suggest": suggestion_inputs(display, union["holdings_count"]),
+        **_analysed_fields(searchable, _folded(union.get("publisher")), all_text),
+        "callnumber": _call_numbers(union),
         "title_sort": fold(union.get("title") or "")[:200],
         "isbn": sorted({*union["isbns"], *(i for i in isbn10s if i)}),
         "issn": union["issns"],
@@ -250,6 +253,37 @@ def to_es_document(union: dict[str, Any], updated_at: str | None = None) -> dict
 #: whose keyword term exceeds 32,766 bytes (4 bytes a character at most), and a subject that long
 #: is a pasted table of contents, not a heading. The full text stays in ``subject_t`` and display.
 KEYWORD_CHARS = 1000
+
+
+def _analysed_fields(searchable: dict[str, str], publisher: str, all_text: str) -> dict[str, str]:
+    """The issue 13 search fields: CJK bigrams of every text field, pinyin of title, authors and
+    subjects (see :mod:`mappings.analysis`), and the publisher on its own for ``publisher:``."""
+    return {
+        "publisher_t": publisher,
+        "title_cjk": cjk_text(searchable["title_t"]),
+        "author_cjk": cjk_text(searchable["author_t"]),
+        "subject_cjk": cjk_text(searchable["subject_t"]),
+        "series_cjk": cjk_text(searchable["series_t"]),
+        "publisher_cjk": cjk_text(publisher),
+        "all_cjk": cjk_text(all_text),
+        "title_py": pinyin_text(searchable["title_t"]),
+        "author_py": pinyin_text(searchable["author_t"]),
+        "subject_py": pinyin_text(searchable["subject_t"]),
+    }
+
+
+def _call_numbers(union: dict[str, Any]) -> list[str]:
+    """Every member's call numbers and the record's class numbers, folded, for ``callnumber:``."""
+    found: dict[str, None] = {}
+    for entry in union["holdings"]:
+        for value in [entry.get("call_number"), *(i.get("call_number") for i in entry.get("harvested_items") or [])]:
+            if value:
+                found[fold(value)[:100]] = None
+    for values in union["classification"].values():
+        for value in values:
+            found[fold(value)[:100]] = None
+    found.pop("", None)
+    return list(found)[:50]
 
 
 def _isbn10(isbn13: str) -> str | None:

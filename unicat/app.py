@@ -29,6 +29,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or build_services(settings)
+        if owned:
+            from catalog.search import prepare
+
+            prepare(settings.search_profile)
         try:
             yield
         finally:

@@ -22,6 +22,7 @@ report_app = typer.Typer(help="Reports for cataloguers and administrators.", no_
 cluster_app = typer.Typer(help="Cataloguers' clustering decisions (kept across reindexing).", no_args_is_help=True)
 db_app = typer.Typer(help="The record store schema.", no_args_is_help=True)
 relevance_app = typer.Typer(help="Ranking quality on judged query sets.", no_args_is_help=True)
+profile_app = typer.Typer(help="Search profiles: field boosts, synonyms, stop words.", no_args_is_help=True)
 for sub, name in (
     (es_app, "es"),
     (redis_app, "redis"),
@@ -31,6 +32,7 @@ for sub, name in (
     (db_app, "db"),
     (withdrawals_app, "withdrawals"),
     (relevance_app, "relevance"),
+    (profile_app, "profile"),
 ):
     app.add_typer(sub, name=name)
 try:
@@ -502,6 +504,46 @@ def cluster_merge(
 ) -> None:
     """Always put these two source records in one union record."""
     _override("merge", a, b, note)
+
+
+# ---------------------------------------------------------------- search profiles
+@profile_app.command("list")
+def profile_list() -> None:
+    """The profile files shipped with unicat (the live one is UNICAT_SEARCH_PROFILE)."""
+    from catalog.profiles import PROFILES_DIR, load_profile
+
+    live = load_profile(get_settings().search_profile).label
+    for path in sorted(PROFILES_DIR.glob("*.toml")):
+        profile = load_profile(path)
+        mark = "*" if profile.label == live else " "
+        console.print(f"{mark} {profile.label:<16} {escape(profile.description)}")
+
+
+@profile_app.command("check")
+def profile_check(
+    name: Annotated[str | None, typer.Argument(help="Profile name, file stem or path (default: the live one)")] = None,
+    rebuild: Annotated[bool, typer.Option(help="Rebuild the index when it lacks fields the profile needs")] = False,
+) -> None:
+    """Say whether the live index has every field a profile needs; with --rebuild, rebuild it if not."""
+    from catalog.profiles import ProfileError, ensure_index_fields, load_profile, missing_index_fields
+
+    services = _services()
+    try:
+        profile = load_profile(name or services.settings.search_profile)
+        missing = missing_index_fields(services, profile)
+        if not missing:
+            console.print(f"{profile.label}: the live index has every field it needs")
+            return
+        console.print(f"{profile.label}: the live index lacks {', '.join(missing)}")
+        if not rebuild:
+            raise typer.Exit(1)
+        result = ensure_index_fields(services, profile)
+    except ProfileError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        services.close()
+    if result:
+        console.print(f"index {result['index']} now behind {result['alias']}: {result['indexed']} union records")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     anonymous_rate: str = "120/minute"
     #: Rate-limit counters: "redis" (shared by every API process) or "memory" (one process, tests).
     rate_limit_storage: str = "redis"
+    #: The live search profile (``catalog/profiles/<name>.toml``, a name for its highest version, or a path).
+    search_profile: str = "default-v1"
     #: A cluster growing beyond this many source records is reported, not grown.
     max_cluster_size: int = 500
     #: Secret for signing session cookies and CSRF tokens; refused when left empty in production.

@@ -85,7 +85,11 @@ def results(request: Request, services: ServicesDep, query: SearchParams) -> HTM
         suggestion = did_you_mean(services, query, result["total"])
     except SearchError as exc:
         return render_error_page(request, 400, str(exc))
-    except (TransportError, EsApiError):
+    except EsApiError as exc:
+        if exc.meta.status == 400:
+            return render_error_page(request, 400, "This search could not be run. Please try plain words.")
+        return render_error_page(request, 503, "The search index is not available right now. Please try again.")
+    except TransportError:
         return render_error_page(request, 503, "The search index is not available right now. Please try again.")
     return render(
         request,

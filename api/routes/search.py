@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import orjson
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError
@@ -15,6 +17,7 @@ from catalog.didyoumean import did_you_mean
 from catalog.search import SearchError, search
 
 router = APIRouter(tags=["search"])
+log = logging.getLogger(__name__)
 
 
 @router.get("/search", summary="Search all member libraries", response_class=JSONResponse)
@@ -28,5 +31,12 @@ def search_records(services: ServicesDep, query: SearchParams) -> Response:
         return Response(orjson.dumps(result), media_type="application/json")
     except SearchError as exc:
         raise ApiError(400, "bad_query", str(exc)) from None
-    except (TransportError, EsApiError) as exc:
-        raise ApiError(503, "search_unavailable", f"the search index is not available: {exc}") from None
+    except EsApiError as exc:
+        # The engine's own message is logged, never shown: it names internals and helps no reader.
+        log.warning("search refused by Elasticsearch: %s", exc)
+        if exc.meta.status == 400:
+            raise ApiError(400, "bad_query", "the search engine could not run this query; try plain words") from None
+        raise ApiError(503, "search_unavailable", "the search index is not available right now") from None
+    except TransportError as exc:
+        log.warning("search index unreachable: %s", exc)
+        raise ApiError(503, "search_unavailable", "the search index is not available right now") from None

@@ -1,0 +1,99 @@
+"""Hanyu Pinyin for Han text (pypinyin) and the splitting of typed pinyin into syllables.
+
+Index side: each Han character of folded text becomes one toneless syllable, in order
+(``红楼梦`` → ``hong lou meng``). pypinyin reads a run with its phrase dictionary first, so a
+polyphonic character gets the reading of the word it stands in (``重庆`` → ``chong qing``,
+``银行`` → ``yin hang``). ``ü`` is written ``u`` (``绿`` → ``lu``): :func:`mappings.textnorm.fold`
+strips the diaeresis of a typed ``lü`` and most readers type ``lu`` or ``lv`` anyway.
+
+Query side: a typed word that is all pinyin (``hongloumeng``, ``Hóng``, ``hong2``, ``xi'an``) is
+split into the syllables it can be read as; a word that cannot be read as pinyin gets no split.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from mappings.analysis.han import _HAN_ONLY_RE
+
+#: Readings made of consonants only (``hm``, ``ng``): interjections that would split English words.
+_NO_VOWEL = re.compile(r"^[^aeiou]+$")
+_TONE_DIGITS = re.compile(r"(?<=[a-z])[1-5]")
+_LONGEST = 6  # zhuang, shuang, chuang
+#: At most this many readings of one typed word are tried (``xian`` = xian | xi an).
+MAX_SPLITS = 4
+
+
+@lru_cache(maxsize=1)
+def syllables() -> frozenset[str]:
+    """Every toneless syllable pypinyin's character dictionary knows (``ü`` written ``u``)."""
+    from pypinyin.contrib.tone_convert import to_normal
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    found: set[str] = set()
+    for readings in pinyin_dict.values():
+        for reading in readings.split(","):
+            plain = to_normal(reading).replace("ü", "u").replace("v", "u")
+            if plain.isascii() and plain.isalpha() and not _NO_VOWEL.match(plain):
+                found.add(plain)
+    return frozenset(found)
+
+
+def pinyin_syllables(text: str) -> list[str]:
+    """The toneless syllables of the Han characters of folded ``text`` (other characters skipped)."""
+    if text.isascii():
+        return []
+    from pypinyin import Style, lazy_pinyin
+
+    out: list[str] = []
+    for run in _HAN_ONLY_RE.findall(text):
+        out.extend(s.replace("v", "u") for s in lazy_pinyin(run, style=Style.NORMAL, errors="ignore"))
+    return [s for s in out if s.isascii() and s.isalpha()]
+
+
+def pinyin_text(text: str) -> str:
+    """:func:`pinyin_syllables` joined by spaces: the value of a ``*_py`` field."""
+    return " ".join(pinyin_syllables(text))
+
+
+def _rank(split: tuple[str, ...]) -> tuple[int, int]:
+    """Pinyin orthography writes an apostrophe before a syllable starting with a, o or e (xi'an),
+    so without one ``xiangai`` is xian-gai rather than xiang-ai: fewest such syllables first, then
+    fewest syllables."""
+    return sum(1 for s in split[1:] if s[0] in "aoe"), len(split)
+
+
+@lru_cache(maxsize=8192)
+def pinyin_splits(word: str) -> tuple[tuple[str, ...], ...]:
+    """The ways folded ``word`` reads as pinyin syllables, likeliest first (see :func:`_rank`; at
+    most :data:`MAX_SPLITS`); empty when it is not pinyin. Apostrophes mark syllable boundaries
+    and tone digits are dropped (``xi'an``, ``hong2lou2``)."""
+    word = _TONE_DIGITS.sub("'", word.replace("v", "u")).strip("'")
+    if not word or len(word) > 200:
+        return ()
+    parts = [p for p in word.split("'") if p]
+    if not all(p.isascii() and p.isalpha() for p in parts):
+        return ()
+    options: list[tuple[str, ...]] = [()]
+    for part in parts:
+        splits = _split(part)
+        if not splits:
+            return ()
+        options = sorted((o + s for o in options for s in splits), key=_rank)[: MAX_SPLITS * 2]
+    return tuple(options[:MAX_SPLITS])
+
+
+def _split(part: str) -> list[tuple[str, ...]]:
+    known = syllables()
+    # ways[i]: the splits of part[i:], each a tuple of syllables, built from the end
+    ways: list[list[tuple[str, ...]]] = [[] for _ in range(len(part) + 1)]
+    ways[len(part)] = [()]
+    for start in range(len(part) - 1, -1, -1):
+        found: list[tuple[str, ...]] = []
+        for end in range(min(len(part), start + _LONGEST), start, -1):
+            head = part[start:end]
+            if head in known:
+                found.extend((head, *rest) for rest in ways[end])
+        ways[start] = sorted(found, key=_rank)[: MAX_SPLITS * 2]
+    return ways[0][:MAX_SPLITS]
