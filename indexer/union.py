@@ -11,8 +11,8 @@ from typing import Any
 
 import isbnlib
 
-from mappings.suggest import suggestion_inputs
 from mappings.analysis import cjk_text, pinyin_text
+from mappings.suggest import suggestion_inputs
 from mappings.textnorm import fold
 
 #: Display record preference for records catalogued by consortium centres.
