@@ -22,7 +22,7 @@ from tests.peers.zebra import free_port
 from unicat.app import create_app
 from unicat.settings import Settings
 
-LOCK_SECONDS = 2.0
+LOCK_SECONDS = 4.0
 
 
 @pytest.fixture
@@ -92,4 +92,4 @@ def test_estimate_waiting_on_the_database_does_not_block_other_requests(
     assert answer.status_code == 200, answer.text
     assert answer.json()["rota"][0]["member"] == "TSU"
     assert total > 0.5 * LOCK_SECONDS  # the estimate really waited for the lock
-    assert probe_took < 0.5, f"another request waited {probe_took:.2f} s behind the blocked one"
+    assert probe_took < 0.4 * LOCK_SECONDS, f"another request waited {probe_took:.2f} s behind the blocked one"
