@@ -23,7 +23,7 @@ from unicat.settings import PROJECT_ROOT, Settings
 HEADING = "## Build throughput and search latency (issue 2)"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 LC_FILE = "marc21/lc-booksall-2016-part01.mrc.gz"
-INDEX_PREFIX = "bench2"
+INDEX_PREFIX = os.environ.get("UNICAT_BENCH_INDEX_PREFIX", "bench2")
 MEMBER_CODE = "lc"
 
 
