@@ -54,12 +54,14 @@ def _include_routers(app: FastAPI) -> None:
     from api.routes import availability, harvests, ill, iso18626, records, search, sources
     from web import ill_pages, pages
     from web.admin import harvests as admin_harvests
+    from web.admin import members as admin_members
 
     for module in (search, records, sources, availability, harvests, ill, iso18626):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.include_router(ill_pages.router)
     app.include_router(admin_harvests.router)
+    app.include_router(admin_members.router)
 
 
 #: A union record's own pages, in the API and on the web: the id, then any sub-path.

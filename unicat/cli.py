@@ -172,6 +172,26 @@ def members_list() -> None:
     console.print(table)
 
 
+@members_app.command("export")
+def members_export(
+    file: Annotated[Path | None, typer.Argument(help="Write here (default: standard output)")] = None,
+) -> None:
+    """Write the members the store holds (as edited in the console) as a members file that
+    `unicat members load` reads back."""
+    from admin.members import export_members
+
+    services = _services()
+    try:
+        text = export_members(services)
+    finally:
+        services.close()
+    if file is None:
+        typer.echo(text, nl=False)
+    else:
+        file.write_text(text, encoding="utf-8")
+        console.print(f"members written to {file}")
+
+
 # ---------------------------------------------------------------- harvest and index
 @app.command()
 def harvest(

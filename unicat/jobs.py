@@ -54,7 +54,7 @@ def due_members(services: Any, now: datetime) -> list[str]:
     with services.db() as session:
         for member in session.scalars(select(Member)):
             interval = _interval(member.config.get("schedule", "1d"))
-            if interval is None:
+            if interval is None or member.config.get("disabled"):
                 continue
             last = session.scalar(
                 select(HarvestRun.started_at)

@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     #: Send the session cookie only over HTTPS (turn off for local plain-HTTP development and tests).
     session_cookie_secure: bool = True
     session_max_age: int = 12 * 3600
+    # Administration console: which addresses feeds entered in the web may point at (SSRF guard).
+    #: Allow feeds on private, loopback and link-local addresses (a consortium on one private network).
+    feed_allow_private: bool = False
+    #: Hosts or networks allowed even when private (JSON list: ``["10.1.0.0/16", "opac.lan"]``).
+    feed_allowlist: list[str] = Field(default_factory=list)
+    #: Seconds a "check connection" may take, all requests included.
+    connection_check_timeout: float = 10.0
 
     @field_validator("index_prefix")
     @classmethod
