@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from admin import audit, harvests
+from admin import audit, harvests, tasks
 from admin.roles import AdminError, require_admin, require_console, require_member
 from api.deps import ServicesDep
 from catalog.harvests import rejects
@@ -66,7 +66,9 @@ def start(request: Request, services: ServicesDep, code: str, csrf_token: OptTex
         return denied
     assert page.actor is not None
     try:
-        harvests.start_harvest(services, page.actor, code, full=bool(full))
+        if full:  # a long action: followed with its progress on the tasks page
+            return page.redirect(f"/admin/tasks/{tasks.start_task(services, page.actor, 'full_harvest', code)}")
+        harvests.start_harvest(services, page.actor, code)
     except AdminError as exc:
         raise HTTPException(exc.status, exc.message) from exc
     return page.redirect(f"/admin/members/{code}/harvests")
@@ -112,3 +114,40 @@ def audit_log(request: Request, services: ServicesDep) -> Response:
     assert page.actor is not None
     scope = None if page.actor.kind == "admin" else page.actor.member_code
     return page.render("audit.html", {"entries": audit.entries(services, scope)})
+
+
+@router.get("/tasks")
+def task_list(request: Request, services: ServicesDep) -> Response:
+    page = ConsolePage(request, services)
+    if (denied := page.deny(require_console)) is not None:
+        return denied
+    assert page.actor is not None
+    listed = tasks.tasks(services, page.actor)
+    return page.render("tasks.html", {"tasks": listed, "running": any(t["status"] == "running" for t in listed)})
+
+
+@router.get("/tasks/{task_id}")
+def task_page(request: Request, services: ServicesDep, task_id: int) -> Response:
+    page = ConsolePage(request, services)
+    if (denied := page.deny(require_console)) is not None:
+        return denied
+    assert page.actor is not None
+    found = tasks.task(services, task_id)
+    if found is None or (page.actor.kind != "admin" and found["target"] != page.actor.member_code):
+        raise HTTPException(404, "Not found")
+    return page.render("tasks.html", {"tasks": [found], "running": found["status"] == "running", "single": True})
+
+
+@router.post("/tasks")
+def start_task(request: Request, services: ServicesDep, kind: Annotated[str, Form()],
+               csrf_token: OptText = None) -> Response:
+    page = ConsolePage(request, services)
+    page.csrf(csrf_token)
+    if (denied := page.deny(require_admin)) is not None:
+        return denied
+    assert page.actor is not None
+    try:
+        task_id = tasks.start_task(services, page.actor, kind)
+    except AdminError as exc:
+        raise HTTPException(exc.status, exc.message) from exc
+    return page.redirect(f"/admin/tasks/{task_id}")

@@ -1,4 +1,4 @@
-"""administration console: audit log, harvest stop requests, daily search aggregates
+"""administration console: audit log, harvest stop requests, long-task progress, daily search aggregates
 
 Cataloguers are ``ill_account`` rows of kind ``cataloguer`` (member-scoped by ``member_code``);
 the kind column already holds it, so no account column changes.
@@ -41,6 +41,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("run_id"),
     )
     op.create_table(
+        "admin_task",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("target", sa.String(length=64), nullable=True),
+        sa.Column("started_by", sa.String(length=255), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("phase_started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("phase", sa.String(length=32), nullable=False),
+        sa.Column("done", sa.Integer(), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=True),
+        sa.Column("message", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
         "search_daily",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("metric", sa.String(length=16), nullable=False),
@@ -52,6 +68,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("search_daily")
+    op.drop_table("admin_task")
     op.drop_table("admin_harvest_stop")
     op.drop_index("ix_admin_audit_member_code", table_name="admin_audit")
     op.drop_index("ix_admin_audit_at", table_name="admin_audit")
