@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 def _include_routers(app: FastAPI) -> None:
     from api.routes import availability, harvests, ill, iso18626, records, search, sources
     from web import ill_pages, pages
+    from web.admin import analytics as admin_analytics
     from web.admin import cataloguing as admin_cataloguing
     from web.admin import harvests as admin_harvests
     from web.admin import members as admin_members
@@ -64,6 +65,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(admin_harvests.router)
     app.include_router(admin_members.router)
     app.include_router(admin_cataloguing.router)
+    app.include_router(admin_analytics.router)
 
 
 #: A union record's own pages, in the API and on the web: the id, then any sub-path.

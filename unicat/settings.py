@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     feed_allowlist: list[str] = Field(default_factory=list)
     #: Seconds a "check connection" may take, all requests included.
     connection_check_timeout: float = 10.0
+    #: Days the daily search counters are kept (no personal data is stored in them).
+    analytics_retention_days: int = Field(default=180, ge=1)
 
     @field_validator("index_prefix")
     @classmethod

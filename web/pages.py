@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 
+from admin.analytics import observe
 from api.deps import ServicesDep
 from api.params import FILTER_PARAMS, SearchParams
 from catalog.harvests import members_overview
@@ -84,6 +85,7 @@ def results(request: Request, services: ServicesDep, query: SearchParams) -> HTM
         return render_error_page(request, 400, str(exc))
     except (TransportError, EsApiError):
         return render_error_page(request, 503, "The search index is not available right now. Please try again.")
+    observe(services, query, result)
     return render(
         request,
         "search.html",

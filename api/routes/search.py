@@ -8,6 +8,7 @@ from elasticsearch import TransportError
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
+from admin.analytics import observe
 from api.deps import ServicesDep
 from api.errors import ApiError
 from api.params import SearchParams
@@ -21,8 +22,10 @@ def search_records(services: ServicesDep, query: SearchParams) -> Response:
     """``{total, page, size, pages, sort, hits, facets}``; the body is plain JSON already, so it is
     sent as is (no response-model validation on the hot path)."""
     try:
-        return Response(orjson.dumps(search(services, query)), media_type="application/json")
+        result = search(services, query)
     except SearchError as exc:
         raise ApiError(400, "bad_query", str(exc)) from None
     except (TransportError, EsApiError) as exc:
         raise ApiError(503, "search_unavailable", f"the search index is not available: {exc}") from None
+    observe(services, query, result)
+    return Response(orjson.dumps(result), media_type="application/json")
