@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 import zipfile
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from sqlalchemy import inspect, text
 
 from catalog.context import Services, build_services
 from catalog.members import sync_members
@@ -138,3 +140,27 @@ def test_a_cataloguer_stays_within_their_member(services, live_server, new_page)
     assert page.goto(f"{base}/admin/members/bnu").status == 403
     assert page.goto(f"{base}/api/v1/rejects?member=bnu").status == 403
     assert page.goto(f"{base}/admin/members/pku").status == 200
+
+
+def test_analytics_show_a_search_run_in_the_browser(services, live_server, new_page):
+    ingest(services, "pku", as_harvested(read_marc(DEMO / "pku" / "pride-and-prejudice.mrc")))
+    services.es.indices.refresh(index=services.settings.records_alias)
+    base = live_server(services)
+    reader = new_page("en-US")
+    reader.goto(f"{base}/")
+    reader.locator("#q").fill("Pride and Prejudice")
+    reader.locator("form.searchbox button[type=submit]").click()
+    reader.wait_for_url("**/search?q=*")
+    reader.locator("li.hit h3 a").first.click()
+    reader.wait_for_url(re.compile(r"/records/u[0-9a-f]+$"))
+
+    page = new_page("en-US")
+    sign_in(page, base, "nlc", "boss", "/admin/analytics")
+    assert "pride and prejudice" in page.locator("#top").inner_text()
+    assert "pride and prejudice" not in page.locator("#no-click").inner_text(), "a result was opened"
+    assert page.locator("#ctr tbody tr").first.inner_text().split()[:2] == ["1", "1"]
+    with services.engine.connect() as connection:
+        columns = [c["name"] for c in inspect(services.engine).get_columns("search_daily")]
+        stored = [tuple(row) for row in connection.execute(text("SELECT metric, key FROM search_daily"))]
+    assert columns == ["day", "metric", "key", "count"], "no column for who or where"
+    assert all("127.0.0.1" not in key for _, key in stored)
