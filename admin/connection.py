@@ -5,6 +5,7 @@ what the server answered and how long each step took, within a time limit.
 - Z39.50: init (connect), then the feed's first query and one record fetched.
 - SRU: explain.
 - Files over HTTP(S): a HEAD request (status, size, ETag).
+- Holdings (ILS-DI, NCIP, SRU, Z39.50 OPAC): one live look-up of one of the member's records.
 
 The address policy (:mod:`admin.addresses`) is applied again first.
 """
@@ -127,10 +128,41 @@ def _check_files(feed: dict[str, Any], clock: _Clock, steps: list[Step]) -> None
     _timed(steps, "HEAD", head)
 
 
-CHECKS = {"oai": _check_oai, "z3950": _check_z3950, "sru": _check_sru, "files": _check_files}
+def _check_holdings(feed: dict[str, Any], clock: _Clock, steps: list[Step], sample_id: str | None) -> None:
+    """One live look-up through the member's holdings connector (ILS-DI, NCIP, SRU, Z39.50 OPAC)
+    for one of its records."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pydantic import TypeAdapter
+
+    from holdings.config import HoldingsConfig
+    from holdings.connectors import LookupContext, connector_for
+
+    if not sample_id:
+        raise ValueError("the member has no harvested record to look up yet")
+    connector = connector_for(TypeAdapter(HoldingsConfig).validate_python(feed))
+
+    async def lookup() -> list[Any]:
+        timeout = clock.left()
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            with ThreadPoolExecutor(max_workers=1) as executor:
+                ctx = LookupContext(http=client, executor=executor, timeout=timeout)
+                return await connector.items({"local_ids": [sample_id], "harvested_items": []}, ctx)
+
+    def one() -> dict[str, Any]:
+        items = asyncio.run(lookup())
+        return {"record": sample_id, "items": [i.to_dict() for i in items][:5], "count": len(items)}
+
+    _timed(steps, f"lookup {feed.get('type')}", one)
 
 
-def check_connection(settings: Settings, config: dict[str, Any], kind: str) -> dict[str, Any]:
+CHECKS = {"oai": _check_oai, "z3950": _check_z3950, "sru": _check_sru, "files": _check_files,
+          "holdings": _check_holdings}
+
+
+def check_connection(settings: Settings, config: dict[str, Any], kind: str,
+                     sample_id: str | None = None) -> dict[str, Any]:
     """{"feed", "ok", "ms", "steps": [{"name", "ok", "ms", "detail"}], "error"} for one feed of a member."""
     feed = config.get(kind)
     result: dict[str, Any] = {"feed": kind, "ok": False, "ms": 0, "steps": [], "error": None}
@@ -144,7 +176,8 @@ def check_connection(settings: Settings, config: dict[str, Any], kind: str) -> d
     limit = settings.connection_check_timeout
     clock = _Clock(limit)
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    future = pool.submit(CHECKS[kind], feed, clock, result["steps"])
+    extra = (sample_id,) if kind == "holdings" else ()
+    future = pool.submit(CHECKS[kind], feed, clock, result["steps"], *extra)
     try:
         future.result(timeout=limit + 0.5)
         result["ok"] = True

@@ -26,6 +26,7 @@ from tests.admin.helpers import account, csrf_of, sign_in
 from tests.core.conftest import MEMBERS
 from tests.core.helpers import DEMO, read_marc
 from tests.core.test_members_cli import run_cli
+from tests.peers.fake_ils import FakeItem, IlsData, ils_server
 from tests.peers.zebra import SAMPLE_MARC, ZebraServer, zebra_server
 from unicat.app import create_app
 
@@ -172,3 +173,16 @@ def test_a_cataloguer_edits_only_their_members_feeds(services):
     assert errors == {} and saved["role"] == "regional", "the role stays the consortium's"
     assert saved["oai"]["url"] == "http://127.0.0.1:8/x"
     assert _stored(services, "bnu").config.get("oai") is None
+
+
+def test_check_connection_looks_one_record_up_in_the_members_ils(services):
+    data = IlsData(bibs={"b42": [FakeItem("i1", "checked_out"), FakeItem("i2", "available")]})
+    with ils_server(data) as url:
+        feed = {"holdings": {"type": "ils-di", "url": f"{url}/cgi-bin/koha/ilsdi.pl"}}
+        found = check_connection(services.settings, feed, "holdings", "b42")
+        unknown = check_connection(services.settings, feed, "holdings", None)
+    assert found["ok"], found
+    step = found["steps"][0]
+    assert step["name"] == "lookup ils-di" and step["detail"]["count"] == 2
+    assert sorted(i["status"] for i in step["detail"]["items"]) == ["available", "on_loan"]
+    assert not unknown["ok"] and "no harvested record" in unknown["error"]

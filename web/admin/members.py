@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from admin import members
@@ -14,7 +15,7 @@ from admin.connection import CHECKS, check_connection
 from admin.roles import ADMIN, AdminError, require_admin, require_console, require_member
 from api.deps import ServicesDep
 from catalog.members import ROLES
-from store.models import Member
+from store.models import Member, SourceRecord
 from web.admin.common import ConsolePage
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -103,6 +104,12 @@ async def update_member(request: Request, services: ServicesDep, code: str) -> R
     return page.redirect(f"/admin/members/{code}?saved=1")
 
 
+def _sample_id(services: Any, code: str) -> str | None:
+    with services.db() as session:
+        return session.scalar(select(SourceRecord.local_id).where(SourceRecord.member_code == code,
+                                                                  SourceRecord.deleted.is_(False)).limit(1))
+
+
 @router.post("/members/{code}/check/{feed}")
 async def check_feed(request: Request, services: ServicesDep, code: str, feed: str) -> Response:
     data = await request.form()
@@ -115,7 +122,7 @@ async def check_feed(request: Request, services: ServicesDep, code: str, feed: s
         config = dict(member.config) if member else None
     if config is None:
         raise HTTPException(404, "Not found")
-    result = await run_in_threadpool(check_connection, services.settings, config, feed)
+    result = await run_in_threadpool(check_connection, services.settings, config, feed, _sample_id(services, code))
     return _edit(page, members.config_to_form(config), code=code, check=result, disabled=_disabled(services, code))
 
 
