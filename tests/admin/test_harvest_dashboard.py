@@ -113,3 +113,32 @@ def test_index_failures_page_shows_the_document_and_the_reason(services):
     assert '<strong id="failure-total">2</strong>' in page
     assert "strict_dynamic_mapping_exception" in page or "strict" in page
     assert "&#34;title&#34;" in page or "title" in page.split("<pre>")[1], "the refused document is shown"
+
+
+def test_the_stop_button_ends_a_running_harvest_after_its_page(services, oai_provider):
+    provider = oai_provider(read_marc(UVA, limit=80), batch_size=10, delay=0.4)
+    use_oai(services, "sjtu", provider.url)
+    account(services, "nlc", "boss", "admin")
+
+    def current() -> HarvestRun | None:
+        with services.db() as session:
+            return session.scalars(select(HarvestRun).where(HarvestRun.member_code == "sjtu")).first()
+
+    with TestClient(create_app(services.settings, services=services)) as http:
+        sign_in(http, "nlc", "boss")
+        token = csrf_of(http.get("/admin/members/sjtu/harvests").text)
+        http.post("/admin/members/sjtu/harvest", data={"csrf_token": token}, follow_redirects=False)
+        deadline = time.monotonic() + 30
+        while (run := current()) is None or run.pages < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        running = http.get("/admin/members/sjtu/harvests").text
+        assert f'action="/admin/runs/{run.id}/stop"' in running
+        stopped = http.post(f"/admin/runs/{run.id}/stop", data={"csrf_token": token}, follow_redirects=False)
+        assert stopped.status_code == 303
+        while (run := current()).status == "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    assert run.status == "interrupted" and 1 <= run.pages < 8 and run.added == 10 * run.pages
+    with services.db() as session:
+        assert session.get(Checkpoint, ("sjtu", "oai")).state["complete"] is False
