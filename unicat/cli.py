@@ -19,6 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from unicat.cli_admin import app as admin_app
 from unicat.cli_withdrawals import app as withdrawals_app
 from unicat.settings import Settings, get_settings
 
@@ -37,6 +38,7 @@ for sub, name in (
     (cluster_app, "cluster"),
     (db_app, "db"),
     (withdrawals_app, "withdrawals"),
+    (admin_app, "admin"),
 ):
     app.add_typer(sub, name=name)
 try:

@@ -67,3 +67,23 @@ def test_reindex_command_runs_with_its_progress(services):
     shown = run_cli(services, "reindex", "--recluster")
     assert shown.returncode == 0, shown.stderr
     assert "20 union records" in shown.stdout or "union records, 0 failed" in shown.stdout
+
+
+def test_admin_cli_creates_a_cataloguer_and_shows_the_audit_log(services, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # the table is not wrapped
+    made = run_cli(services, "admin", "create-cataloguer", "pku", "cat-wang", "--password", "long enough pw")
+    assert made.returncode == 0 and "created cataloguer cat-wang@pku" in made.stdout, made.stderr
+    from admin.harvests import request_stop
+    from ill.auth import actor_of, sign_in
+
+    actor = actor_of(sign_in(services, "pku", "cat-wang", "long enough pw"))
+    assert actor.kind == "cataloguer" and actor.member_code == "pku"
+    ingest(services, "pku", as_harvested(read_marc(DEMO / "calis-lc-chinese.mrc", limit=1)))
+    with transaction(services.db) as session:
+        from store.models import HarvestRun
+
+        run = session.query(HarvestRun).first()
+        run.status = "running"
+    request_stop(services, actor, run.id)
+    shown = run_cli(services, "admin", "audit", "--member", "pku")
+    assert shown.returncode == 0 and "harvest.stop" in shown.stdout and "cataloguer:pku:cat-wang" in shown.stdout
