@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from admin import audit
 from admin.models import HarvestStop
-from admin.roles import NotFound
+from admin.roles import Conflict, NotFound
 from catalog.context import Services
 from catalog.members import member_feeds
 from ill.access import Actor
@@ -124,6 +124,10 @@ def start_harvest(services: Services, actor: Actor, member_code: str, *, full: b
     with transaction(services.db) as session:
         if session.get(Member, member_code) is None:
             raise NotFound(f"unknown member {member_code}")
+        busy = session.scalar(select(HarvestRun.id).where(HarvestRun.member_code == member_code,
+                                                          HarvestRun.status == "running").limit(1))
+        if busy is not None:
+            raise Conflict(f"harvest run {busy} of {member_code} is still running")
         audit.record(session, actor, "harvest.start", member_code, member=member_code, after={"full": full})
 
     def run() -> None:

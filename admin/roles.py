@@ -37,6 +37,10 @@ class NotFound(AdminError):
     status, code = 404, "not_found"
 
 
+class Conflict(AdminError):
+    status, code = 409, "conflict"
+
+
 class Invalid(AdminError):
     status, code = 422, "invalid_parameter"
 

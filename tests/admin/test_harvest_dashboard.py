@@ -134,6 +134,8 @@ def test_the_stop_button_ends_a_running_harvest_after_its_page(services, oai_pro
             time.sleep(0.1)
         running = http.get("/admin/members/sjtu/harvests").text
         assert f'action="/admin/runs/{run.id}/stop"' in running
+        again = http.post("/admin/members/sjtu/harvest", data={"csrf_token": token}, follow_redirects=False)
+        assert again.status_code == 409, "one harvest of a member at a time"
         stopped = http.post(f"/admin/runs/{run.id}/stop", data={"csrf_token": token}, follow_redirects=False)
         assert stopped.status_code == 303
         while (run := current()).status == "running":

@@ -172,6 +172,14 @@ def test_a_cataloguer_edits_only_their_members_feeds(services):
                                 "pku")
     assert errors == {} and saved["role"] == "regional", "the role stays the consortium's"
     assert saved["oai"]["url"] == "http://127.0.0.1:8/x"
+    entry = audit.entries(services, "pku")[0]
+    assert entry["action"] == "member.update" and entry["after"]["oai"]["url"] == "http://127.0.0.1:8/x"
+
+    z3950 = 'host = "127.0.0.1"\nport = 9999\nuser = "opac"\npassword = "s3cret-word"'
+    saved, errors = save_member(services, cataloguer, {**form, "z3950": z3950}, "pku")
+    assert errors == {} and saved["z3950"]["password"] == "s3cret-word"
+    logged = audit.entries(services, "pku")[0]
+    assert logged["after"]["z3950"]["password"] == "***", "secrets never reach the audit log"
     assert _stored(services, "bnu").config.get("oai") is None
 
 
