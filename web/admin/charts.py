@@ -13,7 +13,7 @@ def bars(points: Sequence[tuple[str, float]], width: int = 560, height: int = 16
     slot = width / max(len(points), 1)
     items = []
     for i, (label, value) in enumerate(points):
-        h = round((height - 30) * value / top, 1)
+        h = round((height - 40) * value / top, 1)
         items.append({"label": str(label), "value": value, "x": round(i * slot + slot * 0.1, 1),
                       "y": round(height - 20 - h, 1), "w": round(slot * 0.8, 1), "h": h,
                       "cx": round(i * slot + slot / 2, 1)})
