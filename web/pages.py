@@ -9,6 +9,7 @@ from elasticsearch import TransportError
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
+from starlette.background import BackgroundTask
 
 from admin.analytics import observe
 from api.deps import ServicesDep
@@ -85,8 +86,7 @@ def results(request: Request, services: ServicesDep, query: SearchParams) -> HTM
         return render_error_page(request, 400, str(exc))
     except (TransportError, EsApiError):
         return render_error_page(request, 503, "The search index is not available right now. Please try again.")
-    observe(services, query, result)
-    return render(
+    page = render(
         request,
         "search.html",
         {
@@ -99,6 +99,8 @@ def results(request: Request, services: ServicesDep, query: SearchParams) -> HTM
             "home_region": home_region(request, services),
         },
     )
+    page.background = BackgroundTask(observe, services, query, result)  # counted after the answer is sent
+    return page
 
 
 @router.get("/records/{union_id}", response_class=HTMLResponse)

@@ -7,6 +7,7 @@ from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
+from starlette.background import BackgroundTask
 
 from admin.analytics import observe
 from api.deps import ServicesDep
@@ -27,5 +28,6 @@ def search_records(services: ServicesDep, query: SearchParams) -> Response:
         raise ApiError(400, "bad_query", str(exc)) from None
     except (TransportError, EsApiError) as exc:
         raise ApiError(503, "search_unavailable", f"the search index is not available: {exc}") from None
-    observe(services, query, result)
-    return Response(orjson.dumps(result), media_type="application/json")
+    # counted after the answer is sent: analytics add no latency to a search
+    return Response(orjson.dumps(result), media_type="application/json",
+                    background=BackgroundTask(observe, services, query, result))
