@@ -81,3 +81,20 @@ def test_counters_older_than_the_retention_are_removed(services):
     with services.db() as session:
         assert [r.key for r in session.scalars(select(SearchDaily).where(SearchDaily.metric == "query"))] == [
             "new query"]
+
+
+def test_counters_add_up_on_postgresql(settings, postgres_url):
+    from catalog.context import build_services
+    from tests.core.test_postgres import fresh_database
+
+    services = build_services(settings(es=False, database_url=fresh_database(postgres_url)))
+    try:
+        assert services.engine.dialect.name == "postgresql"
+        for _ in range(3):
+            record_search(services, "Hong Lou Meng", 0, ["language"])
+        with services.db() as session:
+            counts = {(r.metric, r.key): r.count for r in session.scalars(select(SearchDaily))}
+    finally:
+        services.close()
+    assert counts[("query", "hong lou meng")] == 3 and counts[("zero", "hong lou meng")] == 3
+    assert counts[("script", "pinyin")] == 3 and counts[("facet", "language")] == 3
