@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +25,24 @@ from store.state import CROSSWALK_STATE, write_state
 RECROSSWALK_BATCH = 500
 
 
+#: ``progress(phase, done, total)``: ``recluster`` (total None: not countable) then ``index``.
+RebuildProgress = Callable[[str, int, int | None], None]
+
+
+def _counted(ids: list[str], progress: RebuildProgress | None, every: int = 500) -> Iterator[str]:
+    """The ids as the projection consumes them, telling ``progress`` every ``every`` documents."""
+    total = len(ids)
+    if progress:
+        progress("index", 0, total)
+    for n, union_id in enumerate(ids, 1):
+        yield union_id
+        if progress and (n % every == 0 or n == total):
+            progress("index", n, total)
+
+
 @fewer_collections()
-def rebuild_index(services: Services, *, recluster: bool = False) -> dict[str, Any]:
+def rebuild_index(services: Services, *, recluster: bool = False,
+                  progress: RebuildProgress | None = None) -> dict[str, Any]:
     """Write every union record into a fresh index, then swap the alias to it atomically.
 
     Searches keep hitting the old index until the swap. With ``recluster`` the clustering is first
@@ -34,6 +50,8 @@ def rebuild_index(services: Services, *, recluster: bool = False) -> dict[str, A
     """
     result: dict[str, Any] = {"alias": services.settings.records_alias}
     if recluster:
+        if progress:
+            progress("recluster", 0, None)
         with transaction(services.db) as session:
             change = recluster_all(session, max_size=services.settings.max_cluster_size)
         result["clusters"] = {"kept_or_new": len(change.touched), "removed": len(change.removed)}
@@ -41,7 +59,7 @@ def rebuild_index(services: Services, *, recluster: bool = False) -> dict[str, A
     index = create_index(services.es, services.settings.records_alias)
     with transaction(services.db) as session:
         ids = all_union_ids(session)
-        report = project(services.es, session, index, ids)
+        report = project(services.es, session, index, _counted(list(ids), progress))
         if not report.failed:
             session.execute(delete(ProjectionQueue))
     refresh(services.es, index)

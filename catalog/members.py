@@ -119,58 +119,70 @@ def parse_members(path: Path) -> list[dict[str, Any]]:
     tables = data.get("member")
     if not isinstance(tables, list) or not tables:
         raise MembersFileError(path, ["no [[member]] tables"])
-    feed_models, holdings, peer_entry = _feed_models(), _holdings_adapter(), _peer_validator()
     problems: list[str] = []
     regions = _regions(data.get("regions"), problems)
     members: list[dict[str, Any]] = []
     seen: set[str] = set()
     for position, table in enumerate(tables, start=1):
-        label = f"member '{table.get('code')}'" if isinstance(table.get("code"), str) else f"member #{position}"
-        try:
-            entry: MemberEntry | None = MemberEntry.model_validate(table)
-        except ValidationError as exc:
-            problems.extend(f"{label}: {_describe(e)}" for e in exc.errors())
-            entry = None  # the feeds are still checked, so that one run reports every problem
-        if entry is not None and entry.code in seen:
-            problems.append(f"{label}: code: duplicate member code")
-        if entry is not None:
-            seen.add(entry.code)
-        config: dict[str, Any] = entry.model_dump(mode="json") if entry else {}
-        feeds = [kind for kind in FEED_KINDS if kind in table]
-        if not feeds and "iso18626" not in table:  # a pure ISO 18626 peer has no catalogue to harvest
-            problems.append(f"{label}: feeds: declare at least one of {', '.join(FEED_KINDS)} (or iso18626)")
-        if "iso18626" in table and peer_entry is not None:
-            try:
-                config["iso18626"] = peer_entry(table["iso18626"]).model_dump(mode="json", exclude_none=True)
-            except ValidationError as exc:
-                problems.extend(f"{label}: iso18626.{_describe(e)}" for e in exc.errors())
-        for kind in feeds:
-            model = feed_models.get(kind)
-            if model is None:
-                problems.append(f"{label}: {kind}: this feed type is not available in this build")
-                continue
-            raw = dict(table[kind]) if isinstance(table[kind], dict) else table[kind]
-            if kind == "files" and isinstance(raw, dict):
-                raw = _resolve_relative(raw, path.parent)
-            try:
-                config[kind] = model.model_validate(raw).model_dump(mode="json", by_alias=True)
-            except ValidationError as exc:
-                problems.extend(f"{label}: {kind}.{_describe(e)}" for e in exc.errors())
-        if "holdings" in table and holdings is not None:
-            try:
-                config["holdings"] = holdings.dump_python(holdings.validate_python(table["holdings"]), mode="json")
-            except ValidationError as exc:
-                problems.extend(f"{label}: holdings.{_describe(e)}" for e in exc.errors())
-        if entry is not None and regions is not None:
-            if entry.region in regions:
-                config["region_name"] = regions[entry.region]
-            else:
-                problems.append(f"{label}: region: {entry.region!r} is not declared in [regions]")
-        if entry is not None:
+        config, found = validate_member(table, position=position, base=path.parent, regions=regions)
+        problems.extend(found)
+        if config is not None and config["code"] in seen:
+            problems.append(f"member '{config['code']}': code: duplicate member code")
+        if config is not None:
+            seen.add(config["code"])
             members.append(config)
     if problems:
         raise MembersFileError(path, problems)
     return members
+
+
+def validate_member(
+    table: dict[str, Any], *, position: int = 1, base: Path | None = None,
+    regions: dict[str, dict[str, str]] | None = None,
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """Check one ``[[member]]`` table exactly as the members file is checked: the normalised config
+    (None when the entry itself is unusable) and every problem as ``member 'x': field: why``.
+    ``base`` resolves relative file paths; ``regions`` is the file's ``[regions]`` table, if any."""
+    feed_models, holdings, peer_entry = _feed_models(), _holdings_adapter(), _peer_validator()
+    problems: list[str] = []
+    label = f"member '{table.get('code')}'" if isinstance(table.get("code"), str) else f"member #{position}"
+    try:
+        entry: MemberEntry | None = MemberEntry.model_validate(table)
+    except ValidationError as exc:
+        problems.extend(f"{label}: {_describe(e)}" for e in exc.errors())
+        entry = None  # the feeds are still checked, so that one run reports every problem
+    config: dict[str, Any] = entry.model_dump(mode="json") if entry else {}
+    feeds = [kind for kind in FEED_KINDS if kind in table]
+    if not feeds and "iso18626" not in table:  # a pure ISO 18626 peer has no catalogue to harvest
+        problems.append(f"{label}: feeds: declare at least one of {', '.join(FEED_KINDS)} (or iso18626)")
+    if "iso18626" in table and peer_entry is not None:
+        try:
+            config["iso18626"] = peer_entry(table["iso18626"]).model_dump(mode="json", exclude_none=True)
+        except ValidationError as exc:
+            problems.extend(f"{label}: iso18626.{_describe(e)}" for e in exc.errors())
+    for kind in feeds:
+        model = feed_models.get(kind)
+        if model is None:
+            problems.append(f"{label}: {kind}: this feed type is not available in this build")
+            continue
+        raw = dict(table[kind]) if isinstance(table[kind], dict) else table[kind]
+        if kind == "files" and isinstance(raw, dict) and base is not None:
+            raw = _resolve_relative(raw, base)
+        try:
+            config[kind] = model.model_validate(raw).model_dump(mode="json", by_alias=True)
+        except ValidationError as exc:
+            problems.extend(f"{label}: {kind}.{_describe(e)}" for e in exc.errors())
+    if "holdings" in table and holdings is not None:
+        try:
+            config["holdings"] = holdings.dump_python(holdings.validate_python(table["holdings"]), mode="json")
+        except ValidationError as exc:
+            problems.extend(f"{label}: holdings.{_describe(e)}" for e in exc.errors())
+    if entry is not None and regions is not None:
+        if entry.region in regions:
+            config["region_name"] = regions[entry.region]
+        else:
+            problems.append(f"{label}: region: {entry.region!r} is not declared in [regions]")
+    return (config if entry is not None else None), problems
 
 
 def _regions(table: object, problems: list[str]) -> dict[str, dict[str, str]] | None:

@@ -365,10 +365,13 @@ def harvest_feed(
     progress: Callable[[HarvestReport], None] | None = None,
     max_pages: int | None = None,
     full: bool = False,
+    should_stop: Callable[[int], bool] | None = None,
 ) -> HarvestReport:
     """Harvest one feed of one member to completion (or ``max_pages`` pages) and project the result;
     everything stored is projected (or noted as deferred) when this returns. ``full`` ignores the
-    checkpoint: the member's whole catalogue is read again, and what it no longer holds is withdrawn."""
+    checkpoint: the member's whole catalogue is read again, and what it no longer holds is withdrawn.
+    ``should_stop(run_id)`` is asked after every stored page; when it says yes the run ends there as
+    ``interrupted`` with its checkpoint kept, so the next run resumes after that page."""
     run_id = _start_run(services, member_code, feed)
     report = HarvestReport(member=member_code, feed=feed, run_id=run_id)
     projector = Projector(services)
@@ -381,7 +384,7 @@ def harvest_feed(
                 state = session.get(Checkpoint, (member_code, feed))
                 checkpoint = dict(state.state) if state and not full else None
             harvester = harvester or build_harvester(feed, config, services)
-            _harvest_pages(services, report, harvester.pages(checkpoint), projector, progress, max_pages)
+            _harvest_pages(services, report, harvester.pages(checkpoint), projector, progress, max_pages, should_stop)
         except HarvestError as exc:
             report.status, report.error = "failed", str(exc)
         projector.finish()
@@ -402,6 +405,7 @@ def _harvest_pages(
     projector: Projector,
     progress: Callable[[HarvestReport], None] | None,
     max_pages: int | None,
+    should_stop: Callable[[int], bool] | None = None,
 ) -> None:
     """Store, cluster and queue page after page; the projector indexes each while the next is stored."""
     member_code, feed, run_id = report.member, report.feed, report.run_id
@@ -420,6 +424,10 @@ def _harvest_pages(
             progress(report)
         if max_pages and number >= max_pages:
             report.status = "interrupted"
+            return
+        if should_stop is not None and should_stop(run_id):
+            report.status = "interrupted"
+            report.notes.append(f"stopped on request after page {number}; the checkpoint is kept")
             return
     report.status = "ok"
 
@@ -449,10 +457,16 @@ def harvest_member(
     *,
     progress: Callable[[HarvestReport], None] | None = None,
     full: bool = False,
+    should_stop: Callable[[int], bool] | None = None,
 ) -> list[HarvestReport]:
     with services.db() as session:
         feeds = member_feeds(_member(session, member_code))
-    return [harvest_feed(services, member_code, feed, progress=progress, full=full) for feed in feeds]
+    reports: list[HarvestReport] = []
+    for feed in feeds:
+        reports.append(harvest_feed(services, member_code, feed, progress=progress, full=full, should_stop=should_stop))
+        if reports[-1].status == "interrupted" and should_stop is not None:
+            break  # a stopped member harvest does not go on with its next feed
+    return reports
 
 
 class _ListHarvester:

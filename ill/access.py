@@ -15,7 +15,7 @@ from ill.states import Transition
 class Actor:
     """The one acting: an account (patron/staff/admin), a peer system, or the worker (``system``)."""
 
-    kind: str  # patron | staff | admin | peer | system
+    kind: str  # patron | staff | admin | cataloguer (of member_code) | peer | system
     name: str
     member_code: str | None = None
     account_id: int | None = None

@@ -82,8 +82,8 @@ def actor_of(account: IllAccount) -> Actor:
 def create_account(services: Services, *, member_code: str, username: str, password: str | None,
                    display_name: str | None = None, email: str | None = None, kind: str = "patron",
                    desks: list[str] | None = None) -> IllAccount:
-    if kind not in ("patron", "staff", "admin"):
-        raise Invalid("kind must be patron, staff or admin", field="kind")
+    if kind not in ("patron", "staff", "admin", "cataloguer"):
+        raise Invalid("kind must be patron, staff, admin or cataloguer", field="kind")
     if password is not None and len(password) < 8:
         raise Invalid("passwords have at least 8 characters", field="password")
     bad_desks = set(desks or ()) - {"borrowing", "lending"}

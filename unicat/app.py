@@ -59,6 +59,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 def _include_routers(app: FastAPI) -> None:
     from api.routes import availability, exports, feeds, harvests, ill, iso18626, records, search, sources, sru, suggest
     from web import ill_pages, pages, portal_meta, widget
+    from web.admin import analytics as admin_analytics
+    from web.admin import cataloguing as admin_cataloguing
+    from web.admin import harvests as admin_harvests
+    from web.admin import members as admin_members
 
     for module in (exports, feeds, search, suggest, records, sources, availability, harvests, ill, iso18626):
         app.include_router(module.router, prefix="/api/v1")
@@ -67,6 +71,10 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(widget.router)
     app.include_router(pages.router)
     app.include_router(ill_pages.router)
+    app.include_router(admin_harvests.router)
+    app.include_router(admin_members.router)
+    app.include_router(admin_cataloguing.router)
+    app.include_router(admin_analytics.router)
 
 
 #: A union record's own pages, in the API and on the web: the id, then any sub-path.

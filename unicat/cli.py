@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
+from unicat.cli_admin import app as admin_app
 from unicat.cli_withdrawals import app as withdrawals_app
 from unicat.settings import Settings, get_settings
 
@@ -33,6 +42,7 @@ for sub, name in (
     (withdrawals_app, "withdrawals"),
     (relevance_app, "relevance"),
     (profile_app, "profile"),
+    (admin_app, "admin"),
 ):
     app.add_typer(sub, name=name)
 try:
@@ -179,6 +189,26 @@ def members_list() -> None:
     console.print(table)
 
 
+@members_app.command("export")
+def members_export(
+    file: Annotated[Path | None, typer.Argument(help="Write here (default: standard output)")] = None,
+) -> None:
+    """Write the members the store holds (as edited in the console) as a members file that
+    `unicat members load` reads back."""
+    from admin.members import export_members
+
+    services = _services()
+    try:
+        text = export_members(services)
+    finally:
+        services.close()
+    if file is None:
+        typer.echo(text, nl=False)
+    else:
+        file.write_text(text, encoding="utf-8")
+        console.print(f"members written to {file}")
+
+
 # ---------------------------------------------------------------- harvest and index
 @app.command()
 def harvest(
@@ -255,6 +285,12 @@ def harvest(
         raise typer.Exit(1)
 
 
+def _eta_progress() -> Progress:
+    """A rich progress bar with counts, elapsed time and the time remaining (ETA)."""
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True)
+
+
 @app.command()
 def reindex(
     recluster: Annotated[bool, typer.Option(help="Recompute every cluster from scratch first")] = False,
@@ -277,7 +313,7 @@ def reindex(
             console.print(f"projected {done} pending union records, {failed} failed")
             return
         if recrosswalk:
-            with Progress(console=console, transient=True) as bar:
+            with _eta_progress() as bar:
                 task = bar.add_task("crosswalking stored records", total=None)
                 mapped = recrosswalk_store(
                     services, progress=lambda done, total: bar.update(task, completed=done, total=total)
@@ -287,7 +323,19 @@ def reindex(
             for bad in unmappable[:20]:
                 where = escape(f"{bad['member']}:{bad['local_id']}")
                 err.print(f"  [red]cannot map[/] {where}: {escape(bad['reason'])} (its old document is kept)")
-        result = rebuild_index(services, recluster=recluster or recrosswalk)
+        with _eta_progress() as bar:
+            tasks: dict[str, Any] = {}
+
+            def show(phase: str, done: int, total: int | None) -> None:
+                if phase not in tasks:
+                    label = "re-clustering every record" if phase == "recluster" else "indexing union records"
+                    tasks[phase] = bar.add_task(label, total=total)
+                    for other in tasks.values():  # an earlier phase is over when the next one starts
+                        if other != tasks[phase]:
+                            bar.update(other, completed=1, total=1)
+                bar.update(tasks[phase], completed=done, total=total)
+
+            result = rebuild_index(services, recluster=recluster or recrosswalk, progress=show)
     finally:
         services.close()
     console.print(

@@ -28,10 +28,13 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 async def harvest_member_job(ctx: dict[str, Any], code: str) -> list[dict[str, Any]]:
-    """Harvest every feed of one member (run in a thread: the pipeline is blocking I/O)."""
+    """Harvest every feed of one member (run in a thread: the pipeline is blocking I/O); an
+    administrator's stop request ends it after the page being stored."""
+    from admin.harvests import stop_check
     from catalog.pipeline import harvest_member
 
-    reports = await asyncio.to_thread(harvest_member, ctx["services"], code)
+    services = ctx["services"]
+    reports = await asyncio.to_thread(harvest_member, services, code, should_stop=stop_check(services))
     return [r.as_dict() for r in reports]
 
 
@@ -51,7 +54,7 @@ def due_members(services: Any, now: datetime) -> list[str]:
     with services.db() as session:
         for member in session.scalars(select(Member)):
             interval = _interval(member.config.get("schedule", "1d"))
-            if interval is None:
+            if interval is None or member.config.get("disabled"):
                 continue
             last = session.scalar(
                 select(HarvestRun.started_at)

@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     ill_peer_max_attempts: int = 12
     #: The arq queue of the ILL worker (timers, e-mail, peer outbox), apart from harvests.
     ill_queue_name: str = "unicat:ill"
+    # Administration console: which addresses feeds entered in the web may point at (SSRF guard).
+    #: Allow feeds on private, loopback and link-local addresses (a consortium on one private network).
+    feed_allow_private: bool = False
+    #: Hosts or networks allowed even when private (JSON list: ``["10.1.0.0/16", "opac.lan"]``).
+    feed_allowlist: list[str] = Field(default_factory=list)
+    #: Seconds a "check connection" may take, all requests included.
+    connection_check_timeout: float = 10.0
+    #: Days the daily search counters are kept (no personal data is stored in them).
+    analytics_retention_days: int = Field(default=180, ge=1)
 
     @field_validator("index_prefix")
     @classmethod

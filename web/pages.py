@@ -9,7 +9,9 @@ from elasticsearch import TransportError
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
+from starlette.background import BackgroundTask
 
+from admin.analytics import observe
 from api.deps import ServicesDep
 from api.params import FILTER_PARAMS, SearchParams
 from catalog.didyoumean import did_you_mean
@@ -91,7 +93,7 @@ def results(request: Request, services: ServicesDep, query: SearchParams) -> HTM
         return render_error_page(request, 503, "The search index is not available right now. Please try again.")
     except TransportError:
         return render_error_page(request, 503, "The search index is not available right now. Please try again.")
-    return render(
+    page = render(
         request,
         "search.html",
         {
@@ -106,6 +108,8 @@ def results(request: Request, services: ServicesDep, query: SearchParams) -> HTM
             "portal": results_parts(request, result["hits"]),
         },
     )
+    page.background = BackgroundTask(observe, services, query, result)  # counted after the answer is sent
+    return page
 
 
 @router.get("/records/{union_id}", response_class=HTMLResponse)

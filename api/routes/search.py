@@ -9,7 +9,9 @@ from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
+from starlette.background import BackgroundTask
 
+from admin.analytics import observe
 from api.deps import ServicesDep
 from api.errors import ApiError
 from api.params import SearchParams
@@ -28,7 +30,6 @@ def search_records(services: ServicesDep, query: SearchParams) -> Response:
     try:
         result = search(services, query)
         result["did_you_mean"] = did_you_mean(services, query, result["total"])
-        return Response(orjson.dumps(result), media_type="application/json")
     except SearchError as exc:
         raise ApiError(400, "bad_query", str(exc)) from None
     except EsApiError as exc:
@@ -40,3 +41,6 @@ def search_records(services: ServicesDep, query: SearchParams) -> Response:
     except TransportError as exc:
         log.warning("search index unreachable: %s", exc)
         raise ApiError(503, "search_unavailable", "the search index is not available right now") from None
+    # counted after the answer is sent: analytics add no latency to a search
+    return Response(orjson.dumps(result), media_type="application/json",
+                    background=BackgroundTask(observe, services, query, result))

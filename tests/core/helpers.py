@@ -113,3 +113,12 @@ def isbn13(first12: str) -> str:
     """A valid ISBN-13 from its first 12 digits (test records need numbers that really check)."""
     total = sum((1 if i % 2 == 0 else 3) * int(d) for i, d in enumerate(first12))
     return first12 + str((10 - total % 10) % 10)
+
+
+def admin_headers(services: object, member: str = "nlc", username: str = "console-admin") -> dict[str, str]:
+    """A consortium administrator's bearer token, for the administrators' endpoints."""
+    from ill.auth import create_account, issue_token
+
+    account = create_account(services, member_code=member, username=username,  # type: ignore[arg-type]
+                             password="admin password", kind="admin")
+    return {"Authorization": f"Bearer {issue_token(services, account)}"}  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from catalog.maintenance import rebuild_index
 from catalog.pipeline import ingest, project_pending
 from catalog.search import SearchQuery, search
 from store.models import IndexFailure, ProjectionQueue, SourceRecord
-from tests.core.helpers import DEMO, as_harvested, read_marc
+from tests.core.helpers import DEMO, admin_headers, as_harvested, read_marc
 from unicat.app import create_app
 
 
@@ -28,7 +28,7 @@ def test_documents_the_index_refuses_are_kept_counted_and_shown(services):
         assert session.scalar(select(func.count()).select_from(SourceRecord)) == 12, "the store keeps everything"
         assert session.scalar(select(func.count()).select_from(IndexFailure)) == 12
         assert session.scalar(select(func.count()).select_from(ProjectionQueue)) == 12
-    with TestClient(create_app(services.settings, services=services)) as http:
+    with TestClient(create_app(services.settings, services=services), headers=admin_headers(services)) as http:
         shown = http.get("/api/v1/index-failures").json()
         assert shown["total"] == 12 and shown["pending_projection"] == 12
         assert "strict" in shown["failures"][0]["reason"]

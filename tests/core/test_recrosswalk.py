@@ -16,7 +16,7 @@ from mappings.fingerprint import crosswalk_fingerprint
 from store.db import transaction
 from store.models import SourceRecord, StoreState
 from store.state import CROSSWALK_STATE
-from tests.core.helpers import DEMO, as_harvested, read_marc, variant
+from tests.core.helpers import DEMO, admin_headers, as_harvested, read_marc, variant
 from tests.core.test_members_cli import run_cli
 from unicat.app import create_app
 
@@ -52,7 +52,7 @@ def test_recrosswalk_brings_documents_clusters_and_search_up_to_date(services) -
     state = duplicates_report(services)
     assert state["documents_stale"] is True and state["crosswalked_by"] == "older"
     with TestClient(create_app(services.settings, services=services)) as http:
-        watched = http.get("/api/v1/store-state").json()
+        watched = http.get("/api/v1/store-state", headers=admin_headers(services)).json()
     assert watched["documents_stale"] is True and watched["crosswalk"] == crosswalk_fingerprint()
 
     report = recrosswalk(services)

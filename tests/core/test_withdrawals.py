@@ -23,7 +23,7 @@ from harvesters.base import HarvestedRecord, Page
 from harvesters.z3950 import ALL_RECORDS_PQF
 from store.db import transaction
 from store.models import Checkpoint, Member, SourceRecord
-from tests.core.helpers import DEMO, as_harvested, read_marc
+from tests.core.helpers import DEMO, admin_headers, as_harvested, read_marc
 from tests.peers.zebra import ZebraServer, zebra_server
 from unicat.app import create_app
 
@@ -136,7 +136,7 @@ def test_a_full_harvest_missing_too_much_is_held_until_an_administrator_decides(
     assert len(live_ids(services, "pku")) == 40 and total_hits(services) == 40
     held_id = broken.held[0]["id"]
 
-    with TestClient(create_app(services.settings, services=services)) as http:
+    with TestClient(create_app(services.settings, services=services), headers=admin_headers(services)) as http:
         listed = http.get("/api/v1/withdrawals").json()["withdrawals"]
         assert [(w["id"], w["member"], w["records"]) for w in listed] == [(held_id, "pku", 30)]
         runs = http.get("/api/v1/harvests", params={"member": "pku"}).json()["runs"]

@@ -1,0 +1,1 @@
+"""The administration console's pages (``/admin``): Jinja2, both interface languages, no JavaScript needed."""
