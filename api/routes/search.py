@@ -12,6 +12,7 @@ from api.deps import ServicesDep
 from api.errors import ApiError
 from api.params import SearchParams
 from catalog.search import SearchError, search
+from indexer.es import describe_es_error
 
 router = APIRouter(tags=["search"])
 
@@ -25,4 +26,5 @@ def search_records(services: ServicesDep, query: SearchParams) -> Response:
     except SearchError as exc:
         raise ApiError(400, "bad_query", str(exc)) from None
     except (TransportError, EsApiError) as exc:
-        raise ApiError(503, "search_unavailable", f"the search index is not available: {exc}") from None
+        why = describe_es_error(exc)
+        raise ApiError(503, "search_unavailable", f"the search index is not available: {why}") from None
