@@ -34,8 +34,13 @@ def build(work: Path, es_url: str, count: int) -> dict[str, float]:
     services = build_services(settings)
     try:
         with transaction(services.db) as session:
-            member = {"code": "lc", "name": {"en": "LC"}, "region": "national", "role": "national",
-                      "files": {"url_or_path": str(subset)}}  # fmt: skip
+            member = {
+                "code": "lc",
+                "name": {"zh": "美国国会图书馆", "en": "Library of Congress"},
+                "region": "national",
+                "role": "national",
+                "files": {"url_or_path": str(subset)},
+            }
             sync_members(session, [member])
         began = time.perf_counter()
         report = harvest_feed(services, "lc", "files")

@@ -36,7 +36,7 @@ def test_compose_runs_the_production_shape():
 
     nodes = [services[name] for name in ("es01", "es02", "es03")]
     for node in nodes:
-        assert node["image"].endswith(":" + Settings().es_version), "the server in production matches the client's major"
+        assert node["image"].endswith(":" + Settings().es_version), "production runs the client's server major"
         env = node["environment"]
         assert env["xpack.security.enabled"] == "true" and env["xpack.security.http.ssl.enabled"] == "true"
         assert env["cluster.initial_master_nodes"] == "es01,es02,es03"

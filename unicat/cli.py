@@ -90,7 +90,7 @@ def es_start(
         raise fail(str(exc)) from None
     console.print(f"Elasticsearch cluster of {nodes} node(s) answers; point unicat at it with:")
     for key, value in cluster.client_env().items():
-        console.print(f"export {key}={value}", markup=False, highlight=False)
+        console.print(f"export {key}={value}", markup=False, highlight=False, soft_wrap=True)
 
 
 @es_app.command("stop")
@@ -117,7 +117,7 @@ def es_status() -> None:
     cluster = escluster.running_cluster(settings)
     if cluster is not None:
         for row in escluster.node_status(cluster):
-            console.print(" ".join(f"{key}={value}" for key, value in row.items()), markup=False)
+            console.print(" ".join(f"{key}={value}" for key, value in row.items()), markup=False, soft_wrap=True)
         health = cluster.health()
         console.print(f"cluster_status: {health.get('status') if health else None}")
         if health is not None:

@@ -406,7 +406,8 @@ def node_status(cluster: EsCluster) -> list[dict[str, object]]:
     for node in cluster.nodes:
         answering = False
         with contextlib.suppress(OSError):
-            answering = cluster.request(node, "/", timeout=3.0)[0] == 200
+            # (this minimal server has no `GET /`: the node's own info stands in for it)
+            answering = cluster.request(node, "/_nodes/_local?filter_path=nodes.*.name", timeout=3.0)[0] == 200
         rows.append(
             {"node": node.name, "url": cluster.node_url(node), "pid": node.pid, "answering": answering,
              "master": master is not None and master.name == node.name}
