@@ -2,10 +2,10 @@
 
 Builds the first N LC "Books All" records (shared data) through the real pipeline into a private
 node, force-merges the index to one segment (what a settled index looks like), and reads the
-primary store size from ``_cat/indices`` and the SQLite file size. Writes "Index size per record"
-into bench/RESULTS.md with the extrapolation to 1 million and 7 million union records.
+primary store size from ``_cat/indices`` and the SQLite file size. With ``--write``, puts "Index
+size per record" into bench/RESULTS.md with the extrapolation to 1 million and 7 million union records.
 
-    .venv/bin/python bench/index_size.py [--records 20000]
+    .venv/bin/python bench/index_size.py [--records 20000] [--write]
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def report(m: dict[str, float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=20000)
+    parser.add_argument("--write", action="store_true", help="replace its section of bench/RESULTS.md")
     args = parser.parse_args()
     work = Path(common.default_work_dir()).parent / "issue19-size"
     shutil.rmtree(work, ignore_errors=True)
@@ -88,7 +89,8 @@ def main() -> int:
         measured = build(work, es_url, args.records)
     text = report(measured)
     print(text)
-    common.write_section("Index size per record", text, heading=HEADING)
+    if args.write:
+        common.write_section("Index size per record", text, heading=HEADING)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
