@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from indexer.es import make_es_client
+from indexer.index import IndexLayout
 from store.db import make_engine, make_sessionmaker
 from unicat.settings import Settings
 
@@ -20,6 +21,11 @@ class Services:
     db: sessionmaker[Session]
     es: Elasticsearch
     extras: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def index_layout(self) -> IndexLayout:
+        """Shards and replicas for every index created from now on (``UNICAT_ES_SHARDS``/``_REPLICAS``)."""
+        return IndexLayout(self.settings.es_shards, self.settings.es_replicas)
 
     def close(self) -> None:
         for extra in self.extras.values():

@@ -55,8 +55,8 @@ def rebuild_index(services: Services, *, recluster: bool = False,
         with transaction(services.db) as session:
             change = recluster_all(session, max_size=services.settings.max_cluster_size)
         result["clusters"] = {"kept_or_new": len(change.touched), "removed": len(change.removed)}
-    ensure_alias(services.es, services.settings.records_alias)
-    index = create_index(services.es, services.settings.records_alias)
+    ensure_alias(services.es, services.settings.records_alias, services.index_layout)
+    index = create_index(services.es, services.settings.records_alias, layout=services.index_layout)
     with transaction(services.db) as session:
         ids = all_union_ids(session)
         report = project(services.es, session, index, _counted(list(ids), progress))

@@ -315,7 +315,7 @@ def project_pending(services: Services, cache: DocCache | None = None) -> tuple[
     """Drain the projection outbox into the live alias; returns (indexed + deleted, failed).
     ``cache`` holds documents just stored (see :func:`indexer.project.load_sources`)."""
     alias = services.settings.records_alias
-    ensure_alias(services.es, alias)
+    ensure_alias(services.es, alias, services.index_layout)
     done = failed = 0
     while True:
         with transaction(services.db) as session:

@@ -21,6 +21,7 @@ from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError as EsTransportError
 
 from catalog.context import Services
+from indexer.es import describe_es_error
 from indexer.index import ensure_alias, refresh
 from indexer.project import DocCache, ProjectionReport, Queued, actions_for, dequeue, queued, record, send
 from store.db import transaction
@@ -82,7 +83,7 @@ class Projector:
             step()
         except (EsTransportError, EsApiError) as exc:
             # The store has the pages; the outbox keeps the work for `unicat reindex --pending`.
-            self.deferred = f"search index unreachable, projection deferred: {exc}"
+            self.deferred = f"search index unreachable, projection deferred: {describe_es_error(exc)}"
             self._flight = None
 
     def _launch(self, cache: DocCache | None) -> None:
@@ -98,7 +99,7 @@ class Projector:
         """On the thread: make sure the alias has an index (a round trip that took ~30 ms a page
         while Elasticsearch was busy indexing the previous one), then send the bulk request.
         Raises when the index is unreachable; :meth:`_settle` meets the error."""
-        ensure_alias(self.services.es, self.alias)
+        ensure_alias(self.services.es, self.alias, self.services.index_layout)
         return list(send(self.services.es, actions))
 
     def _settle(self) -> ProjectionReport | None:

@@ -24,6 +24,25 @@ class IndexSpec:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class IndexLayout:
+    """Shards and replicas of a new index, from configuration; ``None`` keeps the mapping file's.
+
+    The mapping files say 1 shard and 0 replicas (one node); a cluster sets these instead of
+    editing the mapping (see ``UNICAT_ES_SHARDS`` / ``UNICAT_ES_REPLICAS``)."""
+
+    shards: int | None = None
+    replicas: int | None = None
+
+    def apply(self, settings: dict[str, Any]) -> dict[str, Any]:
+        merged = dict(settings)
+        if self.shards is not None:
+            merged["number_of_shards"] = self.shards
+        if self.replicas is not None:
+            merged["number_of_replicas"] = self.replicas
+        return merged
+
+
 def latest_spec(kind: str = "records") -> IndexSpec:
     files = sorted(MAPPINGS_DIR.glob(f"{kind}-v*.json"), key=lambda p: int(p.stem.rsplit("-v", 1)[1]))
     if not files:
@@ -40,20 +59,23 @@ def alias_targets(es: Elasticsearch, alias: str) -> list[str]:
         return []
 
 
-def create_index(es: Elasticsearch, alias: str, spec: IndexSpec | None = None) -> str:
+def create_index(
+    es: Elasticsearch, alias: str, spec: IndexSpec | None = None, layout: IndexLayout | None = None
+) -> str:
     """Create a fresh, empty versioned index for ``alias`` (not yet pointed to)."""
     spec = spec or latest_spec()
+    settings = (layout or IndexLayout()).apply(spec.body["settings"])
     name = f"{alias}-v{spec.version}-{time.strftime('%Y%m%d%H%M%S')}-{time.time_ns() % 1_000_000:06d}"
-    es.indices.create(index=name, settings=spec.body["settings"], mappings=spec.body["mappings"])
+    es.indices.create(index=name, settings=settings, mappings=spec.body["mappings"])
     return name
 
 
-def ensure_alias(es: Elasticsearch, alias: str) -> str:
-    """Return the index behind ``alias``, creating the first one if there is none."""
+def ensure_alias(es: Elasticsearch, alias: str, layout: IndexLayout | None = None) -> str:
+    """Return the index behind ``alias``, creating the first one (with ``layout``) if there is none."""
     targets = alias_targets(es, alias)
     if targets:
         return targets[0]
-    name = create_index(es, alias)
+    name = create_index(es, alias, layout=layout)
     es.indices.update_aliases(actions=[{"add": {"index": name, "alias": alias, "is_write_index": True}}])
     return name
 

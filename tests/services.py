@@ -18,6 +18,7 @@ import pymarc
 
 from demo.oai_provider import MarcRepository, ProviderServer, serve_in_thread
 from unicat.localsvc import elasticsearch as local_es
+from unicat.localsvc import escluster as local_escluster
 from unicat.localsvc import redis as local_redis
 from unicat.localsvc.process import free_port
 from unicat.settings import Settings
@@ -48,6 +49,23 @@ def private_elasticsearch() -> Iterator[str]:
         yield node.url
     finally:
         node.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def private_es_cluster(nodes: int = 3, *, secure: bool = False) -> Iterator[local_escluster.EsCluster]:
+    """Start a cluster of ``nodes`` Elasticsearch nodes on free ports with throw-away data (TLS and
+    a password when ``secure``); yields it formed (green). Nodes may be killed and restarted."""
+    base = _service_tmpdir("unicat-test-escluster-")
+    http = [free_port() for _ in range(nodes)]
+    transport = [free_port() for _ in range(nodes)]
+    cluster = local_escluster.plan(base, Settings(), nodes, http, transport, secure=secure, name="unicat-test")
+    try:
+        cluster.start(wait=False)
+        cluster.wait_for(status="green")
+        yield cluster
+    finally:
+        cluster.stop()
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -30,10 +30,22 @@ def test_compose_file_is_valid_against_the_compose_spec():
 
 def test_compose_runs_the_production_shape():
     spec = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
-    assert {"elasticsearch", "redis", "postgres", "api", "worker"} <= set(spec["services"])
-    image = spec["services"]["elasticsearch"]["image"]
+    services = spec["services"]
+    assert {"es01", "es02", "es03", "redis", "postgres", "api", "worker", "ill-worker"} <= set(services)
     from unicat.settings import Settings
 
-    assert image.endswith(":" + Settings().es_version), "the server in production matches the client's major"
-    env = spec["services"]["api"]["environment"]
-    assert env["UNICAT_DATABASE_URL"].startswith("postgresql://") and env["UNICAT_ES_URL"].startswith("http://")
+    nodes = [services[name] for name in ("es01", "es02", "es03")]
+    for node in nodes:
+        assert node["image"].endswith(":" + Settings().es_version), "production runs the client's server major"
+        env = node["environment"]
+        assert env["xpack.security.enabled"] == "true" and env["xpack.security.http.ssl.enabled"] == "true"
+        assert env["cluster.initial_master_nodes"] == "es01,es02,es03"
+    assert len({node["environment"]["node.name"] for node in nodes}) == 3
+    assert "--appendonly" in services["redis"]["command"], "queued jobs survive a Redis restart"
+    assert services["api"]["deploy"]["replicas"] >= 2 and "--workers" in services["api"]["command"]
+    assert services["ill-worker"]["command"][-2:] == ["--queue", "ill"]
+    env = services["api"]["environment"]
+    assert env["UNICAT_DATABASE_URL"].startswith("postgresql://")
+    urls = env["UNICAT_ES_URL"].split(",")
+    assert len(urls) == 3 and all(url.startswith("https://") for url in urls)
+    assert env["UNICAT_ES_CA_FILE"] and env["UNICAT_ES_USERNAME"] and env["UNICAT_ES_PASSWORD"]

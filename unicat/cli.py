@@ -82,30 +82,61 @@ def _services(settings: Settings | None = None):  # type: ignore[no-untyped-def]
 
 # ---------------------------------------------------------------- services
 @es_app.command("start")
-def es_start() -> None:
-    """Fetch (once) and start a local single-node Elasticsearch bound to 127.0.0.1."""
+def es_start(
+    nodes: int = typer.Option(1, "--nodes", min=1, max=9, help="nodes (ports from UNICAT_ES_PORT up)"),
+    secure: bool = typer.Option(False, "--secure", help="TLS and a password, as production runs it"),
+) -> None:
+    """Fetch (once) and start a local Elasticsearch bound to 127.0.0.1: one node, or a cluster."""
     from unicat.localsvc import elasticsearch as local_es
+    from unicat.localsvc import escluster
     from unicat.localsvc.process import LocalServiceError
 
+    settings = get_settings()
     try:
-        proc = local_es.start(get_settings())
+        if nodes == 1 and not secure:
+            proc = local_es.start(settings)
+            console.print(f"Elasticsearch answers at {proc.url}")
+            return
+        cluster = escluster.local_cluster(settings, nodes, secure=secure)
+        escluster.remember(cluster)
+        cluster.start()
     except LocalServiceError as exc:
         raise fail(str(exc)) from None
-    console.print(f"Elasticsearch answers at {proc.url}")
+    console.print(f"Elasticsearch cluster of {nodes} node(s) answers; point unicat at it with:")
+    for key, value in cluster.client_env().items():
+        console.print(f"export {key}={value}", markup=False, highlight=False, soft_wrap=True)
 
 
 @es_app.command("stop")
 def es_stop() -> None:
+    """Stop the local node and every node of the local cluster."""
     from unicat.localsvc import elasticsearch as local_es
+    from unicat.localsvc import escluster
 
-    console.print("stopped" if local_es.stop(get_settings()) else "not running")
+    settings = get_settings()
+    stopped = int(local_es.stop(settings))
+    cluster = escluster.running_cluster(settings)
+    if cluster is not None:
+        stopped += cluster.stop()
+    console.print(f"stopped {stopped} node(s)" if stopped else "not running")
 
 
 @es_app.command("status")
 def es_status() -> None:
+    """The local cluster's nodes (when one was started), then what UNICAT_ES_URL answers."""
     from unicat.localsvc import elasticsearch as local_es
+    from unicat.localsvc import escluster
 
-    info = local_es.status(get_settings())
+    settings = get_settings()
+    cluster = escluster.running_cluster(settings)
+    if cluster is not None:
+        for row in escluster.node_status(cluster):
+            console.print(" ".join(f"{key}={value}" for key, value in row.items()), markup=False, soft_wrap=True)
+        health = cluster.health()
+        console.print(f"cluster_status: {health.get('status') if health else None}")
+        if health is not None:
+            return
+    info = local_es.status(settings)
     for key, value in info.items():
         console.print(f"{key}: {value}")
     if not info.get("running"):

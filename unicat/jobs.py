@@ -77,6 +77,21 @@ async def schedule_harvests(ctx: dict[str, Any]) -> list[str]:
     return codes
 
 
+async def drain_outbox(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Every minute: project what the outbox still holds, so work deferred while Elasticsearch was
+    down reaches the index once it answers again, with no harvest and no operator needed."""
+    from elasticsearch import ApiError, TransportError
+
+    from catalog.pipeline import project_pending
+    from indexer.es import describe_es_error
+
+    try:
+        done, failed = await asyncio.to_thread(project_pending, ctx["services"])
+    except (TransportError, ApiError) as exc:
+        return {"deferred": describe_es_error(exc)}
+    return {"projected": done, "failed": failed}
+
+
 def _extra_functions() -> tuple[list[Any], list[Any]]:
     try:
         from ill.jobs import CRON_JOBS, FUNCTIONS
@@ -89,10 +104,13 @@ _ill_functions, _ill_cron = _extra_functions()
 
 
 class WorkerSettings:
-    """Harvests (arq's default queue): long jobs."""
+    """Harvests (arq's default queue): long jobs, and the projection backlog's drain."""
 
     functions = [harvest_member_job]
-    cron_jobs = [cron(schedule_harvests, minute=set(range(0, 60, 5)), run_at_startup=True)]
+    cron_jobs = [
+        cron(schedule_harvests, minute=set(range(0, 60, 5)), run_at_startup=True),
+        cron(drain_outbox, unique=True),
+    ]
     on_startup = startup
     on_shutdown = shutdown
     job_timeout = 6 * 3600

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     var_dir: Path = PROJECT_ROOT / "var"
     members: Path = PROJECT_ROOT / "demo" / "members.toml"
     database_url: str = ""
+    #: One node's address, or every node of a cluster comma-separated (the client spreads requests
+    #: over them and retries a request on another node when one is down).
     es_url: str = "http://127.0.0.1:9200"
     es_username: str | None = None
     es_password: str | None = None
@@ -28,6 +30,10 @@ class Settings(BaseSettings):
     es_ca_file: Path | None = None
     es_version: str = "8.19.8"
     es_port: int = 9200
+    #: Primary shards and replicas of each new records index; unset, the mapping file's (1 and 0,
+    #: right for one node). A rebuild (``unicat reindex``) applies new values to a live index.
+    es_shards: int | None = Field(default=None, ge=1, le=1024)
+    es_replicas: int | None = Field(default=None, ge=0, le=16)
     index_prefix: str = "unicat"
     #: The catalogue's public address (``https://unicat.example.edu``) for permalinks; when empty,
     #: the address the request came to.

@@ -17,6 +17,7 @@ from api.errors import ApiError
 from api.params import SearchParams
 from catalog.didyoumean import did_you_mean
 from catalog.search import SearchError, search
+from indexer.es import describe_es_error
 
 router = APIRouter(tags=["search"])
 log = logging.getLogger(__name__)
@@ -37,10 +38,14 @@ def search_records(services: ServicesDep, query: SearchParams) -> Response:
         log.warning("search refused by Elasticsearch: %s", exc)
         if exc.meta.status == 400:
             raise ApiError(400, "bad_query", "the search engine could not run this query; try plain words") from None
+        if exc.meta.status in (401, 403):  # our credentials, not the query: say what to fix
+            raise ApiError(503, "search_unavailable",
+                           f"the search index is not available: {describe_es_error(exc)}") from None
         raise ApiError(503, "search_unavailable", "the search index is not available right now") from None
     except TransportError as exc:
         log.warning("search index unreachable: %s", exc)
-        raise ApiError(503, "search_unavailable", "the search index is not available right now") from None
+        raise ApiError(503, "search_unavailable",
+                       f"the search index is not available: {describe_es_error(exc)}") from None
     # counted after the answer is sent: analytics add no latency to a search
     return Response(orjson.dumps(result), media_type="application/json",
                     background=BackgroundTask(observe, services, query, result))

@@ -197,18 +197,47 @@ def start(
         "-E", f"cluster.name=unicat-{port}",
         "-E", f"node.name=unicat-{port}",
     ]  # fmt: skip
+    proc = spawn(home, cmd[1:], state_dir, logs, java, user)
+    write_pidfile(pidfile, proc.pid)
+    console = logs / "console.log"
+    es = EsProcess(url, port, proc.pid, home, data, logs, pidfile, started=True)
+    if wait and not wait_for_http(f"{url}/_cluster/health", timeout=timeout, alive=[proc.pid]):
+        why = "exited" if proc.poll() is not None else f"did not answer within {timeout:.0f} s"
+        es.stop(timeout=10)
+        log_text = tail(logs / f"unicat-{port}.log", 20)
+        raise LocalServiceError(
+            f"Elasticsearch on {url} {why}.\n--- {console}\n{tail(console, 20)}\n--- server log\n{log_text}"
+        )
+    return es
+
+
+def spawn(
+    home: Path,
+    args: list[str],
+    state_dir: Path,
+    logs: Path,
+    java: Path,
+    user: ServiceUser | None,
+    *,
+    java_opts: str = "-Xms512m -Xmx1g",
+    conf_dir: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """Run ``bin/elasticsearch ARGS`` in its own session (so the launcher and the server JVM can be
+    signalled together) as ``user``, output appended to ``logs/console.log``. ``conf_dir`` is the
+    node's own ``ES_PATH_CONF`` (security files, certificates); by default the distribution's."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "ES_JAVA_HOME": str(java),
-        "ES_JAVA_OPTS": os.environ.get("UNICAT_ES_JAVA_OPTS", "-Xms512m -Xmx1g"),
-        "ES_TMPDIR": str(tmp),
+        "ES_JAVA_OPTS": os.environ.get("UNICAT_ES_JAVA_OPTS", java_opts),
+        "ES_TMPDIR": str(state_dir / "tmp"),
         "HOME": str(state_dir),
     }
-    console = logs / "console.log"
-    with open(console, "ab") as out:
-        proc = subprocess.Popen(  # noqa: S603 - fixed command
-            cmd,
+    if conf_dir is not None:
+        env["ES_PATH_CONF"] = str(conf_dir)
+    with open(logs / "console.log", "ab") as out:
+        return subprocess.Popen(  # noqa: S603 - fixed command
+            [str(home / "bin" / "elasticsearch"), *args],
             cwd=home,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -219,16 +248,6 @@ def start(
             group=user.gid if user else None,
             extra_groups=[] if user else None,
         )
-    write_pidfile(pidfile, proc.pid)
-    es = EsProcess(url, port, proc.pid, home, data, logs, pidfile, started=True)
-    if wait and not wait_for_http(f"{url}/_cluster/health", timeout=timeout, alive=[proc.pid]):
-        why = "exited" if proc.poll() is not None else f"did not answer within {timeout:.0f} s"
-        es.stop(timeout=10)
-        log_text = tail(logs / f"unicat-{port}.log", 20)
-        raise LocalServiceError(
-            f"Elasticsearch on {url} {why}.\n--- {console}\n{tail(console, 20)}\n--- server log\n{log_text}"
-        )
-    return es
 
 
 def stop(settings: Settings, port: int | None = None, timeout: float = 30.0) -> bool:
@@ -246,7 +265,7 @@ def stop(settings: Settings, port: int | None = None, timeout: float = 30.0) -> 
 
 def status(settings: Settings) -> dict[str, object]:
     """Whether ``settings.es_url`` answers, with version, health and index count."""
-    url = settings.es_url.rstrip("/")
+    url = settings.es_url.split(",")[0].strip().rstrip("/")
     port = urlsplit(url).port or settings.es_port
     pid = read_pidfile(pidfile_for(es_dir(settings), port))
     info: dict[str, object] = {
