@@ -308,11 +308,15 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    processes: Annotated[int, typer.Option(help="Worker processes, one job at a time each (parallel harvests)")] = 1,
+) -> None:
     """Run the background job queue (scheduled harvests, ILL timers) on Redis."""
-    from unicat.jobs import run
+    from unicat.jobs import run, run_processes
 
-    run()
+    if processes < 1:
+        raise typer.BadParameter("at least 1", param_hint="--processes")
+    run() if processes == 1 else run_processes(processes)
 
 
 # ---------------------------------------------------------------- quality

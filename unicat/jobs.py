@@ -92,14 +92,39 @@ class WorkerSettings:
     on_shutdown = shutdown
     job_timeout = 6 * 3600
     max_jobs = 4
+    #: A harvest job ends in one worker process with its result kept, so an enqueue with the same
+    #: job id while it is queued, running or just finished does not run it twice.
+    keep_result = 3600
 
 
-def run() -> None:
-    """Start the worker with the Redis of the current settings (built now, not at import)."""
+def run_processes(count: int) -> None:
+    """Run ``count`` worker processes on one queue, each running one job at a time, so harvests of
+    different members run in separate processes, not threads of one interpreter (their clustering
+    steps take turns on the store's clustering lock, see :mod:`indexer.clusterlock`). Returns when
+    every process has ended."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=run, args=(1,), name=f"unicat-worker-{n}") for n in range(count)]
+    for child in children:
+        child.start()
+    try:
+        for child in children:
+            child.join()
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+
+
+def run(max_jobs: int | None = None) -> None:
+    """Start the worker with the Redis of the current settings (built now, not at import);
+    ``max_jobs`` overrides how many jobs it runs at once."""
     import logging
 
     from arq import run_worker
     from arq.connections import RedisSettings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_worker(WorkerSettings, redis_settings=RedisSettings.from_dsn(get_settings().redis_url))  # type: ignore[arg-type]
+    extra = {"max_jobs": max_jobs} if max_jobs else {}
+    run_worker(WorkerSettings, redis_settings=RedisSettings.from_dsn(get_settings().redis_url), **extra)  # type: ignore[arg-type]
