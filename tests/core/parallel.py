@@ -36,7 +36,10 @@ def overlapping_dumps(folder: Path, members: list[str], per_member: int = 900, s
 
 def members_config(dumps: dict[str, Path], **feed: object) -> list[dict[str, object]]:
     return [
-        {"code": code, "name": {"zh": code, "en": code}, "region": "north", "role": "member", "files": {"url_or_path": str(path), **feed}}
+        {
+            "code": code, "name": {"zh": code, "en": code}, "region": "north", "role": "member",
+            "files": {"url_or_path": str(path), **feed},
+        }  # fmt: skip
         for code, path in dumps.items()
     ]
 
