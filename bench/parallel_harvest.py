@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import resource
 import shutil
 import sys
@@ -71,8 +72,6 @@ def _harvest(args: tuple[str, list[str]]) -> tuple[int, float]:
 
 def _pg_cpu(data_dir: Path) -> float:
     """CPU seconds of the PostgreSQL server so far: the postmaster, its reaped and live backends."""
-    import os
-
     tick = os.sysconf("SC_CLK_TCK")
     master = int((data_dir / "postmaster.pid").read_text().split()[0])
     total = 0.0
@@ -106,6 +105,7 @@ def _run(pg, dumps: dict[str, Path], plan: list[list[str]]) -> dict[str, float]:
     before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     before_pg = _pg_cpu(pg.data_dir)
     started = time.perf_counter()
+    load = os.getloadavg()[0]
     with multiprocessing.get_context("spawn").Pool(len(plan)) as pool:
         results = pool.map(_harvest, [(url, codes) for codes in plan])
     wall = time.perf_counter() - started
@@ -114,7 +114,7 @@ def _run(pg, dumps: dict[str, Path], plan: list[list[str]]) -> dict[str, float]:
     harvest_cpu = (after.ru_utime - before_children.ru_utime) + (after.ru_stime - before_children.ru_stime)
     return {
         "wall": wall, "records": records, "harvest_cpu": harvest_cpu, "pg_cpu": _pg_cpu(pg.data_dir) - before_pg,
-        "serial": sum(s for _, s in results), "clusters": clusters(url),
+        "serial": sum(s for _, s in results), "clusters": clusters(url), "load": (load + os.getloadavg()[0]) / 2,
     }  # fmt: skip
 
 
@@ -148,9 +148,12 @@ def _report(per_member: int, one: dict, two: dict) -> list[str]:
         n = run["records"]
         rows.append(
             f"| {name} | {n:,} | {run['wall']:.1f} | {n / run['wall']:.0f} | {run['harvest_cpu'] / n * 1e6:.0f} "
-            f"| {run['pg_cpu'] / n * 1e6:.0f} | {run['serial'] / n * 1e6:.0f} | {run['serial'] / run['wall']:.2f} |"
+            f"| {run['pg_cpu'] / n * 1e6:.0f} | {run['serial'] / n * 1e6:.0f} | {run['serial'] / run['wall']:.2f} "
+            f"| {run['load']:.1f} |"
         )
     speedup = one["wall"] / two["wall"]
+    serial = one["serial"] / one["wall"]
+    amdahl = 1 / (serial + (1 - serial) / 2)
     return [
         HEADING,
         "",
@@ -160,13 +163,15 @@ def _report(per_member: int, one: dict, two: dict) -> list[str]:
         "Elasticsearch left out (projection deferred).",
         "",
         "| run | records | wall s | records/s | harvest CPU µs/record | PostgreSQL CPU µs/record "
-        "| clustering lock held µs/record (serial part) | lock held / wall |",
-        "|---|---|---|---|---|---|---|---|",
+        "| clustering lock held µs/record (serial part) | lock held / wall | load average |",
+        "|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"Two processes: {speedup:.2f}× one process, against a ceiling of 2× on 2 cores "
         f"({speedup / 2:.2f} of the ceiling); same clusters in both runs: "
-        f"{'yes' if one['clusters'] == two['clusters'] else 'NO'} ({len(one['clusters']):,} union records).",
+        f"{'yes' if one['clusters'] == two['clusters'] else 'NO'} ({len(one['clusters']):,} union records). "
+        f"With a serial share of {serial:.2f} (the clustering lock, one process), two processes on two idle "
+        f"cores could reach at most {amdahl:.2f}× (Amdahl); the load average column says how idle they were.",
         "",
     ]
 

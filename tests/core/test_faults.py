@@ -144,9 +144,8 @@ def _restart(server: local_pg.PostgresProcess) -> None:
     port = server.url.rsplit(":", 1)[1].split("/")[0]
     local_pg._run(server.user, [pg_ctl, "-D", str(server.data_dir), "-m", "immediate", "-w", "stop"])
     options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={base} -c fsync=off"
-    local_pg._run(
-        server.user, [pg_ctl, "-D", str(server.data_dir), "-o", options, "-l", str(base / "postgres.log"), "-w", "start"]
-    )
+    log = str(base / "postgres.log")
+    local_pg._run(server.user, [pg_ctl, "-D", str(server.data_dir), "-o", options, "-l", log, "-w", "start"])
 
 
 def test_postgresql_restarted_mid_harvest_leaves_nothing_half_written(
