@@ -26,7 +26,7 @@ from catalog.members import member_feeds
 from catalog.projector import Projector
 from catalog.withdrawals import close_sweep, held_by_run, mark_seen, member_limit
 from harvesters.base import HarvestedRecord, Harvester, HarvestError, Page
-from indexer.clusterlock import held_since, is_retryable
+from indexer.clusterlock import connection_lost, held_since, is_retryable
 from indexer.clusterstore import Fresh, KeyedRecord, recluster, write_keys
 from indexer.index import ensure_alias, refresh
 from indexer.project import DocCache, drain_queue, queue
@@ -277,9 +277,14 @@ def _submit_crosswalk(services: Services, member_code: str, feed: str, page: Pag
     """Send the records of ``page`` the store will most likely want mapped to the worker processes."""
     if page is None:
         return None
-    with services.db() as session:
-        member = _member(session, member_code)
-        items = likely_to_map(session, member_code, (member.config.get(feed) or {}).get("syntax"), page.records)
+    try:
+        with services.db() as session:
+            member = _member(session, member_code)
+            items = likely_to_map(session, member_code, (member.config.get(feed) or {}).get("syntax"), page.records)
+    except DBAPIError as exc:
+        if connection_lost(exc):
+            return None  # the database is away: the page is crosswalked when it is stored
+        raise
     return shared_pool(services).submit(items)
 
 
@@ -289,18 +294,27 @@ def _commit_page(
     """Store a page and its checkpoint in one transaction; return the stored documents by record id,
     the union ids queued for projection and the seconds the clustering lock was held (the serial
     part, see :mod:`indexer.clusterlock`). ``ahead`` holds the page's crosswalk, started earlier
-    (see :mod:`catalog.lookahead`). A transaction that lost a deadlock is run again as a whole."""
+    (see :mod:`catalog.lookahead`).
+
+    A transaction that lost a deadlock is run again as a whole; so is one whose connection was cut
+    (the database restarted or failed over): the page is still in hand, and if its commit did
+    reach the store before the cut, storing it again finds every record unchanged."""
     for attempt in range(_PAGE_ATTEMPTS):
         try:
             return _commit_page_once(services, member_code, feed, run_id, page, ahead)
         except DBAPIError as exc:
-            if not is_retryable(exc) or attempt == _PAGE_ATTEMPTS - 1:
+            if attempt == _PAGE_ATTEMPTS - 1:
                 raise
-            time.sleep(0.05 * 2**attempt)
+            if connection_lost(exc):
+                time.sleep(min(8.0, 0.5 * 2**attempt))  # a restart takes seconds
+            elif is_retryable(exc):
+                time.sleep(0.05 * 2**attempt)
+            else:
+                raise
     raise AssertionError("unreachable")
 
 
-_PAGE_ATTEMPTS = 4
+_PAGE_ATTEMPTS = 6
 
 
 def _commit_page_once(
@@ -460,10 +474,14 @@ def _projected(report: HarvestReport, projector: Projector) -> None:
 
 
 def _refresh_counts(services: Services, report: HarvestReport) -> None:
-    with services.db() as session:
-        run = session.get(HarvestRun, report.run_id)
-        if run is not None:
-            _copy_counts(run, report)
+    try:
+        with services.db() as session:
+            run = session.get(HarvestRun, report.run_id)
+            if run is not None:
+                _copy_counts(run, report)
+    except DBAPIError as exc:
+        if not connection_lost(exc):
+            raise  # else: progress shows the last counts until the database is back
 
 
 def _copy_counts(run: HarvestRun, report: HarvestReport) -> None:

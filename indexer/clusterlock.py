@@ -27,13 +27,15 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 #: The advisory lock id for clustering (any fixed 64-bit number; "unicatcl" in ASCII).
 CLUSTER_LOCK_ID = 0x756E69636174636C
 #: SQLSTATEs after which the whole transaction may simply be run again.
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+#: The server going away or coming back: admin_shutdown, crash_shutdown, cannot_connect_now.
+RESTART_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
 
 
 def lock_clustering(session: Session) -> None:
@@ -50,6 +52,15 @@ def held_since(session: Session) -> float | None:
     """When this transaction was granted the clustering lock (``time.perf_counter()``), if it was.
     Forgotten on reading, so the next transaction of the same session starts afresh."""
     return session.info.pop("clustering_since", None)
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """PostgreSQL's connection was cut or cannot be made (the server restarting, failing over):
+    nothing of the transaction was kept, unless its commit reached the server before the cut."""
+    if not isinstance(exc, OperationalError) or not type(exc.orig).__module__.startswith("psycopg"):
+        return False
+    state = getattr(exc.orig, "sqlstate", None)
+    return exc.connection_invalidated or state is None or state in RESTART_SQLSTATES
 
 
 def is_retryable(exc: BaseException) -> bool:
