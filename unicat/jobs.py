@@ -7,6 +7,7 @@ call into a service function.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -103,11 +104,20 @@ def run_processes(count: int) -> None:
     steps take turns on the store's clustering lock, see :mod:`indexer.clusterlock`). Returns when
     every process has ended."""
     import multiprocessing
+    import signal
 
     context = multiprocessing.get_context("spawn")
     children = [context.Process(target=run, args=(1,), name=f"unicat-worker-{n}") for n in range(count)]
     for child in children:
         child.start()
+
+    def stop(signum: int, _frame: object) -> None:  # each worker shuts down as arq does on a signal
+        for child in children:
+            if child.is_alive() and child.pid:
+                os.kill(child.pid, signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         for child in children:
             child.join()
