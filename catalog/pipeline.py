@@ -8,12 +8,14 @@ process dies between the commit and the bulk request.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from catalog.collector import fewer_collections
@@ -24,14 +26,15 @@ from catalog.members import member_feeds
 from catalog.projector import Projector
 from catalog.withdrawals import close_sweep, held_by_run, mark_seen, member_limit
 from harvesters.base import HarvestedRecord, Harvester, HarvestError, Page
+from indexer.clusterlock import connection_lost, held_since, is_retryable
 from indexer.clusterstore import Fresh, KeyedRecord, recluster, write_keys
 from indexer.index import ensure_alias, refresh
 from indexer.project import DocCache, drain_queue, queue
-from mappings.fingerprint import crosswalk_fingerprint
+from mappings.fingerprint import crosswalk_fingerprint, matcher_fingerprint
 from mappings.matchkeys import MatchKeys
 from store.db import transaction
 from store.models import Checkpoint, HarvestRun, Member, Reject, SourceRecord, utcnow
-from store.state import CROSSWALK_STATE, claim_empty_state
+from store.state import CROSSWALK_STATE, MATCHER_STATE, claim_empty_state
 
 
 class UnknownMemberError(LookupError):
@@ -56,6 +59,8 @@ class HarvestReport:
     held: list[dict[str, Any]] = field(default_factory=list)
     indexed: int = 0
     index_failed: int = 0
+    #: Seconds this run held the clustering lock (the part of a harvest other processes wait for).
+    serial_seconds: float = 0.0
     error: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -272,18 +277,50 @@ def _submit_crosswalk(services: Services, member_code: str, feed: str, page: Pag
     """Send the records of ``page`` the store will most likely want mapped to the worker processes."""
     if page is None:
         return None
-    with services.db() as session:
-        member = _member(session, member_code)
-        items = likely_to_map(session, member_code, (member.config.get(feed) or {}).get("syntax"), page.records)
+    try:
+        with services.db() as session:
+            member = _member(session, member_code)
+            items = likely_to_map(session, member_code, (member.config.get(feed) or {}).get("syntax"), page.records)
+    except DBAPIError as exc:
+        if connection_lost(exc):
+            return None  # the database is away: the page is crosswalked when it is stored
+        raise
     return shared_pool(services).submit(items)
 
 
 def _commit_page(
     services: Services, member_code: str, feed: str, run_id: int, page: Page, ahead: CrosswalkJob | None = None
-) -> tuple[DocCache, set[str]]:
-    """Store a page and its checkpoint in one transaction; return the stored documents by record id
-    and the union ids queued for projection. ``ahead`` holds the page's crosswalk, started earlier
-    (see :mod:`catalog.lookahead`)."""
+) -> tuple[DocCache, set[str], float]:
+    """Store a page and its checkpoint in one transaction; return the stored documents by record id,
+    the union ids queued for projection and the seconds the clustering lock was held (the serial
+    part, see :mod:`indexer.clusterlock`). ``ahead`` holds the page's crosswalk, started earlier
+    (see :mod:`catalog.lookahead`).
+
+    A transaction that lost a deadlock is run again as a whole; so is one whose connection was cut
+    (the database restarted or failed over): the page is still in hand, and if its commit did
+    reach the store before the cut, storing it again finds every record unchanged."""
+    for attempt in range(_PAGE_ATTEMPTS):
+        try:
+            return _commit_page_once(services, member_code, feed, run_id, page, ahead)
+        except DBAPIError as exc:
+            if attempt == _PAGE_ATTEMPTS - 1:
+                raise
+            if connection_lost(exc):
+                time.sleep(min(8.0, 0.5 * 2**attempt))  # a restart takes seconds
+            elif is_retryable(exc):
+                time.sleep(0.05 * 2**attempt)
+            else:
+                raise
+    raise AssertionError("unreachable")
+
+
+_PAGE_ATTEMPTS = 6
+
+
+def _commit_page_once(
+    services: Services, member_code: str, feed: str, run_id: int, page: Page, ahead: CrosswalkJob | None
+) -> tuple[DocCache, set[str], float]:
+    held = None
     with transaction(services.db) as session:
         member = session.get(Member, member_code)
         run = session.get(HarvestRun, run_id)
@@ -308,7 +345,8 @@ def _commit_page(
             session.add(Checkpoint(member_code=member_code, feed=feed, state=page.checkpoint))
         else:
             state.state = page.checkpoint
-    return documents, touched
+        held = held_since(session)
+    return documents, touched, (time.perf_counter() - held) if held is not None else 0.0
 
 
 def project_pending(services: Services, cache: DocCache | None = None) -> tuple[int, int]:
@@ -340,6 +378,10 @@ def _start_run(services: Services, member_code: str, feed: str) -> int:
         _member(session, member_code)
         run = HarvestRun(member_code=member_code, feed=feed)
         session.add(run)
+        # Claimed here, in a short transaction of its own: a page transaction claiming it would
+        # wait on another process's uncommitted claim while holding what that process waits for.
+        claim_empty_state(session, CROSSWALK_STATE, crosswalk_fingerprint())
+        claim_empty_state(session, MATCHER_STATE, matcher_fingerprint())
         session.flush()
         return run.id
 
@@ -415,7 +457,8 @@ def _harvest_pages(
         # This page's crosswalk was started with the previous one; start the next one's now.
         current = ahead or _submit_crosswalk(services, member_code, feed, page)
         ahead = _submit_crosswalk(services, member_code, feed, upcoming)
-        stored, touched = _commit_page(services, member_code, feed, run_id, page, current)
+        stored, touched, serial = _commit_page(services, member_code, feed, run_id, page, current)
+        report.serial_seconds += serial
         projector.page_stored(touched, stored)
         _projected(report, projector)
         report.pages = number
@@ -439,10 +482,14 @@ def _projected(report: HarvestReport, projector: Projector) -> None:
 
 
 def _refresh_counts(services: Services, report: HarvestReport) -> None:
-    with services.db() as session:
-        run = session.get(HarvestRun, report.run_id)
-        if run is not None:
-            _copy_counts(run, report)
+    try:
+        with services.db() as session:
+            run = session.get(HarvestRun, report.run_id)
+            if run is not None:
+                _copy_counts(run, report)
+    except DBAPIError as exc:
+        if not connection_lost(exc):
+            raise  # else: progress shows the last counts until the database is back
 
 
 def _copy_counts(run: HarvestRun, report: HarvestReport) -> None:

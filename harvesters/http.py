@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import httpx
 import requests
+import urllib3
 
 from harvesters.base import HarvestError
 
@@ -87,6 +88,28 @@ def as_transient(exc: BaseException) -> TransientError | None:
         if status in RETRY_STATUSES:
             return TransientError(f"HTTP {status}", parse_retry_after(retry_after))
     return None
+
+
+def read_within(response: requests.Response, timeout: float) -> bytes:
+    """The whole body of a streamed ``requests`` response, or :class:`TransientError` when it takes
+    longer than ``timeout`` seconds in all. A socket timeout alone bounds only the wait for each
+    next byte: a server sending one byte a second would hold a harvest for hours."""
+    deadline = time.monotonic() + timeout
+    chunks: list[bytes] = []
+    try:
+        while True:
+            try:
+                chunk = response.raw.read1(1 << 16, decode_content=True)
+            except urllib3.exceptions.HTTPError as exc:
+                raise TransientError(f"connection failed while reading ({type(exc).__name__}: {exc})") from exc
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                got = sum(map(len, chunks))
+                raise TransientError(f"response not complete within {timeout:g} s ({got:,} bytes received)")
+    finally:
+        response.close()
 
 
 def with_retries(

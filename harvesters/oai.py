@@ -49,7 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sickle import Sickle
 
 from harvesters.base import HarvestedRecord, HarvestError, Page, Syntax, full_due, new_sweep
-from harvesters.http import RetryPolicy, TransientError, with_retries
+from harvesters.http import RetryPolicy, TransientError, read_within, with_retries
 from harvesters.xmlsafe import XmlError, parse_xml, recover_xml, serialise
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -78,6 +78,7 @@ class OaiFeed(BaseModel):
     #: What the payload is; defaults to marc21 for marc21/marcxml, dc for oai_dc, else unknown.
     syntax: Syntax | None = None
     from_: str | None = Field(default=None, alias="from", description="initial lower bound for the first run")
+    #: Seconds one response may take in all, first byte to last (default ``UNICAT_HARVEST_TIMEOUT``).
     timeout: float | None = Field(default=None, gt=0)
     retries: int | None = Field(default=None, ge=0)
     #: Harvest in full (no ``from``) when the last full run is this many days old, so that
@@ -162,7 +163,8 @@ class OaiHarvester:
             max_retry_after=max_retry_after,
         )
         self.sleep = sleep
-        self._sickle = Sickle(feed.url, max_retries=0, timeout=self.policy.timeout)
+        # Streamed, so that the feed's timeout bounds a whole response (see read_within).
+        self._sickle = Sickle(feed.url, max_retries=0, timeout=self.policy.timeout, stream=True)
         self._notes: list[str] = []
 
     # ------------------------------------------------------------------ the run
@@ -255,7 +257,7 @@ class OaiHarvester:
         """One OAI response (retried): its bytes, its tree and whether it was well-formed."""
 
         def attempt() -> tuple[bytes, etree._Element, bool]:
-            data: bytes = self._sickle.harvest(**params).http_response.content
+            data = read_within(self._sickle.harvest(**params).http_response, self.policy.timeout)
             try:
                 root, clean = parse_xml(data), True
             except XmlError:

@@ -5,7 +5,8 @@ the member's ``holdings.timeout``); the answer always has one entry per member i
 states — ``ok`` (items), ``unknown`` (timed out / unreachable) or ``error`` (answered garbage, a
 diagnostic, a bad configuration). Good answers are cached in Redis for ``availability_cache_ttl``
 seconds; a member failing ``BREAKER_THRESHOLD`` times in a row is not asked again for
-``BREAKER_COOLDOWN`` seconds (circuit breaker, per process). Only the member's own failures count
+``BREAKER_COOLDOWN`` seconds (circuit breaker, shared by every API process through Redis, see
+:mod:`holdings.breaker`). Only the member's own failures count
 towards it — timeouts, refused or reset connections, answers that are not the protocol — never a
 record that has no id to look up at that member (:class:`NotLookedUp`). However many hits of a
 page a member holds, it is never sent more than its ``max_connections`` requests at once (one
@@ -27,7 +28,6 @@ import time
 import weakref
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from catalog.context import Services
+from holdings import breaker as breaker_mod
 from holdings.config import HarvestedHoldings, HoldingsConfig
 from holdings.connectors import ConnectorError, LookupContext, NotLookedUp, Unreachable, connector_for
 from holdings.vocabulary import StatusReader, chain_for
@@ -43,19 +44,12 @@ from store.models import Member
 
 log = logging.getLogger(__name__)
 
-BREAKER_THRESHOLD = 3
-BREAKER_COOLDOWN = 30.0
+BREAKER_THRESHOLD = breaker_mod.THRESHOLD
+BREAKER_COOLDOWN = breaker_mod.COOLDOWN
 #: YAZ look-ups in flight at once (hung members hold a thread until YAZ's own timeout fires).
 EXECUTOR_THREADS = 64
 _REDIS_RETRY_AFTER = 30.0
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(HoldingsConfig)
-
-
-@dataclass
-class _Breaker:
-    failures: int = 0
-    open_until: float = 0.0
-    last_reason: str = ""
 
 
 def _harvested_detail(holding: dict[str, Any]) -> str:
@@ -87,7 +81,7 @@ def _slots(services: Services, member: str, limit: int) -> asyncio.Semaphore:
     return mine[key]  # type: ignore[no-any-return]
 
 
-def _breakers(services: Services) -> dict[str, _Breaker]:
+def _breakers(services: Services) -> dict[str, breaker_mod.LocalBreaker]:
     found = services.extras.setdefault("holdings_breakers", {})
     assert isinstance(found, dict)
     return found
@@ -176,10 +170,12 @@ async def _one_member(services: Services, holding: dict[str, Any], raw_config: d
     entry["source"] = config.type
     if config.type == "harvested":
         entry["as_of"] = holding.get("as_of")
-    breaker = _breakers(services).setdefault(member, _Breaker())
-    if breaker.open_until > time.monotonic():
-        entry.update(state="unknown", detail=f"not asked: failed {breaker.failures} times in a row "
-                                             f"({breaker.last_reason})")
+    breaker = _breakers(services).setdefault(member, breaker_mod.LocalBreaker())
+    prefix = services.settings.index_prefix
+    reason = await breaker_mod.open_reason(prefix, member, breaker, lambda: _redis(services),
+                                           lambda exc: _redis_failed(services, exc))
+    if reason is not None:
+        entry.update(state="unknown", detail=f"not asked: {reason}")
         return entry
     key = _cache_key(services, holding, config)
     cached = await _cache_get(services, key, started + (config.timeout or default_timeout))
@@ -192,7 +188,9 @@ async def _one_member(services: Services, holding: dict[str, Any], raw_config: d
     if reader.unknown:
         entry["unknown_words"] = sorted(reader.unknown)
         await _count_unknown(services, member, reader.unknown)
-    _record_outcome(breaker, entry)
+    if not entry.pop("not_asked", False):  # no id to look up is the record's fault, not the member's
+        await breaker_mod.record(prefix, member, breaker, entry["state"] == "ok", str(entry["detail"]),
+                                 lambda: _redis(services), lambda exc: _redis_failed(services, exc))
     if entry["state"] == "ok":
         await _cache_set(services, key, {k: entry[k] for k in ("state", "detail", "checked_at", "items")})
     return entry
@@ -223,18 +221,6 @@ async def _ask(services: Services, config: Any, holding: dict[str, Any], entry: 
         entry.update(state="ok", items=[i.to_dict() for i in items],
                      detail=_harvested_detail(holding) if config.type == "harvested" else None)
     return reader
-
-
-def _record_outcome(breaker: _Breaker, entry: dict[str, Any]) -> None:
-    if entry.pop("not_asked", False):
-        return  # the record's fault (no id to look up), not the member's
-    if entry["state"] == "ok":
-        breaker.failures, breaker.open_until = 0, 0.0
-        return
-    breaker.failures += 1
-    breaker.last_reason = str(entry["detail"])
-    if breaker.failures >= BREAKER_THRESHOLD:
-        breaker.open_until = time.monotonic() + BREAKER_COOLDOWN
 
 
 async def _cache_get(services: Services, key: str, deadline: float) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from indexer.clusterlock import lock_clustering
 from indexer.partition import Group, Item, partition
 from mappings.document import BibDocument
 from mappings.fingerprint import matcher_fingerprint
@@ -389,9 +390,13 @@ def recluster(
 ) -> ClusterChange:
     """Re-partition everything linked to the ``seeds`` record ids (new, changed or deleted);
     ``known`` holds keys already computed for some of them (as :func:`write_keys` returns),
-    ``fresh`` the records inserted in this transaction (see :func:`component`)."""
+    ``fresh`` the records inserted in this transaction (see :func:`component`).
+
+    Takes the clustering lock of :mod:`indexer.clusterlock` for the rest of the transaction, so
+    that processes clustering at once give the clusters of one run after the other."""
     if not seeds:
         return ClusterChange()
+    lock_clustering(session)  # held to the commit: see indexer.clusterlock
     claim_empty_state(session, MATCHER_STATE, matcher_fingerprint())
     merges = override_pairs(session, "merge")
     ids, old_clusters, skip = component(session, seeds, key_limit, merges, fresh)
@@ -403,6 +408,7 @@ def recluster_all(session: Session, *, max_size: int = 500, key_limit: int = DEF
 
     When the store was clustered by another matcher, the match keys are rewritten first: the
     incremental path finds its candidates through them."""
+    lock_clustering(session)
     ids = set(session.scalars(select(SourceRecord.id)))
     if read_state(session, MATCHER_STATE) != matcher_fingerprint():
         for batch in _chunks(ids):

@@ -33,6 +33,18 @@ def write_state(session: Session, name: str, value: str) -> None:
 
 def claim_empty_state(session: Session, name: str, value: str) -> None:
     """Record ``value`` if nothing is recorded yet: the first derivation into an empty store. A
-    store that already holds another value stays marked until everything is derived again."""
-    if session.get(StoreState, name) is None:
+    store that already holds another value stays marked until everything is derived again.
+
+    Written as an insert that yields to a row another process wrote meanwhile, so two harvests
+    starting on an empty store do not fail on the primary key."""
+    if session.get(StoreState, name) is not None:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the two supported stores are above
         session.add(StoreState(name=name, value=value))
+        return
+    session.execute(insert(StoreState).values(name=name, value=value).on_conflict_do_nothing())

@@ -394,13 +394,19 @@ def serve(
 def worker(
     queue: Annotated[str, typer.Option(help="harvest (scheduled harvests) or ill (ILL timers, e-mail, "
                                             "ISO 18626 outbox); run one process per queue")] = "harvest",
+    processes: Annotated[int, typer.Option(help="Worker processes, one job at a time each (parallel harvests)")] = 1,
 ) -> None:
-    """Run one background job queue on Redis."""
-    from unicat.jobs import QUEUES, run
+    """Run one background job queue on Redis (``--processes N``: N processes of it)."""
+    from unicat.jobs import QUEUES, run, run_processes
 
     if queue not in QUEUES:
         raise typer.BadParameter(f"queue must be one of {', '.join(QUEUES)}", param_hint="--queue")
-    run(queue)
+    if processes < 1:
+        raise typer.BadParameter("at least 1", param_hint="--processes")
+    if processes == 1:
+        run(queue)
+    else:
+        run_processes(processes, queue)
 
 
 # ---------------------------------------------------------------- relevance

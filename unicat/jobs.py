@@ -7,6 +7,7 @@ call into a service function.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -115,6 +116,9 @@ class WorkerSettings:
     on_shutdown = shutdown
     job_timeout = 6 * 3600
     max_jobs = 4
+    #: A harvest job ends in one worker process with its result kept, so an enqueue with the same
+    #: job id while it is queued, running or just finished does not run it twice.
+    keep_result = 3600
 
 
 class IllWorkerSettings:
@@ -133,8 +137,38 @@ class IllWorkerSettings:
 QUEUES = ("harvest", "ill")
 
 
-def run(queue: str = "harvest") -> None:
-    """Start the worker of one queue with the Redis of the current settings (built now, not at import)."""
+def run_processes(count: int, queue: str = "harvest") -> None:
+    """Run ``count`` worker processes on one queue, each running one job at a time, so harvests of
+    different members run in separate processes, not threads of one interpreter (their clustering
+    steps take turns on the store's clustering lock, see :mod:`indexer.clusterlock`). Returns when
+    every process has ended."""
+    import multiprocessing
+    import signal
+
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=run, args=(queue, 1), name=f"unicat-worker-{n}") for n in range(count)]
+    for child in children:
+        child.start()
+
+    def stop(signum: int, _frame: object) -> None:  # each worker shuts down as arq does on a signal
+        for child in children:
+            if child.is_alive() and child.pid:
+                os.kill(child.pid, signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        for child in children:
+            child.join()
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+
+
+def run(queue: str = "harvest", max_jobs: int | None = None) -> None:
+    """Start the worker of one queue with the Redis of the current settings (built now, not at
+    import); ``max_jobs`` overrides how many jobs it runs at once."""
     import logging
 
     from arq import run_worker
@@ -143,7 +177,8 @@ def run(queue: str = "harvest") -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     redis = RedisSettings.from_dsn(settings.redis_url)
+    extra = {"max_jobs": max_jobs} if max_jobs else {}
     if queue == "ill":
-        run_worker(IllWorkerSettings, redis_settings=redis, queue_name=settings.ill_queue_name)  # type: ignore[arg-type]
+        run_worker(IllWorkerSettings, redis_settings=redis, queue_name=settings.ill_queue_name, **extra)  # type: ignore[arg-type]
     else:
-        run_worker(WorkerSettings, redis_settings=redis)  # type: ignore[arg-type]
+        run_worker(WorkerSettings, redis_settings=redis, **extra)  # type: ignore[arg-type]

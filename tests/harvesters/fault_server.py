@@ -49,7 +49,15 @@ class Reset:
     """Close the connection with a TCP reset before answering."""
 
 
-Action = Reply | Hang | Reset
+@dataclass
+class Trickle:
+    """Answer with ``body`` (a real response), one byte every ``interval`` seconds."""
+
+    body: bytes
+    interval: float = 1.0
+
+
+Action = Reply | Hang | Reset | Trickle
 App = Callable[[Request], Action]
 
 
@@ -73,6 +81,9 @@ class FaultServer:
                     server._stopping.wait(30)
                     self.close_connection = True
                     return
+                if isinstance(action, Trickle):
+                    self._trickle(action)
+                    return
                 if isinstance(action, Reset):
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self.close_connection = True
@@ -84,6 +95,22 @@ class FaultServer:
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(action.body)
+
+            def _trickle(self, action: Trickle) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml; charset=utf-8")
+                self.send_header("Content-Length", str(len(action.body)))
+                self.end_headers()
+                self.wfile.flush()
+                for byte in action.body:
+                    if server._stopping.wait(action.interval):
+                        break
+                    try:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    except OSError:  # the client gave up
+                        break
+                self.close_connection = True
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 return

@@ -9,7 +9,19 @@ import pytest
 
 from harvesters.base import HarvestError
 from harvesters.oai import OaiFeed, OaiHarvester
-from tests.harvesters.fault_server import Action, App, Hang, Reply, Request, Reset, Sleeps, identify, run, serving
+from tests.harvesters.fault_server import (
+    Action,
+    App,
+    Hang,
+    Reply,
+    Request,
+    Reset,
+    Sleeps,
+    Trickle,
+    identify,
+    run,
+    serving,
+)
 
 SECONDS = "YYYY-MM-DDThh:mm:ssZ"
 
@@ -64,6 +76,16 @@ def test_hanging_server_times_out_retries_then_fails_in_bounded_time(sleeps: Sle
         assert len(server.requests) == 3
     assert 0.8 < elapsed < 3
     assert sleeps == [1.0, 2.0]
+
+
+def test_a_response_sent_one_byte_a_second_times_out_as_a_whole(oai_data, sleeps: Sleeps) -> None:
+    """Each byte comes well within the socket timeout; the feed's timeout still bounds the response."""
+    _seen, app = flaky(Trickle((oai_data / "ListRecords2.xml").read_bytes(), 0.2), 99, oai_data / "ListRecords2.xml")
+    with serving(app) as server:
+        started = time.monotonic()
+        with pytest.raises(HarvestError, match=r"after 1 attempts.*not complete within 1 s"):
+            run(OaiHarvester(OaiFeed(url=server.url + "/oai", timeout=1, retries=0), sleep=sleeps), None)
+    assert time.monotonic() - started < 3
 
 
 def test_garbage_after_retries_is_a_harvest_error(sleeps: Sleeps) -> None:

@@ -138,3 +138,23 @@ def test_available_somewhere_for_a_page_of_hits(services: Services, ils: tuple[s
                {"id": "c", "holdings": [holding("koha", {"type": "ils-di", "url": "http://127.0.0.1:1/x"}, ["u1"])]},
                {"id": "d", "holdings": []}]
     assert asyncio.run(available_somewhere(services, records)) == {"a": True, "b": False, "c": None, "d": None}
+
+
+def test_every_api_process_stops_asking_a_failing_member_together(settings) -> None:
+    """Two sets of services (what two API processes each hold) on one Redis: the failures the
+    first counts open the breaker for the second, which never calls the member."""
+    from catalog.context import build_services
+
+    first_config = settings(es=False, availability_timeout=1.0)
+    first = build_services(first_config)
+    second = build_services(first_config.model_copy())
+    try:
+        with fault_server("garbage") as port:
+            record = {"holdings": [holding("flaky", {"type": "ils-di", "url": f"http://127.0.0.1:{port}/x"}, ["1"])]}
+            seen = [asyncio.run(availability_for_record(first, record))[0]["state"] for _ in range(3)]
+            (other,) = asyncio.run(availability_for_record(second, record))
+    finally:
+        for svc in (first, second):
+            svc.close()
+    assert seen == ["error", "error", "error"]
+    assert other["state"] == "unknown" and other["detail"].startswith("not asked: failed 3 times in a row")
