@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     #: Send the session cookie only over HTTPS (turn off for local plain-HTTP development and tests).
     session_cookie_secure: bool = True
     session_max_age: int = 12 * 3600
+    # Sign-in (accounts/): failure limits (``limits`` notation), where the counters live, the shortest
+    # time a failed sign-in takes (so timing does not tell whether an account exists), and the public
+    # URL the identity providers send readers back to (SAML ACS, OIDC redirect, SP metadata).
+    signin_failures_per_account: str = "5/15 minutes"
+    signin_failures_per_client: str = "50/15 minutes"
+    signin_rate_storage: str = "memory://"
+    signin_failure_floor: float = 0.5
+    public_url: str = "http://127.0.0.1:8000"
 
     @field_validator("index_prefix")
     @classmethod
