@@ -3,6 +3,7 @@ LDAPS or StartTLS checked against a CA file, connect and receive timeouts."""
 
 from __future__ import annotations
 
+import math
 import ssl
 from typing import Any
 
@@ -40,7 +41,7 @@ class LdapAuthenticator:
 
     def _connect(self, server: Server, user: str | None, password: str | None) -> Connection | None:
         """An open connection bound as ``user`` (anonymous when None), or None when the bind is refused."""
-        conn = Connection(server, user=user, password=password, receive_timeout=self.config.timeout,
+        conn = Connection(server, user=user, password=password, receive_timeout=max(1, math.ceil(self.config.timeout)),
                           raise_exceptions=False, auto_bind="NONE")
         conn.open()
         if self.config.start_tls and not conn.start_tls():

@@ -104,7 +104,7 @@ def provision(session: Session, member_code: str, identity: Identity) -> Account
     account = find_account(session, member_code, identity.username)
     if account is None:
         account = Account(member_code=member_code, username=identity.username, display_name=identity.display_name,
-                          email=identity.email, kind="patron", desks=[], password_hash=None)
+                          email=identity.email, kind="patron", desks=[], password_hash=None, active=True)
         session.add(account)
         log.info("account created at first sign-in: member=%s user=%r source=%s", member_code,
                  identity.username, identity.source)

@@ -19,6 +19,8 @@ from sqlalchemy.orm import selectinload
 from api.deps import ServicesDep
 from api.params import RowId, VersionForm
 from catalog.context import Services
+from accounts.identity import SignInError
+from accounts.service import sign_in_with_password
 from ill import auth, delivery, intake, stats
 from ill.access import Actor, require_staff, roles_for, visible
 from ill.errors import Forbidden, IllError, Invalid
@@ -28,6 +30,7 @@ from ill.policies import get_policy
 from ill.service import Details, get_visible, transition
 from ill.states import REASONS_UNFILLED, STATES, allowed
 from store.models import Member
+from web import signin
 from web.templating import render
 
 router = APIRouter(prefix="/ill", include_in_schema=False)
@@ -74,11 +77,10 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login")
-def login_form(request: Request, services: ServicesDep, next: str | None = None) -> Response:
+def login_form(request: Request, services: ServicesDep, next: str | None = None, q: str | None = None,
+               member: str | None = None) -> Response:
     page = Page(request, services)
-    with services.db() as session:
-        members = session.scalars(select(Member).order_by(Member.region, Member.code)).all()
-    return page.render("login.html", {"members": members, "next": _safe_next(next)})
+    return page.render("login.html", signin.login_context(services, _safe_next(next), q, member))
 
 
 @router.post("/login")
@@ -86,12 +88,12 @@ def login(request: Request, services: ServicesDep, member: Text, username: Text,
           csrf_token: OptText = None, next: OptText = None) -> Response:
     page = Page(request, services)
     page.csrf(csrf_token)
-    account = auth.sign_in(services, member, username.strip(), password)
-    if account is None:
-        with services.db() as session:
-            members = session.scalars(select(Member).order_by(Member.region, Member.code)).all()
-        return page.render("login.html", {"members": members, "next": _safe_next(next),
-                                          "error": "Wrong library, username or password."}, 401)
+    client = request.client.host if request.client else "-"
+    try:
+        account = sign_in_with_password(services, member, username, password, client)
+    except SignInError as exc:
+        ctx = signin.login_context(services, _safe_next(next), None, member)
+        return page.render("login.html", {**ctx, "signin_error": exc.message}, signin.STATUS[exc.code])
     page.data = auth.new_session(account.id)  # a new session id and CSRF token after sign-in
     return page.store(RedirectResponse(_safe_next(next), status_code=303))
 
