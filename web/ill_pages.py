@@ -16,11 +16,11 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from accounts.identity import SignInError
+from accounts.service import sign_in_with_password
 from api.deps import ServicesDep
 from api.params import RowId, VersionForm
 from catalog.context import Services
-from accounts.identity import SignInError
-from accounts.service import sign_in_with_password
 from ill import auth, delivery, intake, stats
 from ill.access import Actor, require_staff, roles_for, visible
 from ill.errors import Forbidden, IllError, Invalid
@@ -29,7 +29,6 @@ from ill.models import IllAccount, IllRequest
 from ill.policies import get_policy
 from ill.service import Details, get_visible, transition
 from ill.states import REASONS_UNFILLED, STATES, allowed
-from store.models import Member
 from web import signin
 from web.templating import render
 

@@ -12,8 +12,8 @@ from catalog.members import sync_members
 from store.db import transaction
 from tests.accounts.fixtures import ldap_auth, sip2_auth, sip2_ils, slapd  # noqa: F401 - fixtures
 
-NAMES = {"pku": ("北京大学图书馆", "Peking University Library"), "bnu": ("北京师范大学图书馆", "Beijing Normal University"),
-         "nlc": ("国家图书馆", "National Library")}
+NAMES = {"pku": ("北京大学图书馆", "Peking University Library"),
+         "bnu": ("北京师范大学图书馆", "Beijing Normal University"), "nlc": ("国家图书馆", "National Library")}
 
 
 def member(code: str, auth: dict[str, Any] | None) -> dict[str, Any]:

@@ -1,0 +1,140 @@
+"""Unified sign-in in a real browser: readers of four members sign in through four different systems of
+their own libraries, each places an ILL request as themselves and sees only their own.
+
+- PKU (A) checks its readers against its LDAP directory (OpenLDAP slapd);
+- BNU (D) against its ILS over SIP2 (a loopback ACS replaying real Sierra/Polaris answers);
+- NLC (B) through its SAML 2.0 IdP (SimpleSAMLphp), whose own login form the reader fills in.
+
+The requested edition is held by SJTU only, so every request goes out to SJTU.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from catalog.context import Services, build_services
+from catalog.members import sync_members
+from catalog.pipeline import ingest
+from store.db import transaction
+from tests.accounts.fixtures import ldap_auth, sip2_auth, sip2_ils, slapd  # noqa: F401 - fixtures
+from tests.browser.conftest import refresh
+from tests.browser.test_ill_flow import EDITION_ISBN, _edition
+from tests.core.conftest import MEMBERS
+from tests.core.helpers import DEMO, as_harvested
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def signin_services(settings: Any) -> Iterator[Services]:
+    services = build_services(settings(session_cookie_secure=False, signin_failure_floor=0.1))
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def consortium(signin_services: Services, live_server: Any, slapd, sip2_ils) -> dict[str, Any]:  # noqa: F811
+    services = signin_services
+    auth = {"pku": ldap_auth(slapd), "bnu": sip2_auth(sip2_ils)}
+    with transaction(services.db) as session:
+        sync_members(session, [{**m, "auth": auth[m["code"]]} if m["code"] in auth else dict(m) for m in MEMBERS])
+    ingest(services, "sjtu", as_harvested([_edition(DEMO / "sjtu" / "pride-and-prejudice.mrc")]))
+    refresh(services)
+    from catalog.search import SearchQuery, search
+
+    hits = search(services, SearchQuery(isbn=EDITION_ISBN))["hits"]
+    assert len(hits) == 1
+    return {"url": live_server(services), "union_id": hits[0]["id"], "services": services}
+
+
+def choose_library_and_sign_in(page: Any, library: str, username: str, password: str) -> None:
+    page.locator("#library-search").fill(library.split()[0])
+    page.get_by_role("link", name=library, exact=True).click()
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(password)
+    page.locator("form.ill-form button[type=submit]").click()
+    page.wait_for_load_state()
+
+
+def request_the_edition(page: Any, base: str, union_id: str) -> str:
+    """From the record page: the request link, (sign-in happens in between), estimate, submit."""
+    page.get_by_role("button", name="Show estimated fee").click()
+    page.wait_for_load_state()
+    page.locator("#submit-request").click()
+    page.wait_for_url(re.compile(r"/ill/requests/\d+$"))
+    return str(page.url.rsplit("/", 1)[-1])
+
+
+def my_request_ids(page: Any, base: str) -> list[str]:
+    page.goto(f"{base}/ill/my")
+    hrefs = page.locator("article.ill-req h2 a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    return [h.rsplit("/", 1)[-1] for h in hrefs]
+
+
+def start_request(page: Any, base: str, union_id: str) -> None:
+    page.goto(f"{base}/records/{union_id}")
+    page.get_by_role("link", name="Request this item (interlibrary loan or copy)").click()
+    page.wait_for_url(re.compile(r"/ill/login\?next="))
+
+
+def test_readers_sign_in_through_their_own_library_and_see_only_their_requests(
+        consortium: dict[str, Any], new_page: Any, shot: Any) -> None:
+    base, union_id = consortium["url"], consortium["union_id"]
+    readers = {
+        "ldap": ("Peking University Library", "bob", "bob-secret", "Bob Li · pku"),
+        "sip2": ("Beijing Normal University Library", "12345", "4321", "SHELDON, ALICE · bnu"),
+    }
+    placed: dict[str, tuple[Any, str]] = {}
+    for how, (library, username, password, who) in readers.items():
+        page = new_page("en-US")
+        start_request(page, base, union_id)
+        choose_library_and_sign_in(page, library, username, password)
+        assert page.url == f"{base}/ill/request?union_id={union_id}", page.locator("main").inner_text()
+        assert page.locator(".who").inner_text() == who
+        placed[how] = (page, request_the_edition(page, base, union_id))
+        shot(page, f"signin-{how}-request-sent")
+    assert placed["ldap"][1] != placed["sip2"][1]
+    for _how, (page, request_id) in placed.items():
+        assert my_request_ids(page, base) == [request_id]
+        other = next(rid for _, rid in placed.values() if rid != request_id)
+        assert page.goto(f"{base}/ill/requests/{other}").status == 404
+
+
+def test_a_reader_blocked_at_the_ils_is_told_why_and_cannot_request(
+        consortium: dict[str, Any], new_page: Any, shot: Any) -> None:
+    base, union_id = consortium["url"], consortium["union_id"]
+    page = new_page("en-US")
+    start_request(page, base, union_id)
+    choose_library_and_sign_in(page, "Beijing Normal University Library", "25891000224613", "2222")
+    page.get_by_role("button", name="Show estimated fee").click()
+    page.wait_for_load_state()
+    error = page.locator(".ill-error").inner_text()
+    assert "card expired on 2016-10-25" in error and "New requests are refused" in error
+    assert page.locator("#submit-request").count() == 0
+    shot(page, "signin-blocked-reader")
+    assert my_request_ids(page, base) == []
+
+
+def test_wrong_passwords_are_rate_limited_and_the_page_says_so(
+        consortium: dict[str, Any], new_page: Any, shot: Any) -> None:
+    base = consortium["url"]
+    page = new_page("zh-CN")
+    page.goto(f"{base}/ill/login")
+    assert page.locator("h1").inner_text() == "通过所属图书馆登录"
+    for attempt in range(5):
+        choose_library_and_sign_in(page, "北京大学图书馆", "alice", f"guess-{attempt}")
+        assert "登录失败" in page.locator("#signin-error").inner_text()
+    choose_library_and_sign_in(page, "北京大学图书馆", "alice", "alice-secret")
+    assert "登录失败次数过多" in page.locator("#signin-error").inner_text()
+    assert "/ill/login" in page.url
+    shot(page, "signin-rate-limited")
+
+
+def test_the_library_list_is_searchable_without_script(consortium: dict[str, Any], new_page: Any) -> None:
+    page = new_page("en-US")
+    page.goto(f"{consortium['url']}/ill/login?q=normal")
+    assert page.locator("#library-list li").all_inner_texts() == ["Beijing Normal University Library"]
