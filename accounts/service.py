@@ -122,6 +122,30 @@ def provision(session: Session, member_code: str, identity: Identity) -> Account
     return account
 
 
+def complete_sso(services: Services, member_code: str, verify: Any, client: str = "-") -> Account:
+    """Finish a SAML/OIDC round trip: ``verify(session, member, config)`` returns the Identity the IdP
+    vouched for (or raises SignInError); the account is provisioned in the same transaction."""
+    started = time.monotonic()
+    try:
+        with transaction(services.db) as session:
+            member = session.get(Member, member_code)
+            if member is None:
+                raise SignInError("rejected", "unknown member")
+            try:
+                config = auth_of(member.config)
+            except ValueError as exc:
+                raise SignInError("misconfigured", f"member {member_code}: auth: {exc}") from None
+            identity = verify(session, member, config)
+            account = provision(session, member_code, identity)
+            session.flush()
+        return account
+    except SignInError as exc:
+        log.warning("sign-in failed: member=%s client=%s code=%s detail=%s", member_code, client, exc.code,
+                    exc.detail[:500])
+        _pad(started, services.settings.signin_failure_floor)
+        raise
+
+
 def is_password_member(member: Member) -> bool:
     try:
         return auth_of(member.config).type in PASSWORD_KINDS

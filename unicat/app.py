@@ -48,12 +48,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 def _include_routers(app: FastAPI) -> None:
     from api.routes import availability, harvests, ill, iso18626, records, search, sources
-    from web import ill_pages, pages
+    from web import ill_pages, pages, sso_pages
 
     for module in (search, records, sources, availability, harvests, ill, iso18626):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.include_router(ill_pages.router)
+    app.include_router(sso_pages.router)
 
 
 def _is_api(request: Request) -> bool:

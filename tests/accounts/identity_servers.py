@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -141,3 +142,110 @@ def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 20) -
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+SAML_PEOPLE = {  # username: (password, attributes)
+    "alice": ("alice-secret", {"uid": ["alice"], "mail": ["alice@nlc.example"], "displayName": ["张爱丽"],
+                               "eduPersonPrincipalName": ["alice@nlc.example"],
+                               "eduPersonScopedAffiliation": ["staff@nlc.example", "member@nlc.example"],
+                               "eduPersonEntitlement": ["urn:mace:dir:entitlement:common-lib-terms"]}),
+    "bob": ("bob-secret", {"uid": ["bob"], "mail": ["bob@nlc.example"], "displayName": ["Bob Li"],
+                           "eduPersonPrincipalName": ["bob@nlc.example"],
+                           "eduPersonScopedAffiliation": ["student@nlc.example", "member@nlc.example"],
+                           "eduPersonEntitlement": ["urn:mace:dir:entitlement:common-lib-terms"]}),
+    "erin": ("erin-secret", {"uid": ["erin"], "mail": ["erin@nlc.example"], "displayName": ["Erin Former"],
+                             "eduPersonPrincipalName": ["erin@nlc.example"],
+                             "eduPersonScopedAffiliation": ["alum@nlc.example"]}),
+}
+
+
+@dataclass
+class SimpleSamlIdp:
+    base: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def metadata_url(self) -> str:
+        return f"{self.base}/saml2/idp/metadata.php"
+
+    entity_id = metadata_url
+
+
+def _php(value: object) -> str:
+    """A PHP literal for strings, lists and dicts of them."""
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, list):
+        return "[" + ", ".join(_php(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "[" + ", ".join(f"{_php(k)} => {_php(v)}" for k, v in value.items()) + "]"
+    return "true" if value is True else "false" if value is False else str(value)
+
+
+def make_keypair(folder: Path, name: str) -> tuple[Path, Path]:
+    key, cert = folder / f"{name}.key", folder / f"{name}.crt"
+    _run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(key), "-out", str(cert))
+    return key, cert
+
+
+@contextmanager
+def private_simplesamlphp(sp_metadata_xml: list[str], assertion_lifetime: int = 300) -> Iterator[SimpleSamlIdp]:
+    """SimpleSAMLphp 1.19 (Debian) as an IdP that knows the given SPs (their metadata XML), encrypts
+    assertions to them and requires their AuthnRequests to be signed."""
+    www = Path("/usr/share/simplesamlphp/www")
+    if not www.exists() or not shutil.which("php"):
+        raise RuntimeError("simplesamlphp/php missing: scripts/setup.sh installs them")
+    folder = Path(tempfile.mkdtemp(prefix="unicat-test-ssp-"))
+    for sub in ("config", "metadata", "cert", "log", "data", "tmp", "sessions"):
+        (folder / sub).mkdir()
+    make_keypair(folder / "cert", "idp")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    sources = [{"type": "flatfile", "directory": str(folder / "metadata")}]
+    for n, xml in enumerate(sp_metadata_xml):
+        (folder / f"sp{n}.xml").write_text(xml, encoding="utf-8")
+        sources.append({"type": "xml", "file": str(folder / f"sp{n}.xml")})
+    config = {
+        "baseurlpath": f"{base}/", "certdir": f"{folder}/cert/", "loggingdir": f"{folder}/log/",
+        "datadir": f"{folder}/data/", "tempdir": f"{folder}/tmp", "metadata.sources": sources,
+        "attributenamemapdir": "/etc/simplesamlphp/attributemap/", "secretsalt": secrets_hex(),
+        "auth.adminpassword": "adminpw", "technicalcontact_name": "Test", "technicalcontact_email": "na@nlc.example",
+        "timezone": "UTC", "enable.saml20-idp": True,
+        "module.enable": {"exampleauth": True, "core": True, "saml": True},
+        "logging.handler": "errorlog", "session.cookie.secure": False,
+        "session.phpsession.savepath": f"{folder}/sessions", "store.type": "phpsession",
+    }
+    (folder / "config" / "config.php").write_text(
+        "<?php\n$config = " + _php(config) + ";\n$config['logging.level'] = SimpleSAML\\Logger::INFO;\n")
+    users = {f"{u}:{pw}": attrs for u, (pw, attrs) in SAML_PEOPLE.items()}
+    (folder / "config" / "authsources.php").write_text(
+        "<?php\n$config = " + _php({"admin": ["core:AdminPassword"],
+                                    "example-userpass": {0: "exampleauth:UserPass", **users}}) + ";\n")
+    hosted = {"host": "__DEFAULT__", "privatekey": "idp.key", "certificate": "idp.crt", "auth": "example-userpass",
+              "attributes.NameFormat": "urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
+              "validate.authnrequest": True, "assertion.encryption": True,
+              "assertion.lifetime": assertion_lifetime, "authproc": {100: {"class": "core:AttributeMap", 0: "name2oid"}}}
+    (folder / "metadata" / "saml20-idp-hosted.php").write_text(
+        "<?php\n$metadata['__DYNAMIC:1__'] = " + _php(hosted) + ";\n")
+    env = {**os.environ, "SIMPLESAMLPHP_CONFIG_DIR": str(folder / "config")}
+    log_file = (folder / "php.log").open("wb")
+    process = subprocess.Popen(["php", "-S", f"127.0.0.1:{port}", "-t", str(www)], env=env, stdout=log_file,
+                               stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"{base}/saml2/idp/metadata.php", process)
+        yield SimpleSamlIdp(base, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log_file.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def secrets_hex() -> str:
+    import secrets
+
+    return secrets.token_hex(16)
