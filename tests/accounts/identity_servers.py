@@ -225,7 +225,8 @@ def private_simplesamlphp(sp_metadata_xml: list[str], assertion_lifetime: int = 
     hosted = {"host": "__DEFAULT__", "privatekey": "idp.key", "certificate": "idp.crt", "auth": "example-userpass",
               "attributes.NameFormat": "urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
               "validate.authnrequest": True, "assertion.encryption": True,
-              "assertion.lifetime": assertion_lifetime, "authproc": {100: {"class": "core:AttributeMap", 0: "name2oid"}}}
+              "assertion.lifetime": assertion_lifetime,
+              "authproc": {100: {"class": "core:AttributeMap", 0: "name2oid"}}}
     (folder / "metadata" / "saml20-idp-hosted.php").write_text(
         "<?php\n$metadata['__DYNAMIC:1__'] = " + _php(hosted) + ";\n")
     env = {**os.environ, "SIMPLESAMLPHP_CONFIG_DIR": str(folder / "config")}
