@@ -3,7 +3,8 @@ their own libraries, each places an ILL request as themselves and sees only thei
 
 - PKU (A) checks its readers against its LDAP directory (OpenLDAP slapd);
 - BNU (D) against its ILS over SIP2 (a loopback ACS replaying real Sierra/Polaris answers);
-- NLC (B) through its SAML 2.0 IdP (SimpleSAMLphp), whose own login form the reader fills in.
+- NLC (B) through its SAML 2.0 IdP (SimpleSAMLphp), whose own login form the reader fills in (signed
+  AuthnRequest, signed and encrypted assertion).
 
 The requested edition is held by SJTU only, so every request goes out to SJTU.
 """
@@ -12,16 +13,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from accounts.config import parse_auth
+from accounts.saml import sp_metadata
 from catalog.context import Services, build_services
 from catalog.members import sync_members
 from catalog.pipeline import ingest
 from store.db import transaction
 from tests.accounts.fixtures import ldap_auth, sip2_auth, sip2_ils, slapd  # noqa: F401 - fixtures
-from tests.browser.conftest import refresh
+from tests.accounts.identity_servers import make_keypair, private_simplesamlphp
+from tests.browser.conftest import LiveServer, refresh
 from tests.browser.test_ill_flow import EDITION_ISBN, _edition
 from tests.core.conftest import MEMBERS
 from tests.core.helpers import DEMO, as_harvested
@@ -37,18 +42,32 @@ def signin_services(settings: Any) -> Iterator[Services]:
 
 
 @pytest.fixture
-def consortium(signin_services: Services, live_server: Any, slapd, sip2_ils) -> dict[str, Any]:  # noqa: F811
+def consortium(signin_services: Services, slapd, sip2_ils, tmp_path: Path) -> Iterator[dict[str, Any]]:  # noqa: F811
     services = signin_services
-    auth = {"pku": ldap_auth(slapd), "bnu": sip2_auth(sip2_ils)}
-    with transaction(services.db) as session:
-        sync_members(session, [{**m, "auth": auth[m["code"]]} if m["code"] in auth else dict(m) for m in MEMBERS])
-    ingest(services, "sjtu", as_harvested([_edition(DEMO / "sjtu" / "pride-and-prejudice.mrc")]))
-    refresh(services)
-    from catalog.search import SearchQuery, search
+    server = LiveServer(services)
+    services.settings.public_url = server.url  # where the IdP sends readers back
+    keys = make_keypair(tmp_path, "sp")
+    saml_auth = {"type": "saml", "idp_entity_id": "", "idp_metadata_url": "", "sp_key_file": str(keys[0]),
+                 "sp_cert_file": str(keys[1]), "want_assertions_encrypted": True, "timeout": 5}
+    sp_xml = sp_metadata("nlc", parse_auth({**saml_auth, "idp_metadata_url": "http://unused"}),  # type: ignore[arg-type]
+                         server.url)
+    with private_simplesamlphp([sp_xml]) as idp:
+        saml_auth.update(idp_entity_id=idp.entity_id, idp_metadata_url=idp.metadata_url)
+        auth = {"pku": ldap_auth(slapd), "bnu": sip2_auth(sip2_ils), "nlc": saml_auth}
+        with transaction(services.db) as session:
+            sync_members(session, [{**m, "auth": auth[m["code"]]} if m["code"] in auth else dict(m)
+                                   for m in MEMBERS])
+        ingest(services, "sjtu", as_harvested([_edition(DEMO / "sjtu" / "pride-and-prejudice.mrc")]))
+        refresh(services)
+        from catalog.search import SearchQuery, search
 
-    hits = search(services, SearchQuery(isbn=EDITION_ISBN))["hits"]
-    assert len(hits) == 1
-    return {"url": live_server(services), "union_id": hits[0]["id"], "services": services}
+        hits = search(services, SearchQuery(isbn=EDITION_ISBN))["hits"]
+        assert len(hits) == 1
+        server.start()
+        try:
+            yield {"url": server.url, "union_id": hits[0]["id"], "services": services, "idp": idp}
+        finally:
+            server.stop()
 
 
 def choose_library_and_sign_in(page: Any, library: str, username: str, password: str) -> None:
@@ -97,11 +116,22 @@ def test_readers_sign_in_through_their_own_library_and_see_only_their_requests(
         assert page.locator(".who").inner_text() == who
         placed[how] = (page, request_the_edition(page, base, union_id))
         shot(page, f"signin-{how}-request-sent")
-    assert placed["ldap"][1] != placed["sip2"][1]
+    saml_reader = new_page("en-US")
+    start_request(saml_reader, base, union_id)
+    saml_reader.get_by_role("link", name="Sign in at National Library").click()
+    saml_reader.wait_for_url(re.compile(r"/module\.php/core/loginuserpass\.php"))  # the IdP's own form
+    shot(saml_reader, "signin-saml-idp-login-form")
+    saml_reader.locator("input[name=username]").fill("bob")
+    saml_reader.locator("input[name=password]").fill("bob-secret")
+    saml_reader.locator("input[name=password]").press("Enter")
+    saml_reader.wait_for_url(f"{base}/ill/request?union_id={union_id}")
+    assert saml_reader.locator(".who").inner_text() == "Bob Li · nlc"
+    placed["saml"] = (saml_reader, request_the_edition(saml_reader, base, union_id))
+    assert len({rid for _, rid in placed.values()}) == 3
     for _how, (page, request_id) in placed.items():
         assert my_request_ids(page, base) == [request_id]
-        other = next(rid for _, rid in placed.values() if rid != request_id)
-        assert page.goto(f"{base}/ill/requests/{other}").status == 404
+        for other in {rid for _, rid in placed.values()} - {request_id}:
+            assert page.goto(f"{base}/ill/requests/{other}").status == 404
 
 
 def test_a_reader_blocked_at_the_ils_is_told_why_and_cannot_request(
