@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,3 +34,37 @@ def ldap_auth(server: Slapd, **overrides: object) -> dict[str, object]:
 def sip2_auth(responder: Sip2Responder, **overrides: object) -> dict[str, object]:
     return {"type": "sip2", "host": "127.0.0.1", "port": responder.port, "login_user": "sc-unicat",
             "login_password": "sc-login-secret", "institution_id": "3", "timeout": 3, **overrides}
+
+
+OIDC_REALM = {
+    "realm": "fudan", "enabled": True, "accessTokenLifespan": 300,
+    "users": [{"username": "carol", "enabled": True, "email": "carol@fudan.example", "emailVerified": True,
+               "firstName": "Carol", "lastName": "Wu",
+               "credentials": [{"type": "password", "value": "carol-secret", "temporary": False}]}],
+    "clients": [{"clientId": "unicat", "protocol": "openid-connect", "publicClient": False,
+                 "secret": "unicat-client-secret", "redirectUris": ["*"], "standardFlowEnabled": True,
+                 "attributes": {"pkce.code.challenge.method": "S256"}},
+                {"clientId": "another-app", "protocol": "openid-connect", "publicClient": False,
+                 "secret": "another-secret", "redirectUris": ["*"], "standardFlowEnabled": True}],
+}
+
+
+@pytest.fixture(scope="session")
+def keycloak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Keycloak for the whole run (its boot is the slowest of all the test servers)."""
+    from unicat.localsvc import keycloak as kc
+    from unicat.localsvc.process import free_port
+
+    home = kc.ensure_distribution(Path(__file__).resolve().parents[2] / "var")
+    node = kc.start(home, free_port(), [OIDC_REALM], tmp_path_factory.mktemp("keycloak"))
+    print(f"\nKeycloak answered {node.boot_seconds:.1f} s after launch")
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+def oidc_auth(node: Any, **overrides: object) -> dict[str, object]:
+    return {"type": "oidc", "issuer": f"{node.url}/realms/fudan", "client_id": "unicat",
+            "client_secret": "unicat-client-secret", "scopes": ["openid", "profile", "email"], "timeout": 5,
+            **overrides}
