@@ -63,3 +63,4 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! .venv/bin/python -
 fi
 
 echo "setup: Elasticsearch server at $(.venv/bin/python -m unicat.localsvc.elasticsearch fetch)"
+echo "setup: Keycloak (OIDC provider for the sign-in tests) at $(.venv/bin/python -m unicat.localsvc.keycloak fetch)"

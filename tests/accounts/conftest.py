@@ -10,7 +10,7 @@ import pytest
 from catalog.context import Services, build_services
 from catalog.members import sync_members
 from store.db import transaction
-from tests.accounts.fixtures import ldap_auth, sip2_auth, sip2_ils, slapd  # noqa: F401 - fixtures
+from tests.accounts.fixtures import ldap_auth, sip2_auth
 
 NAMES = {"pku": ("北京大学图书馆", "Peking University Library"),
          "bnu": ("北京师范大学图书馆", "Beijing Normal University"), "nlc": ("国家图书馆", "National Library")}
@@ -25,7 +25,7 @@ def member(code: str, auth: dict[str, Any] | None) -> dict[str, Any]:
 
 
 @pytest.fixture
-def signin_services(settings: Callable[..., Any], slapd, sip2_ils) -> Iterator[Services]:  # noqa: F811
+def signin_services(settings: Callable[..., Any], slapd, sip2_ils) -> Iterator[Services]:
     built = build_services(settings(es=False, signin_failure_floor=0.3))
     with transaction(built.db) as session:
         sync_members(session, [member("pku", ldap_auth(slapd)), member("bnu", sip2_auth(sip2_ils)),

@@ -19,7 +19,7 @@ from accounts.config import OidcAuth, parse_auth
 from accounts.identity import SignInError
 from catalog.context import Services
 from store.db import transaction
-from tests.accounts.fixtures import keycloak, oidc_auth  # noqa: F401 - fixture
+from tests.accounts.fixtures import oidc_auth
 
 PUBLIC = "http://127.0.0.1:8381"
 
@@ -61,7 +61,7 @@ def id_token(node: Any, cfg: OidcAuth) -> tuple[str, str]:
     return answer["id_token"], trip["oidc_nonce"]
 
 
-def test_the_authorization_request_carries_pkce_state_and_nonce(keycloak: Any) -> None:  # noqa: F811
+def test_the_authorization_request_carries_pkce_state_and_nonce(keycloak: Any) -> None:
     url, trip = oidc.start("fudan", config(keycloak), PUBLIC)
     query = parse_qs(urlsplit(url).query)
     assert query["code_challenge_method"] == ["S256"] and query["code_challenge"][0]
@@ -69,7 +69,7 @@ def test_the_authorization_request_carries_pkce_state_and_nonce(keycloak: Any) -
     assert trip["oidc_verifier"] not in url
 
 
-def test_a_reader_signs_in_through_the_provider_login_form(signin_services: Services, keycloak: Any) -> None:  # noqa: F811
+def test_a_reader_signs_in_through_the_provider_login_form(signin_services: Services, keycloak: Any) -> None:
     cfg = config(keycloak)
     callback, trip = round_trip(keycloak, cfg)
     carol = finish(signin_services, cfg, callback, trip)
@@ -77,13 +77,13 @@ def test_a_reader_signs_in_through_the_provider_login_form(signin_services: Serv
         "carol", "Carol Wu", "carol@fudan.example", "oidc")
 
 
-def test_wrong_password_gives_no_code(keycloak: Any) -> None:  # noqa: F811
+def test_wrong_password_gives_no_code(keycloak: Any) -> None:
     url, _ = oidc.start("fudan", config(keycloak), PUBLIC)
     assert provider_login(url, "carol", "wrong") is None
 
 
 def test_a_callback_with_another_state_or_a_reused_code_is_refused(signin_services: Services,
-                                                                  keycloak: Any) -> None:  # noqa: F811
+                                                                  keycloak: Any) -> None:
     cfg = config(keycloak)
     callback, trip = round_trip(keycloak, cfg)
     with pytest.raises(SignInError) as caught:
@@ -103,7 +103,7 @@ def _tamper(token: str) -> str:
     return f"{head}.{forged}.{sig}"
 
 
-def test_tampered_token_wrong_audience_wrong_nonce_and_clock_skew_are_refused(keycloak: Any) -> None:  # noqa: F811
+def test_tampered_token_wrong_audience_wrong_nonce_and_clock_skew_are_refused(keycloak: Any) -> None:
     cfg = config(keycloak)
     token, nonce = id_token(keycloak, cfg)
     assert oidc.verify_id_token(cfg, token, nonce)["preferred_username"] == "carol"

@@ -3,6 +3,7 @@ their own libraries, each places an ILL request as themselves and sees only thei
 
 - PKU (A) checks its readers against its LDAP directory (OpenLDAP slapd);
 - BNU (D) against its ILS over SIP2 (a loopback ACS replaying real Sierra/Polaris answers);
+- FUDAN (C) through its OpenID Connect provider (Keycloak), its login form too (code + PKCE);
 - NLC (B) through its SAML 2.0 IdP (SimpleSAMLphp), whose own login form the reader fills in (signed
   AuthnRequest, signed and encrypted assertion).
 
@@ -24,7 +25,7 @@ from catalog.context import Services, build_services
 from catalog.members import sync_members
 from catalog.pipeline import ingest
 from store.db import transaction
-from tests.accounts.fixtures import ldap_auth, sip2_auth, sip2_ils, slapd  # noqa: F401 - fixtures
+from tests.accounts.fixtures import ldap_auth, oidc_auth, sip2_auth
 from tests.accounts.identity_servers import make_keypair, private_simplesamlphp
 from tests.browser.conftest import LiveServer, refresh
 from tests.browser.test_ill_flow import EDITION_ISBN, _edition
@@ -42,7 +43,8 @@ def signin_services(settings: Any) -> Iterator[Services]:
 
 
 @pytest.fixture
-def consortium(signin_services: Services, slapd, sip2_ils, tmp_path: Path) -> Iterator[dict[str, Any]]:  # noqa: F811
+def consortium(signin_services: Services, slapd, sip2_ils, keycloak,
+               tmp_path: Path) -> Iterator[dict[str, Any]]:
     services = signin_services
     server = LiveServer(services)
     services.settings.public_url = server.url  # where the IdP sends readers back
@@ -53,10 +55,12 @@ def consortium(signin_services: Services, slapd, sip2_ils, tmp_path: Path) -> It
                          server.url)
     with private_simplesamlphp([sp_xml]) as idp:
         saml_auth.update(idp_entity_id=idp.entity_id, idp_metadata_url=idp.metadata_url)
-        auth = {"pku": ldap_auth(slapd), "bnu": sip2_auth(sip2_ils), "nlc": saml_auth}
+        auth = {"pku": ldap_auth(slapd), "bnu": sip2_auth(sip2_ils), "nlc": saml_auth, "fudan": oidc_auth(keycloak)}
+        fudan = {"code": "fudan", "name": {"zh": "复旦大学图书馆", "en": "Fudan University Library"},
+                 "region": "east", "region_name": {"zh": "华东地区", "en": "East China"}, "role": "member"}
         with transaction(services.db) as session:
             sync_members(session, [{**m, "auth": auth[m["code"]]} if m["code"] in auth else dict(m)
-                                   for m in MEMBERS])
+                                   for m in [*MEMBERS, fudan]])
         ingest(services, "sjtu", as_harvested([_edition(DEMO / "sjtu" / "pride-and-prejudice.mrc")]))
         refresh(services)
         from catalog.search import SearchQuery, search
@@ -127,7 +131,18 @@ def test_readers_sign_in_through_their_own_library_and_see_only_their_requests(
     saml_reader.wait_for_url(f"{base}/ill/request?union_id={union_id}")
     assert saml_reader.locator(".who").inner_text() == "Bob Li · nlc"
     placed["saml"] = (saml_reader, request_the_edition(saml_reader, base, union_id))
-    assert len({rid for _, rid in placed.values()}) == 3
+    oidc_reader = new_page("en-US")
+    start_request(oidc_reader, base, union_id)
+    oidc_reader.get_by_role("link", name="Sign in at Fudan University Library").click()
+    oidc_reader.wait_for_url(re.compile(r"/realms/fudan/protocol/openid-connect/auth"))  # Keycloak's own form
+    shot(oidc_reader, "signin-oidc-provider-login-form")
+    oidc_reader.locator("#username").fill("carol")
+    oidc_reader.locator("#password").fill("carol-secret")
+    oidc_reader.locator("#password").press("Enter")
+    oidc_reader.wait_for_url(f"{base}/ill/request?union_id={union_id}")
+    assert oidc_reader.locator(".who").inner_text() == "Carol Wu · fudan"
+    placed["oidc"] = (oidc_reader, request_the_edition(oidc_reader, base, union_id))
+    assert len({rid for _, rid in placed.values()}) == 4
     for _how, (page, request_id) in placed.items():
         assert my_request_ids(page, base) == [request_id]
         for other in {rid for _, rid in placed.values()} - {request_id}:
