@@ -17,6 +17,11 @@ from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.jose import JsonWebKey, jwt
 from authlib.jose.errors import JoseError
+
+try:  # authlib 1.6+ verifies through joserfc and lets its errors through
+    from joserfc.errors import JoseError as JoserfcError
+except ImportError:  # pragma: no cover - older authlib
+    JoserfcError = JoseError  # type: ignore[misc, assignment]
 from authlib.oidc.core import CodeIDToken
 from sqlalchemy.orm import Session
 
@@ -106,7 +111,7 @@ def verify_id_token(config: OidcAuth, id_token: str, nonce: str, now: float | No
         claims = jwt.decode(id_token, JsonWebKey.import_key_set(jwks), claims_cls=CodeIDToken,
                             claims_options=options, claims_params={"nonce": nonce, "client_id": config.client_id})
         claims.validate(now=int(now if now is not None else time.time()), leeway=config.clock_skew)
-    except (JoseError, ValueError) as exc:
+    except (JoseError, JoserfcError, ValueError, KeyError) as exc:
         raise SignInError("rejected", f"OIDC id_token refused: {type(exc).__name__}: {exc}") from None
     return dict(claims)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -51,9 +53,15 @@ OIDC_REALM = {
 
 @pytest.fixture(scope="session")
 def keycloak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One Keycloak for the whole run (its boot is the slowest of all the test servers)."""
+    """One Keycloak for the whole run (its boot is the slowest of all the test servers). Set
+    ``UNICAT_TEST_KEYCLOAK_URL`` to use one already running with :data:`OIDC_REALM` imported."""
     from unicat.localsvc import keycloak as kc
     from unicat.localsvc.process import free_port
+
+    external = os.environ.get("UNICAT_TEST_KEYCLOAK_URL")
+    if external:
+        yield SimpleNamespace(url=external.rstrip("/"))
+        return
 
     home = kc.ensure_distribution(Path(__file__).resolve().parents[2] / "var")
     node = kc.start(home, free_port(), [OIDC_REALM], tmp_path_factory.mktemp("keycloak"))

@@ -33,7 +33,10 @@ def provider_login(url: str, username: str, password: str) -> str | None:
     with httpx.Client(timeout=10) as browser:
         page = browser.get(url, follow_redirects=True)
         action = html.unescape(re.search(r'action="([^"]+)"', page.text).group(1))  # type: ignore[union-attr]
-        answer = browser.post(action, data={"username": username, "password": password})
+        # Keycloak marks its cookies Secure; a browser still sends them to http://127.0.0.1 (a trustworthy
+        # origin), httpx does not, so they are sent by hand
+        jar = "; ".join(f"{c.name}={c.value}" for c in browser.cookies.jar)
+        answer = browser.post(action, data={"username": username, "password": password}, headers={"Cookie": jar})
         location = answer.headers.get("location", "")
         return location if "code=" in location else None
 
