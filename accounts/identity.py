@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,8 @@ class Identity:
     desks: tuple[str, ...] = ()
     blocked_reason: str | None = None
     groups: tuple[str, ...] = field(default=(), repr=False)
+    #: What single logout at the IdP needs later (SAML NameID and session index), kept in the session.
+    logout: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 class SignInError(Exception):

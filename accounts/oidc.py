@@ -11,6 +11,7 @@ import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from authlib.common.security import generate_token
@@ -114,6 +115,19 @@ def verify_id_token(config: OidcAuth, id_token: str, nonce: str, now: float | No
     except (JoseError, JoserfcError, ValueError, KeyError) as exc:
         raise SignInError("rejected", f"OIDC id_token refused: {type(exc).__name__}: {exc}") from None
     return dict(claims)
+
+
+def logout_url(config: OidcAuth, public_url: str) -> str | None:
+    """RP-initiated logout at the provider (its ``end_session_endpoint``), coming back to the sign-in page."""
+    try:
+        endpoint = discovery(config).get("end_session_endpoint")
+    except SignInError:
+        return None
+    if not endpoint:
+        return None
+    back = f"{public_url.rstrip('/')}/ill/login"
+    query = urlencode({"client_id": config.client_id, "post_logout_redirect_uri": back})
+    return f"{endpoint}?{query}"
 
 
 def _remember_nonce(session: Session, config: OidcAuth, claims: dict[str, Any]) -> None:

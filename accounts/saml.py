@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
+from saml2.ident import code, decode
 from saml2.metadata import create_metadata_string
 from saml2.sigver import SignatureError
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +34,7 @@ from accounts.roles import mapped_role
 log = logging.getLogger("unicat.signin")
 XMLSEC = "/usr/bin/xmlsec1"
 TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 
 
 def sp_urls(public_url: str, member_code: str) -> dict[str, str]:
@@ -91,8 +94,7 @@ def start(member_code: str, config: SamlAuth, public_url: str) -> tuple[str, str
     try:
         request_id, info = sp.prepare_for_authenticate(
             entityid=config.idp_entity_id, relay_state=member_code, binding=BINDING_HTTP_REDIRECT,
-            sign=bool(config.sp_key_file), sigalg="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-            if config.sp_key_file else None)
+            sign=bool(config.sp_key_file), sigalg=RSA_SHA256 if config.sp_key_file else None)
     except Exception as exc:
         raise SignInError("misconfigured", f"SAML {member_code}: cannot build the AuthnRequest: {exc}") from None
     return str(request_id), dict(info["headers"])["Location"]
@@ -114,7 +116,45 @@ def finish(session: Session, member_code: str, config: SamlAuth, public_url: str
     if response is None or response.assertion is None:
         raise SignInError("rejected", "SAML response without an assertion")
     _remember(session, response)
-    return _identity(config, response.get_identity(), str(response.name_id.text if response.name_id else ""))
+    identity = _identity(config, response.get_identity(), str(response.name_id.text if response.name_id else ""))
+    statements = response.assertion.authn_statement or []
+    index = statements[0].session_index if statements else None
+    logout = {"saml_nameid": code(response.name_id), "saml_session_index": index} if response.name_id else {}
+    return replace(identity, logout=logout)
+
+
+def logout_url(member_code: str, config: SamlAuth, public_url: str, data: dict[str, Any]) -> str | None:
+    """Where to send the browser for SAML single logout at the IdP (a signed LogoutRequest), or None when
+    the IdP offers no SLO or the session holds no SAML subject."""
+    if not data.get("saml_nameid"):
+        return None
+    try:
+        sp = client(member_code, config, public_url)
+        services = sp.metadata.single_logout_service(config.idp_entity_id, BINDING_HTTP_REDIRECT, "idpsso")
+        if not services:
+            return None
+        destination = services[0]["location"]
+        sign = bool(config.sp_key_file)
+        request_id, request = sp.create_logout_request(
+            destination, config.idp_entity_id, name_id=decode(data["saml_nameid"]),
+            session_indexes=[data["saml_session_index"]] if data.get("saml_session_index") else None)
+        info = sp.apply_binding(BINDING_HTTP_REDIRECT, str(request), destination, relay_state=member_code,
+                                sign=sign, sigalg=RSA_SHA256 if sign else None)
+        return str(dict(info["headers"])["Location"])
+    except Exception as exc:  # the local sign-out has happened; a failed SLO must not stop it
+        log.warning("SAML single logout not possible for %s: %s: %s", member_code, type(exc).__name__, exc)
+        return None
+
+
+def logout_finished(member_code: str, config: SamlAuth, public_url: str, saml_response: str) -> None:
+    """Check the IdP's LogoutResponse (SignInError("rejected") when it does not verify or says no)."""
+    sp = client(member_code, config, public_url)
+    try:
+        answer = sp.parse_logout_request_response(saml_response, BINDING_HTTP_REDIRECT)
+    except Exception as exc:
+        raise SignInError("rejected", f"SAML LogoutResponse refused: {type(exc).__name__}: {exc}") from None
+    if answer is None or not answer.status_ok():
+        raise SignInError("rejected", "SAML LogoutResponse without success status")
 
 
 def _remember(session: Session, response: Any) -> None:

@@ -122,9 +122,11 @@ def provision(session: Session, member_code: str, identity: Identity) -> Account
     return account
 
 
-def complete_sso(services: Services, member_code: str, verify: Any, client: str = "-") -> Account:
+def complete_sso(services: Services, member_code: str, verify: Any,
+                 client: str = "-") -> tuple[Account, dict[str, Any]]:
     """Finish a SAML/OIDC round trip: ``verify(session, member, config)`` returns the Identity the IdP
-    vouched for (or raises SignInError); the account is provisioned in the same transaction."""
+    vouched for (or raises SignInError); the account is provisioned in the same transaction. Returns the
+    account and what a later single logout needs (for the session)."""
     started = time.monotonic()
     try:
         with transaction(services.db) as session:
@@ -138,7 +140,7 @@ def complete_sso(services: Services, member_code: str, verify: Any, client: str 
             identity = verify(session, member, config)
             account = provision(session, member_code, identity)
             session.flush()
-        return account
+        return account, dict(identity.logout)
     except SignInError as exc:
         log.warning("sign-in failed: member=%s client=%s code=%s detail=%s", member_code, client, exc.code,
                     exc.detail[:500])

@@ -101,8 +101,9 @@ def login(request: Request, services: ServicesDep, member: Text, username: Text,
 def logout(request: Request, services: ServicesDep, csrf_token: OptText = None) -> Response:
     page = Page(request, services)
     page.csrf(csrf_token)
-    page.data = auth.new_session()
-    return page.store(RedirectResponse("/ill/login", status_code=303))
+    ended, page.data = page.data, auth.new_session()
+    target = signin.logout_redirect(services, ended) or "/ill/login"  # SAML/OIDC single logout if offered
+    return page.store(RedirectResponse(target, status_code=303))
 
 
 def _form(union_id: str, service: str, pages: str | None, citation: str | None, pickup: str | None,

@@ -46,6 +46,31 @@ def libraries(services: Services) -> list[LibraryChoice]:
         return [LibraryChoice(m.code, {"zh": m.name_zh, "en": m.name_en}, _kind(m)) for m in members]
 
 
+def logout_redirect(services: Services, data: dict[str, Any] | None) -> str | None:
+    """Single logout at the reader's IdP after the local session has ended, where the IdP offers it."""
+    from accounts import oidc, saml
+    from accounts.config import OidcAuth, SamlAuth
+
+    data = data or {}
+    code = data.get("member")
+    if not data.get("sso") or not isinstance(code, str):
+        return None
+    with services.db() as session:
+        member = session.get(Member, code)
+        if member is None:
+            return None
+        try:
+            config = auth_of(member.config)
+        except ValueError:
+            return None
+    public = services.settings.public_url
+    if isinstance(config, SamlAuth):
+        return saml.logout_url(code, config, public, data)
+    if isinstance(config, OidcAuth):
+        return oidc.logout_url(config, public)
+    return None
+
+
 def login_context(services: Services, next_url: str, query: str | None, member: str | None) -> dict[str, Any]:
     every = libraries(services)
     shown = [lib for lib in every if lib.matches(query or "")]

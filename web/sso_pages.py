@@ -8,6 +8,7 @@ cross-site POST that would not carry the ``Lax`` session cookie.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -26,6 +27,7 @@ from web import signin
 from web.ill_pages import Page, _safe_next
 
 router = APIRouter(prefix="/ill/login", include_in_schema=False)
+log = logging.getLogger("unicat.signin")
 ROUND_TRIP_COOKIE = "unicat_sso"
 ROUND_TRIP_MAX_AGE = 600
 
@@ -96,11 +98,22 @@ def saml_acs(request: Request, services: ServicesDep, code: str,
     public = services.settings.public_url
     client = request.client.host if request.client else "-"
     try:
-        account = complete_sso(services, code, lambda session, member, config: saml.finish(
+        account, logout = complete_sso(services, code, lambda session, member, config: saml.finish(
             session, code, _expect(config, SamlAuth), public, SAMLResponse, request_id), client)
     except SignInError as exc:
         return _failed(page, services, exc, code, next_url)
-    return _signed_in(page, account.id, next_url, {"sso": "saml", "member": code})
+    return _signed_in(page, account.id, next_url, {"sso": "saml", "member": code, **logout})
+
+
+@router.get("/{code}/saml/sls")
+def saml_sls(request: Request, services: ServicesDep, code: str, SAMLResponse: str = "") -> Response:  # noqa: N803
+    """The IdP's answer to our LogoutRequest: the local session already ended, so only log the outcome."""
+    try:
+        config = _expect(_config(services, code), SamlAuth)
+        saml.logout_finished(code, config, services.settings.public_url, SAMLResponse)
+    except SignInError as exc:
+        log.warning("SAML single logout answer for %s not accepted: %s", code, exc.detail)
+    return RedirectResponse("/ill/login?signed_out=1", status_code=303)
 
 
 @router.get("/{code}/saml/metadata.xml")
@@ -124,7 +137,7 @@ def oidc_callback(request: Request, services: ServicesDep, code: str, state: str
             raise SignInError("rejected", f"OIDC provider answered error={error[:80]}")
         if trip.get("member") != code:
             raise SignInError("rejected", "OIDC callback without a round trip started here")
-        account = complete_sso(services, code, lambda session, member, config: oidc.finish(
+        account, _ = complete_sso(services, code, lambda session, member, config: oidc.finish(
             session, code, _expect(config, OidcAuth), public, str(request.url), state, trip), client)
     except SignInError as exc:
         return _failed(page, services, exc, code, next_url)

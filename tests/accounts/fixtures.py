@@ -45,7 +45,7 @@ OIDC_REALM = {
                "credentials": [{"type": "password", "value": "carol-secret", "temporary": False}]}],
     "clients": [{"clientId": "unicat", "protocol": "openid-connect", "publicClient": False,
                  "secret": "unicat-client-secret", "redirectUris": ["*"], "standardFlowEnabled": True,
-                 "attributes": {"pkce.code.challenge.method": "S256"}},
+                 "attributes": {"pkce.code.challenge.method": "S256", "post.logout.redirect.uris": "*"}},
                 {"clientId": "another-app", "protocol": "openid-connect", "publicClient": False,
                  "secret": "another-secret", "redirectUris": ["*"], "standardFlowEnabled": True}],
 }

@@ -148,6 +148,20 @@ def test_readers_sign_in_through_their_own_library_and_see_only_their_requests(
         for other in {rid for _, rid in placed.values()} - {request_id}:
             assert page.goto(f"{base}/ill/requests/{other}").status == 404
 
+    # sign-out ends the session here and, for SAML and OIDC, at the library's IdP too
+    saml_reader.get_by_role("button", name="Sign out").click()
+    saml_reader.wait_for_url(re.compile(r"/ill/login\?signed_out=1$"))  # came back through the IdP's SLO
+    oidc_reader.get_by_role("button", name="Sign out").click()
+    oidc_reader.wait_for_url(re.compile(r"/realms/fudan/protocol/openid-connect/logout"))
+    oidc_reader.locator("#kc-logout").click()
+    oidc_reader.wait_for_url(re.compile(rf"^{re.escape(base)}/ill/login"))
+    for page in (saml_reader, oidc_reader):
+        page.goto(f"{base}/ill/my")
+        assert "/ill/login?next=" in page.url
+    start_request(saml_reader, base, union_id)
+    saml_reader.get_by_role("link", name="Sign in at National Library").click()
+    saml_reader.wait_for_url(re.compile(r"/module\.php/core/loginuserpass\.php"))  # the IdP forgot bob too
+
 
 def test_a_reader_blocked_at_the_ils_is_told_why_and_cannot_request(
         consortium: dict[str, Any], new_page: Any, shot: Any) -> None:
