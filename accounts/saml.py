@@ -103,9 +103,9 @@ def start(member_code: str, config: SamlAuth, public_url: str) -> tuple[str, str
 def finish(session: Session, member_code: str, config: SamlAuth, public_url: str, saml_response: str,
            request_id: str | None) -> Identity:
     """Verify the IdP's answer to *our* outstanding request and map its attributes, or SignInError."""
-    sp = client(member_code, config, public_url)
     if not request_id:
         raise SignInError("rejected", "SAML response without an outstanding request in this session")
+    sp = client(member_code, config, public_url)
     try:
         response = sp.parse_authn_request_response(saml_response, BINDING_HTTP_POST,
                                                    outstanding={request_id: member_code})
