@@ -89,6 +89,8 @@ class SamlAuth(_Auth):
     #: The IdP's metadata: an https URL (fetched when the connector is first used) or a local file.
     idp_metadata_url: str | None = None
     idp_metadata_file: str | None = None
+    #: PEM certificate the remote metadata must be signed with (a federation's metadata signer).
+    idp_metadata_cert_file: str | None = None
     idp_entity_id: str
     attribute_map: dict[str, str] = Field(default_factory=lambda: dict(EDUPERSON_MAP))
     #: When set, the IdP must assert this eduPersonEntitlement value; without it the reader is blocked.

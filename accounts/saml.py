@@ -59,8 +59,10 @@ def _sp_config(member_code: str, config: SamlAuth, public_url: str, with_idp: bo
             "name_id_format": TRANSIENT, "idp": [config.idp_entity_id]}},
     }
     if with_idp:
-        source = ({"remote": [{"url": config.idp_metadata_url}]} if config.idp_metadata_url
-                  else {"local": [config.idp_metadata_file]})
+        remote: dict[str, Any] = {"url": config.idp_metadata_url}
+        if config.idp_metadata_cert_file:
+            remote["cert"] = config.idp_metadata_cert_file
+        source = {"remote": [remote]} if config.idp_metadata_url else {"local": [config.idp_metadata_file]}
         raw["metadata"] = source
     cfg = SPConfig()
     cfg.load(raw)

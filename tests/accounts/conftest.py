@@ -10,7 +10,7 @@ import pytest
 from catalog.context import Services, build_services
 from catalog.members import sync_members
 from store.db import transaction
-from tests.accounts.fixtures import ldap_auth, sip2_auth
+from tests.accounts.fixtures import hanging_server, ldap_auth, sip2_auth  # noqa: F401 - fixture
 
 NAMES = {"pku": ("北京大学图书馆", "Peking University Library"),
          "bnu": ("北京师范大学图书馆", "Beijing Normal University"), "nlc": ("国家图书馆", "National Library")}

@@ -76,3 +76,28 @@ def oidc_auth(node: Any, **overrides: object) -> dict[str, object]:
     return {"type": "oidc", "issuer": f"{node.url}/realms/fudan", "client_id": "unicat",
             "client_secret": "unicat-client-secret", "scopes": ["openid", "profile", "email"], "timeout": 5,
             **overrides}
+
+
+@pytest.fixture
+def hanging_server() -> Iterator[str]:
+    """``host:port`` of a server that accepts connections and never answers (an IdP or ILS that hangs)."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+    for conn in held:
+        conn.close()

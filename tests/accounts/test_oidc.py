@@ -130,3 +130,12 @@ def test_a_provider_that_is_down_is_unavailable() -> None:
     with pytest.raises(SignInError) as caught:
         oidc.start("x", cfg, PUBLIC)  # type: ignore[arg-type]
     assert caught.value.code == "unavailable"
+
+
+def test_a_provider_that_hangs_is_unavailable_within_the_timeout(hanging_server: str) -> None:
+    cfg = parse_auth({"type": "oidc", "issuer": f"http://{hanging_server}/realms/x", "client_id": "a",
+                      "client_secret": "s", "timeout": 1})
+    started = time.monotonic()
+    with pytest.raises(SignInError) as caught:
+        oidc.start("x", cfg, PUBLIC)  # type: ignore[arg-type]
+    assert caught.value.code == "unavailable" and time.monotonic() - started < 4

@@ -150,3 +150,11 @@ def test_an_expired_assertion_is_refused(signin_services: Services, sp_keys: tup
         with pytest.raises(SignInError) as caught:
             finish(signin_services, config, response, request_id, code="short")
     assert caught.value.code == "rejected"
+
+
+def test_an_idp_that_hangs_is_unavailable_within_the_timeout(sp_keys: tuple[Path, Path], hanging_server: str) -> None:
+    config = saml_auth(None, sp_keys, idp_metadata_url=f"http://{hanging_server}/metadata.php", timeout=1)
+    started = time.monotonic()
+    with pytest.raises(SignInError) as caught:
+        saml.start("hangs", config, PUBLIC)
+    assert caught.value.code == "unavailable" and time.monotonic() - started < 4
