@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,6 +53,7 @@ class SignInError(Exception):
     }
 
     def __init__(self, code: str, detail: str = "") -> None:
+        detail = _scrub(detail)
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
         #: For the log only: what went wrong, never a password, token or assertion.
@@ -60,6 +62,15 @@ class SignInError(Exception):
     @property
     def message(self) -> str:
         return self.MESSAGES[self.code]
+
+
+_XML = re.compile(r"<[^<>]{0,4000}>")
+_BEARER = re.compile(r"[A-Za-z0-9+/=_.-]{80,}")
+
+
+def _scrub(detail: str) -> str:
+    """Library error texts sometimes quote the XML or token they refused: keep the words, drop those."""
+    return _BEARER.sub("[…]", _XML.sub("<…>", detail))[:1000]
 
 
 class PasswordAuthenticator(Protocol):
