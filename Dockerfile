@@ -1,6 +1,6 @@
 FROM python:3.11-slim-bookworm
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libyaz5 \
+ && apt-get install -y --no-install-recommends libyaz5 xmlsec1 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY . /app

@@ -53,6 +53,7 @@ def members_overview(services: Services) -> list[dict[str, Any]]:
                 "role": m.role,
                 "feeds": member_feeds(m),
                 "schedule": m.config.get("schedule"),
+                "sign_in": ((m.config or {}).get("auth") or {}).get("type", "local"),
                 "records": counts.get(m.code, 0),
                 "rejects": rejects.get(m.code, 0),
                 "last_harvest": _run(last[m.code]) if m.code in last else None,

@@ -177,12 +177,31 @@ def validate_member(
             config["holdings"] = holdings.dump_python(holdings.validate_python(table["holdings"]), mode="json")
         except ValidationError as exc:
             problems.extend(f"{label}: holdings.{_describe(e)}" for e in exc.errors())
+    if "auth" in table:
+        _check_auth(table["auth"], base or Path("."), label, config, problems)
     if entry is not None and regions is not None:
         if entry.region in regions:
             config["region_name"] = regions[entry.region]
         else:
             problems.append(f"{label}: region: {entry.region!r} is not declared in [regions]")
     return (config if entry is not None else None), problems
+
+
+def _check_auth(raw: object, base: Path, label: str, config: dict[str, Any], problems: list[str]) -> None:
+    """The member's sign-in connector (``auth = { type = "ldap", ... }``); relative file names are
+    taken from the members file's folder. Error messages never echo the values (they may be secrets)."""
+    from accounts.config import KINDS, parse_auth
+
+    if isinstance(raw, dict):
+        raw = {k: (str((base / v).resolve()) if k.endswith("_file") and isinstance(v, str) and v
+                   and not Path(v).is_absolute() else v) for k, v in raw.items()}
+    try:
+        config["auth"] = parse_auth(raw).model_dump(mode="json", exclude_none=True)
+    except ValidationError as exc:
+        for e in exc.errors():
+            loc = [str(p) for p in e["loc"]]
+            loc = loc[1:] if loc and loc[0] in KINDS else loc
+            problems.append(f"{label}: auth.{'.'.join(loc) or 'type'}: {e['msg']}")
 
 
 def _regions(table: object, problems: list[str]) -> dict[str, dict[str, str]] | None:

@@ -20,6 +20,8 @@ class Actor:
     member_code: str | None = None
     account_id: int | None = None
     desks: frozenset[str] = field(default_factory=frozenset)
+    #: Set while the home library blocks the reader: they see their requests but place no new ones.
+    blocked_reason: str | None = None
 
     @property
     def label(self) -> str:

@@ -97,6 +97,9 @@ async def plan(services: Services, patron: Actor, form: RequestForm, now: dateti
     now = now or now_utc()
     if patron.kind not in ("patron", "staff") or not patron.member_code:
         raise Forbidden("only patrons and borrowing desks place requests")
+    if patron.blocked_reason:
+        raise Forbidden(f"{patron.blocked_reason.rstrip('.')}. New requests are refused until your home "
+                        "library lifts the block.")
     pages = _validate(form, now.date())
     record = await asyncio.to_thread(sources.get_record, services, form.union_id) if form.union_id else None
     if record is None:

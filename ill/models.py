@@ -24,40 +24,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from accounts.models import Account, ApiToken
 from store.models import Base, utcnow
 
-
-class IllAccount(Base):
-    """A patron, a desk staff member or a consortium administrator.
-
-    ``kind`` is ``patron`` | ``staff`` | ``admin``; staff have ``desks`` (``borrowing``, ``lending``).
-    ``password_hash`` is empty for accounts verified by their member's own authenticator.
-    """
-
-    __tablename__ = "ill_account"
-    __table_args__ = (UniqueConstraint("member_code", "username", name="uq_ill_account_member_user"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    member_code: Mapped[str] = mapped_column(ForeignKey("member.code"), index=True)
-    username: Mapped[str] = mapped_column(String(128))
-    display_name: Mapped[str] = mapped_column(String(255))
-    email: Mapped[str | None] = mapped_column(String(255))
-    kind: Mapped[str] = mapped_column(String(16), default="patron")
-    desks: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    password_hash: Mapped[str | None] = mapped_column(String(255))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class IllApiToken(Base):
-    """A bearer token for third-party systems; only its SHA-256 is stored."""
-
-    __tablename__ = "ill_api_token"
-
-    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("ill_account.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+# Accounts moved to the accounts package; the old names stay for the ILL code that uses them.
+IllAccount = Account
+IllApiToken = ApiToken
 
 
 class IllPolicy(Base):

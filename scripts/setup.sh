@@ -22,7 +22,11 @@ java_ok() {
 }
 
 need=()
-for pkg in redis-server idzebra-2.0 idzebra-2.0-examples yaz libyaz5 chromium fonts-noto-cjk postgresql; do
+# Identity servers the sign-in tests start privately: OpenLDAP, SimpleSAMLphp (SAML IdP under php -S),
+# xmlsec1 for pysaml2's signatures. slapd is installed without a directory of its own.
+signin_pkgs=(slapd ldap-utils simplesamlphp php-cli php-xml php-mbstring xmlsec1)
+for pkg in redis-server idzebra-2.0 idzebra-2.0-examples yaz libyaz5 chromium fonts-noto-cjk postgresql \
+    "${signin_pkgs[@]}"; do
     installed "$pkg" || need+=("$pkg")
 done
 command -v mvn >/dev/null 2>&1 || need+=(maven)
@@ -34,6 +38,7 @@ command -v useradd >/dev/null 2>&1 || [ -x /usr/sbin/useradd ] || need+=(passwd)
 if [ "${#need[@]}" -gt 0 ]; then
     echo "setup: installing ${need[*]}"
     $SUDO apt-get update -q
+    echo "slapd slapd/no_configuration boolean true" | $SUDO debconf-set-selections
     $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 
@@ -58,3 +63,4 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! .venv/bin/python -
 fi
 
 echo "setup: Elasticsearch server at $(.venv/bin/python -m unicat.localsvc.elasticsearch fetch)"
+echo "setup: Keycloak (OIDC provider for the sign-in tests) at $(.venv/bin/python -m unicat.localsvc.keycloak fetch)"

@@ -8,6 +8,8 @@
 - ``settings``: factory ``settings(es=True, **overrides)`` returning a :class:`unicat.settings.Settings`
   with var and SQLite in the test's tmp folder and a unique ``index_prefix``; that prefix's indices
   are deleted after the test. Elasticsearch is started only when a test asks for it.
+- ``slapd``, ``sip2_ils``, ``keycloak``: the identity servers of the sign-in tests, started once per
+  session when a test asks (tests/accounts/fixtures.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import pytest
 
 from demo.oai_provider import ProviderServer
+from tests.accounts.fixtures import keycloak, sip2_ils, slapd  # noqa: F401 - session fixtures for sign-in tests
 from tests.services import delete_prefix, make_settings, private_elasticsearch, private_redis, start_oai_provider
 from unicat.settings import Settings
 

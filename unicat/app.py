@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 def _include_routers(app: FastAPI) -> None:
     from api.routes import availability, exports, feeds, harvests, ill, iso18626, records, search, sources, sru, suggest
-    from web import ill_pages, pages, portal_meta, widget
+    from web import ill_pages, pages, portal_meta, sso_pages, widget
     from web.admin import analytics as admin_analytics
     from web.admin import cataloguing as admin_cataloguing
     from web.admin import harvests as admin_harvests
@@ -71,6 +71,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(widget.router)
     app.include_router(pages.router)
     app.include_router(ill_pages.router)
+    app.include_router(sso_pages.router)
     app.include_router(admin_harvests.router)
     app.include_router(admin_members.router)
     app.include_router(admin_cataloguing.router)

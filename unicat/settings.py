@@ -97,6 +97,19 @@ class Settings(BaseSettings):
     connection_check_timeout: float = 10.0
     #: Days the daily search counters are kept (no personal data is stored in them).
     analytics_retention_days: int = Field(default=180, ge=1)
+    # Sign-in (accounts/): failure limits (``limits`` notation), where the counters live, the shortest
+    # time a failed sign-in takes (so timing does not tell whether an account exists), and the public
+    # URL the identity providers send readers back to (SAML ACS, OIDC redirect, SP metadata).
+    signin_failures_per_account: str = "5/15 minutes"
+    signin_failures_per_client: str = "50/15 minutes"
+    signin_rate_storage: str = "memory://"
+    signin_failure_floor: float = 0.5
+
+    @property
+    def sso_public_url(self) -> str:
+        """Where identity providers send readers back (SAML ACS, OIDC redirect, SP metadata):
+        ``UNICAT_PUBLIC_URL``, else the local demo address."""
+        return self.public_url.rstrip("/") or "http://127.0.0.1:8000"
 
     @field_validator("index_prefix")
     @classmethod

@@ -17,6 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from starlette.background import BackgroundTask
 
+from accounts.identity import SignInError
+from accounts.service import sign_in_with_password
 from api.deps import ServicesDep
 from api.outbox_wake import wake
 from api.params import RowId, VersionForm
@@ -29,7 +31,7 @@ from ill.models import IllAccount, IllRequest, PeerMessage
 from ill.policies import get_policy
 from ill.service import Details, get_visible, transition
 from ill.states import REASONS_UNFILLED, STATES, allowed
-from store.models import Member
+from web import signin
 from web.templating import render
 
 router = APIRouter(prefix="/ill", include_in_schema=False)
@@ -76,11 +78,10 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login")
-def login_form(request: Request, services: ServicesDep, next: str | None = None) -> Response:
+def login_form(request: Request, services: ServicesDep, next: str | None = None, q: str | None = None,
+               member: str | None = None) -> Response:
     page = Page(request, services)
-    with services.db() as session:
-        members = session.scalars(select(Member).order_by(Member.region, Member.code)).all()
-    return page.render("login.html", {"members": members, "next": _safe_next(next)})
+    return page.render("login.html", signin.login_context(services, _safe_next(next), q, member))
 
 
 @router.post("/login")
@@ -88,12 +89,12 @@ def login(request: Request, services: ServicesDep, member: Text, username: Text,
           csrf_token: OptText = None, next: OptText = None) -> Response:
     page = Page(request, services)
     page.csrf(csrf_token)
-    account = auth.sign_in(services, member, username.strip(), password)
-    if account is None:
-        with services.db() as session:
-            members = session.scalars(select(Member).order_by(Member.region, Member.code)).all()
-        return page.render("login.html", {"members": members, "next": _safe_next(next),
-                                          "error": "Wrong library, username or password."}, 401)
+    client = request.client.host if request.client else "-"
+    try:
+        account = sign_in_with_password(services, member, username, password, client)
+    except SignInError as exc:
+        ctx = signin.login_context(services, _safe_next(next), None, member)
+        return page.render("login.html", {**ctx, "signin_error": exc.message}, signin.STATUS[exc.code])
     page.data = auth.new_session(account.id)  # a new session id and CSRF token after sign-in
     return page.store(RedirectResponse(_safe_next(next), status_code=303))
 
@@ -102,8 +103,9 @@ def login(request: Request, services: ServicesDep, member: Text, username: Text,
 def logout(request: Request, services: ServicesDep, csrf_token: OptText = None) -> Response:
     page = Page(request, services)
     page.csrf(csrf_token)
-    page.data = auth.new_session()
-    return page.store(RedirectResponse("/ill/login", status_code=303))
+    ended, page.data = page.data, auth.new_session()
+    target = signin.logout_redirect(services, ended) or "/ill/login"  # SAML/OIDC single logout if offered
+    return page.store(RedirectResponse(target, status_code=303))
 
 
 def _form(union_id: str, service: str, pages: str | None, citation: str | None, pickup: str | None,

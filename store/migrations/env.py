@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import accounts.models  # noqa: F401 - registers the account tables for autogenerate
 import admin.models  # noqa: F401 - registers the administration tables for autogenerate
 import ill.models  # noqa: F401 - registers the ILL tables for autogenerate
 from store.db import make_engine
