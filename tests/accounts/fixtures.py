@@ -74,7 +74,7 @@ def keycloak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 def oidc_auth(node: Any, **overrides: object) -> dict[str, object]:
     return {"type": "oidc", "issuer": f"{node.url}/realms/fudan", "client_id": "unicat",
-            "client_secret": "unicat-client-secret", "scopes": ["openid", "profile", "email"], "timeout": 5,
+            "client_secret": "unicat-client-secret", "scopes": ["openid", "profile", "email"], "timeout": 30,
             **overrides}
 
 

@@ -30,7 +30,7 @@ def config(node: Any, **overrides: object) -> OidcAuth:
 
 def provider_login(url: str, username: str, password: str) -> str | None:
     """Keycloak's own login form, as a reader fills it; the callback URL it redirects to, or None."""
-    with httpx.Client(timeout=10) as browser:
+    with httpx.Client(timeout=60) as browser:  # a cold Keycloak answers its first logins slowly
         page = browser.get(url, follow_redirects=True)
         action = html.unescape(re.search(r'action="([^"]+)"', page.text).group(1))  # type: ignore[union-attr]
         # Keycloak marks its cookies Secure; a browser still sends them to http://127.0.0.1 (a trustworthy
