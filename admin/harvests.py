@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 import threading
 import zipfile
 from collections import Counter
@@ -20,21 +19,12 @@ from admin import audit
 from admin.models import HarvestStop
 from admin.roles import Conflict, NotFound
 from catalog.context import Services
-from catalog.members import member_feeds
+from catalog.members import member_feeds, schedule_interval
 from ill.access import Actor
 from store.db import transaction
 from store.models import Checkpoint, HarvestRun, IndexFailure, Member, ProjectionQueue, Reject, SourceRecord
 
 log = logging.getLogger(__name__)
-
-
-def _interval(schedule: str) -> timedelta | None:
-    """A members-file schedule ("30m", "6h", "1d") as a time span; None for "off" (as the worker reads it)."""
-    match = re.fullmatch(r"(\d+)([mhd])", schedule or "")
-    if not match:
-        return None
-    n, unit = int(match.group(1)), match.group(2)
-    return {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n)}[unit]
 
 
 def _aware(when: datetime | None) -> datetime | None:
@@ -73,7 +63,7 @@ def _member_row(m: Member, runs: Any, records: int, now: datetime) -> dict[str, 
     last = runs[0] if runs else None
     last_ok = next((r for r in runs if r.status == "ok"), None)
     ok_at = _aware(last_ok.finished_at) if last_ok else None
-    interval = _interval((m.config or {}).get("schedule", "1d"))
+    interval = schedule_interval((m.config or {}).get("schedule", "1d"))
     started = _aware(last.started_at) if last else None
     next_run = None if interval is None else (started + interval if started else now)
     return {

@@ -11,13 +11,20 @@ from __future__ import annotations
 import gzip
 import os
 import platform
+import statistics
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
+import httpx
+
+from unicat.localsvc.process import free_port, wait_for_http
 from unicat.settings import PROJECT_ROOT, Settings
 
 HEADING = "## Build throughput and search latency (issue 2)"
@@ -155,3 +162,72 @@ def write_section(section_name: str, text: str, path: Path = RESULTS, heading: s
         mine = mine[: start + 1] + mine[end + 1 if end >= 0 else len(mine) :]
     mine = mine.rstrip("\n") + f"\n\n{sub}\n\n{text.strip()}\n"
     path.write_text(head + heading + mine + tail)
+
+
+class LoadTarget(Protocol):
+    """One way of sending the bench's i-th request (through the API, or straight to Elasticsearch)."""
+
+    kind: str
+
+    def send(self, client: httpx.Client, i: int) -> int: ...
+
+
+def load(target: LoadTarget, clients: int, per_client: int) -> tuple[list[float], float, int]:
+    """(latencies in s, wall seconds, errors) for ``clients`` threads × ``per_client`` requests."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    barrier = threading.Barrier(clients + 1)
+
+    def client_loop(c: int) -> None:
+        with httpx.Client(timeout=60) as client:
+            target.send(client, c)  # open the keep-alive connection before the clock starts
+            barrier.wait()
+            for j in range(per_client):
+                started = time.perf_counter()
+                status = target.send(client, c * 7 + j)
+                latencies[c].append(time.perf_counter() - started)
+                errors[c] += status != 200
+
+    threads = [threading.Thread(target=client_loop, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    return [x for lat in latencies for x in lat], wall, sum(errors)
+
+
+def summary(lat: list[float], wall: float) -> dict[str, float]:
+    """Percentiles and mean in ms, throughput in requests per second."""
+    return {"p50": pct(lat, 50) * 1e3, "p95": pct(lat, 95) * 1e3, "p99": pct(lat, 99) * 1e3,
+            "mean": statistics.fmean(lat) * 1e3, "rps": len(lat) / wall}
+
+
+LATENCY_TABLE = [
+    "| path | p50 (ms) | p95 (ms) | p99 (ms) | mean (ms) | throughput (req/s) | errors |",
+    "|---|---|---|---|---|---|---|",
+]
+
+
+def latency_row(label: str, t: dict[str, float], errors: object) -> str:
+    """One row of :data:`LATENCY_TABLE` from a :func:`summary`."""
+    return (f"| {label} | {t['p50']:.1f} | {t['p95']:.1f} | {t['p99']:.1f} | {t['mean']:.1f} | "
+            f"{t['rps']:.0f} | {errors} |")
+
+
+def start_api(settings: Settings, probe: str) -> tuple[subprocess.Popen[bytes], str]:
+    """The real API (uvicorn, one worker, as ``unicat serve``) over ``settings``; waits until ``probe``
+    (a path with query) answers."""
+    port = free_port()
+    env = {**os.environ, "UNICAT_ES_URL": settings.es_url, "UNICAT_INDEX_PREFIX": settings.index_prefix,
+           "UNICAT_DATABASE_URL": settings.sqlalchemy_url, "UNICAT_VAR_DIR": str(settings.var_dir)}
+    cmd = [sys.executable, "-m", "uvicorn", "unicat.app:create_app", "--factory", "--host", "127.0.0.1",
+           "--port", str(port), "--workers", "1"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    if not wait_for_http(f"{base}{probe}", timeout=60, alive=[proc.pid]):
+        proc.kill()
+        raise SystemExit("the API did not start")
+    return proc, base

@@ -18,25 +18,31 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
-import statistics
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from catalog.search import FACETS, SORTS, SearchQuery, build_query
-from unicat.localsvc.process import free_port, wait_for_http
 
 if __package__ in (None, ""):  # run as a script: `python bench/search_latency.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_settings, default_work_dir, es_node, machine, pct, stamp, write_section  # noqa: E402
+from bench.common import (  # noqa: E402
+    LATENCY_TABLE,
+    bench_settings,
+    default_work_dir,
+    es_node,
+    latency_row,
+    load,
+    machine,
+    stamp,
+    start_api,
+    summary,
+    write_section,
+)
 
 FILTERS = ("member", "region", "format", "language", "subject")
 FIXED: list[dict[str, Any]] = [
@@ -114,53 +120,6 @@ class Target:
         return r.status_code
 
 
-def load(target: Target, clients: int, per_client: int) -> tuple[list[float], float, int]:
-    """(latencies in s, wall seconds, errors) for ``clients`` threads × ``per_client`` requests."""
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-    barrier = threading.Barrier(clients + 1)
-
-    def client_loop(c: int) -> None:
-        with httpx.Client(timeout=60) as client:
-            target.send(client, c)  # open the keep-alive connection before the clock starts
-            barrier.wait()
-            for j in range(per_client):
-                started = time.perf_counter()
-                status = target.send(client, c * 7 + j)
-                latencies[c].append(time.perf_counter() - started)
-                errors[c] += status != 200
-
-    threads = [threading.Thread(target=client_loop, args=(c,)) for c in range(clients)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - started
-    return [x for lat in latencies for x in lat], wall, sum(errors)
-
-
-def start_api(work: Path, es_url: str) -> tuple[subprocess.Popen[bytes], str]:
-    settings = bench_settings(work, es_url)
-    port = free_port()
-    env = {**os.environ, "UNICAT_ES_URL": es_url, "UNICAT_INDEX_PREFIX": settings.index_prefix,
-           "UNICAT_DATABASE_URL": settings.sqlalchemy_url, "UNICAT_VAR_DIR": str(work)}
-    cmd = [sys.executable, "-m", "uvicorn", "unicat.app:create_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", "1"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    if not wait_for_http(f"{base}/api/v1/search?q=history", timeout=60, alive=[proc.pid]):
-        proc.kill()
-        raise SystemExit("the API did not start")
-    return proc, base
-
-
-def summary(lat: list[float], wall: float) -> dict[str, float]:
-    return {"p50": pct(lat, 50) * 1e3, "p95": pct(lat, 95) * 1e3, "p99": pct(lat, 99) * 1e3,
-            "mean": statistics.fmean(lat) * 1e3, "rps": len(lat) / wall}
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=20)
@@ -184,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
         if docs < args.min_docs:
             raise SystemExit(f"{alias} holds {docs} documents (< {args.min_docs}): run bench.build_throughput")
         queries = FIXED + sampled(es_url, alias)
-        api, base = start_api(work, es_url)
+        api, base = start_api(bench_settings(work, es_url), "/api/v1/search?q=history")
         try:
             targets = {"api": Target("api", base, alias, queries), "direct": Target("direct", es_url, alias, queries)}
             with httpx.Client(timeout=60) as client:
@@ -228,13 +187,10 @@ def main(argv: list[str] | None = None) -> None:
         "facets on (5 terms aggregations + decade histogram), `track_total_hits`. API: uvicorn, 1 worker "
         "(as `unicat serve`), on the same 2 cores as Elasticsearch and the load generator.",
         "",
-        "| path | p50 (ms) | p95 (ms) | p99 (ms) | mean (ms) | throughput (req/s) | errors |",
-        "|---|---|---|---|---|---|---|",
+        *LATENCY_TABLE,
     ]
     for kind, label in (("api", "through the API (`GET /api/v1/search`)"), ("direct", "straight to Elasticsearch")):
-        t = total[kind]
-        lines.append(f"| {label} | {t['p50']:.1f} | {t['p95']:.1f} | {t['p99']:.1f} | {t['mean']:.1f} | "
-                     f"{t['rps']:.0f} | {errors[kind]} |")
+        lines.append(latency_row(label, total[kind], errors[kind]))
     verdict = "meets" if ratio <= 1.5 else "**misses**"
     lines += [
         "",

@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -30,12 +28,20 @@ if __package__ in (None, ""):  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.catalogues import catalogue, work_dir  # noqa: E402
-from bench.common import es_node, machine, stamp, write_section  # noqa: E402
-from bench.search_latency import load, summary  # noqa: E402
+from bench.common import (  # noqa: E402
+    LATENCY_TABLE,
+    es_node,
+    latency_row,
+    load,
+    machine,
+    stamp,
+    start_api,
+    summary,
+    write_section,
+)
 from catalog.suggest import suggest_body  # noqa: E402
 from mappings.suggest import pinyin_key, query_prefixes  # noqa: E402
 from mappings.textnorm import has_han  # noqa: E402
-from unicat.localsvc.process import free_port, wait_for_http  # noqa: E402
 
 HEADING = "## Search relevance on judged queries (issue 13)"
 
@@ -83,21 +89,6 @@ class SuggestTarget:
         return client.post(self.url, content=self.bodies[i], headers={"content-type": "application/json"}).status_code
 
 
-def start_api(services: Any) -> tuple[subprocess.Popen[bytes], str]:
-    s = services.settings
-    port = free_port()
-    env = {**os.environ, "UNICAT_ES_URL": s.es_url, "UNICAT_INDEX_PREFIX": s.index_prefix,
-           "UNICAT_DATABASE_URL": s.sqlalchemy_url, "UNICAT_VAR_DIR": str(s.var_dir)}
-    cmd = [sys.executable, "-m", "uvicorn", "unicat.app:create_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", "1"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    if not wait_for_http(f"{base}/api/v1/suggest?q=a", timeout=60, alive=[proc.pid]):
-        proc.kill()
-        raise SystemExit("the API did not start")
-    return proc, base
-
-
 def api_cpu(pid: int) -> float:
     """CPU seconds (user + system) the API process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -117,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         alias = services.settings.records_alias
         docs = services.es.count(index=alias)["count"]
         typed = prefixes(es_url, alias)
-        api, base = start_api(services)
+        api, base = start_api(services.settings, "/api/v1/suggest?q=a")
         try:
             targets = {"api": SuggestTarget("api", base, alias, typed),
                        "direct": SuggestTarget("direct", es_url, alias, typed)}
@@ -128,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
                         raise SystemExit(f"{target.kind}: prefixes failed: {bad[:5]}")
                 empty = sum(1 for t in typed if not client.get(f"{base}/api/v1/suggest", params={"q": t}).json()[1])
             for target in targets.values():
-                load(target, args.clients, 5)  # type: ignore[arg-type]
+                load(target, args.clients, 5)
             pooled: dict[str, list[float]] = {"api": [], "direct": []}
             walls = {"api": 0.0, "direct": 0.0}
             errors = {"api": 0, "direct": 0}
@@ -137,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
             for r in range(args.rounds):
                 for kind in ("api", "direct") if r % 2 == 0 else ("direct", "api"):
                     before = api_cpu(api.pid) if kind == "api" else 0.0
-                    lat, wall, err = load(targets[kind], args.clients, args.requests)  # type: ignore[arg-type]
+                    lat, wall, err = load(targets[kind], args.clients, args.requests)
                     if kind == "api":
                         cpu += api_cpu(api.pid) - before
                     pooled[kind] += lat
@@ -147,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"round {r + 1} {kind}: p50 {s['p50']:.1f} ms, p95 {s['p95']:.1f} ms, {s['rps']:.0f} req/s",
                           flush=True)
                     loads.append(os.getloadavg()[0])
-            single = {kind: summary(*load(targets[kind], 1, len(typed))[:2]) for kind in targets}  # type: ignore[arg-type]
+            single = {kind: summary(*load(targets[kind], 1, len(typed))[:2]) for kind in targets}
         finally:
             api.terminate()
             api.wait(timeout=30)
@@ -164,17 +155,12 @@ def main(argv: list[str] | None = None) -> None:
         f"4), {empty} of them with no completion. API: uvicorn, 1 worker, on the same 2 cores as Elasticsearch and "
         "the load generator.",
         "",
-        "| path | p50 (ms) | p95 (ms) | p99 (ms) | mean (ms) | throughput (req/s) | errors |",
-        "|---|---|---|---|---|---|---|",
+        *LATENCY_TABLE,
     ]
     for kind, label in (("api", "through the API (`GET /api/v1/suggest`)"), ("direct", "straight to Elasticsearch")):
-        t = total[kind]
-        lines.append(f"| {label} | {t['p50']:.1f} | {t['p95']:.1f} | {t['p99']:.1f} | {t['mean']:.1f} | "
-                     f"{t['rps']:.0f} | {errors[kind]} |")
+        lines.append(latency_row(label, total[kind], errors[kind]))
     for kind, label in (("api", "API, one client alone"), ("direct", "Elasticsearch, one client alone")):
-        t = single[kind]
-        lines.append(f"| {label} | {t['p50']:.1f} | {t['p95']:.1f} | {t['p99']:.1f} | {t['mean']:.1f} | "
-                     f"{t['rps']:.0f} | – |")
+        lines.append(latency_row(label, single[kind], "–"))
     lines += ["", f"**Suggest p95 at {args.clients} clients: {total['api']['p95']:.1f} ms through the API**; "
               f"p95(API) / p95(direct) = {ratio:.2f}. API process CPU: {cpu / n_api * 1e3:.2f} ms per suggestion. "
               f"The machine was shared with other work: 1-minute load average {min(loads):.1f}–{max(loads):.1f} "

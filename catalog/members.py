@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,16 @@ class MemberEntry(BaseModel):
         if value != "off" and not re.fullmatch(r"\d+[mhd]", value):
             raise ValueError("must be an interval like '30m', '6h', '1d' or 'off'")
         return value
+
+
+def schedule_interval(schedule: str) -> timedelta | None:
+    """A members-file schedule ("30m", "6h", "1d") as a time span; None for "off" or an unreadable one.
+    The worker's scheduler and the console's "next harvest" column both read it this way."""
+    match = re.fullmatch(r"(\d+)([mhd])", schedule or "")
+    if not match:
+        return None
+    n, unit = int(match.group(1)), match.group(2)
+    return {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n)}[unit]
 
 
 def _feed_models() -> dict[str, type[BaseModel]]:

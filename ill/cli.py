@@ -17,7 +17,8 @@ from unicat.settings import get_settings
 app = typer.Typer(help="Interlibrary loan administration.", no_args_is_help=True)
 
 
-def _account(member: str, username: str, password: str, kind: str, desks: list[str], email: str | None) -> None:
+def add_account(member: str, username: str, password: str, kind: str, desks: list[str], email: str | None) -> None:
+    """Create a shared account of KIND (patron, staff, admin or cataloguer); a refused one is a usage error."""
     services = build_services(get_settings())
     try:
         account = create_account(services, member_code=member, username=username, password=password, kind=kind,
@@ -33,7 +34,7 @@ def _account(member: str, username: str, password: str, kind: str, desks: list[s
 def create_user(member: str, username: str, password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
                 email: str | None = None) -> None:
     """A patron of MEMBER with a local password."""
-    _account(member, username, password, "patron", [], email)
+    add_account(member, username, password, "patron", [], email)
 
 
 @app.command("create-staff")
@@ -41,7 +42,7 @@ def create_staff(member: str, username: str, password: Annotated[str, typer.Opti
                  desk: Annotated[list[str], typer.Option(help="borrowing and/or lending")] = ["borrowing", "lending"],  # noqa: B006
                  email: str | None = None, admin: bool = False) -> None:
     """Desk staff of MEMBER (or, with --admin, a consortium administrator)."""
-    _account(member, username, password, "admin" if admin else "staff", [] if admin else desk, email)
+    add_account(member, username, password, "admin" if admin else "staff", [] if admin else desk, email)
 
 
 @app.command("set-fees")

@@ -20,19 +20,9 @@ def create_cataloguer(member: str, username: str,
                       password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
                       email: str | None = None) -> None:
     """A cataloguer of MEMBER: its feeds, harvests, rejects, duplicates and split/merge in /admin."""
-    from catalog.context import build_services
-    from ill.auth import create_account
-    from ill.errors import IllError
+    from ill.cli import add_account
 
-    services = build_services(get_settings())
-    try:
-        account = create_account(services, member_code=member, username=username, password=password,
-                                 kind="cataloguer", email=email)
-        console.print(f"created cataloguer {account.username}@{member} (id {account.id})")
-    except IllError as exc:
-        raise typer.BadParameter(exc.message) from exc
-    finally:
-        services.close()
+    add_account(member, username, password, "cataloguer", [], email)
 
 
 @app.command("audit")

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from arq import cron
@@ -39,22 +38,15 @@ async def harvest_member_job(ctx: dict[str, Any], code: str) -> list[dict[str, A
     return [r.as_dict() for r in reports]
 
 
-def _interval(schedule: str) -> timedelta | None:
-    match = re.fullmatch(r"(\d+)([mhd])", schedule or "")
-    if not match:
-        return None
-    n, unit = int(match.group(1)), match.group(2)
-    return {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n)}[unit]
-
-
 def due_members(services: Any, now: datetime) -> list[str]:
     """Members whose schedule interval has passed since their last harvest started."""
+    from catalog.members import schedule_interval
     from store.models import HarvestRun, Member
 
     due = []
     with services.db() as session:
         for member in session.scalars(select(Member)):
-            interval = _interval(member.config.get("schedule", "1d"))
+            interval = schedule_interval(member.config.get("schedule", "1d"))
             if interval is None or member.config.get("disabled"):
                 continue
             last = session.scalar(

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import select
@@ -27,47 +27,25 @@ from ill import auth, delivery, intake, outbox, stats
 from ill.access import Actor, require_staff, roles_for, visible
 from ill.errors import Forbidden, IllError, Invalid
 from ill.fees import format_cents, parse_amount
-from ill.models import IllAccount, IllRequest, PeerMessage
+from ill.models import IllRequest, PeerMessage
 from ill.policies import get_policy
 from ill.service import Details, get_visible, transition
 from ill.states import REASONS_UNFILLED, STATES, allowed
 from web import signin
-from web.templating import render
+from web.session import SessionPage
 
 router = APIRouter(prefix="/ill", include_in_schema=False)
 Text = Annotated[str, Form()]
 OptText = Annotated[str | None, Form()]
 
 
-class Page:
+class Page(SessionPage):
     """The signed session of this browser: account (if signed in) and CSRF token."""
 
-    def __init__(self, request: Request, services: Services) -> None:
-        self.request, self.services = request, services
-        self.data = auth.load_session(services, request.cookies.get(auth.SESSION_COOKIE))
-        self.fresh = self.data is None
-        if self.data is None:
-            self.data = auth.new_session()
-        uid = self.data.get("uid")
-        self.account: IllAccount | None = auth.get_account(services, uid) if isinstance(uid, int) else None
-        self.actor: Actor | None = auth.actor_of(self.account) if self.account else None
+    template_dir = "ill"
 
-    def csrf(self, token: str | None) -> None:
-        try:
-            auth.check_csrf(None if self.fresh else self.data, token)
-        except Forbidden as exc:
-            raise HTTPException(403, exc.message) from exc
-
-    def render(self, template: str, ctx: dict[str, Any] | None = None, status: int = 200) -> Response:
-        context = {"user": self.account, "actor": self.actor, "csrf_token": self.data["csrf"], "money": format_cents}
-        context.update(ctx or {})
-        return self.store(render(self.request, f"ill/{template}", context, status))
-
-    def store(self, response: Response) -> Response:
-        s = self.services.settings
-        response.set_cookie(auth.SESSION_COOKIE, auth.dump_session(self.services, self.data), httponly=True,
-                            samesite="lax", secure=s.session_cookie_secure, max_age=s.session_max_age, path="/")
-        return response
+    def context(self) -> dict[str, Any]:
+        return {**super().context(), "money": format_cents}
 
     def login_redirect(self) -> Response:
         return RedirectResponse(f"/ill/login?next={quote(str(self.request.url.path))}", status_code=303)

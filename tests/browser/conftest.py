@@ -21,10 +21,8 @@ import httpx
 import pytest
 import uvicorn
 
-from catalog.context import Services, build_services
-from catalog.members import sync_members
-from store.db import transaction
-from tests.core.conftest import MEMBERS
+from catalog.context import Services
+from tests.admin import conftest as admin_conftest
 from unicat.app import create_app
 from unicat.localsvc.process import free_port
 
@@ -41,13 +39,8 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
-@pytest.fixture
-def services(settings: Callable[..., Any]) -> Iterator[Services]:
-    built = build_services(settings(session_cookie_secure=False))
-    with transaction(built.db) as session:
-        sync_members(session, [dict(m) for m in MEMBERS])
-    yield built
-    built.close()
+#: The console's store: the core members, session cookies allowed over the live server's plain HTTP.
+services = admin_conftest.services
 
 
 def refresh(services: Services) -> None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import copy
 import gzip
+import os
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 import pymarc
 
 from harvesters.base import HarvestedRecord
+from unicat.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "demo" / "data"
@@ -122,3 +126,23 @@ def admin_headers(services: object, member: str = "nlc", username: str = "consol
     account = create_account(services, member_code=member, username=username,  # type: ignore[arg-type]
                              password="admin password", kind="admin")
     return {"Authorization": f"Bearer {issue_token(services, account)}"}  # type: ignore[arg-type]
+
+
+def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment a real `unicat` process needs to use this test's database, index and var dir."""
+    return {
+        **os.environ,
+        "UNICAT_VAR_DIR": str(settings.var_dir),
+        "UNICAT_DATABASE_URL": settings.sqlalchemy_url,
+        "UNICAT_ES_URL": settings.es_url,
+        "UNICAT_INDEX_PREFIX": settings.index_prefix,
+        **extra,
+    }
+
+
+def run_cli(services: object, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run `python -m unicat.cli ARGS` against the test's services and capture its output."""
+    env = cli_env(services.settings)  # type: ignore[attr-defined]
+    return subprocess.run(
+        [sys.executable, "-m", "unicat.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )

@@ -29,7 +29,7 @@ from store.models import (
     SourceRecord,
 )
 from tests.core.conftest import MEMBERS
-from tests.core.helpers import DEMO, as_harvested, read_marc, variant
+from tests.core.helpers import DEMO, as_harvested, cli_env, read_marc, variant
 
 UVA = DEMO / "pku" / "uva-sirsi.mrc.gz"
 
@@ -92,15 +92,7 @@ def test_killed_harvest_resumes_without_loss_or_duplicates(services, oai_provide
         f'region = "north"\nrole = "regional"\noai = {{ url = "{provider.url}", metadata_prefix = "marc21" }}\n',
         encoding="utf-8",
     )
-    s = services.settings
-    env = {
-        **os.environ,
-        "UNICAT_VAR_DIR": str(s.var_dir),
-        "UNICAT_DATABASE_URL": s.sqlalchemy_url,
-        "UNICAT_ES_URL": s.es_url,
-        "UNICAT_INDEX_PREFIX": s.index_prefix,
-        "UNICAT_MEMBERS": str(members_file),
-    }
+    env = cli_env(services.settings, UNICAT_MEMBERS=str(members_file))
     cli = [sys.executable, "-m", "unicat.cli"]
     proc = subprocess.Popen(
         [*cli, "harvest", "pku"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True

@@ -3,10 +3,6 @@ merge decisions that hold through reclustering. Real records, the real store and
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -18,7 +14,7 @@ from catalog.search import SearchQuery, search
 from indexer.clusterstore import _candidate
 from store.db import transaction
 from store.models import Cluster, UnionRedirect
-from tests.core.helpers import DEMO, as_harvested, isbn13, read_marc, variant
+from tests.core.helpers import DEMO, as_harvested, isbn13, read_marc, run_cli, variant
 from unicat.app import create_app
 
 UVA = DEMO / "pku" / "uva-sirsi.mrc.gz"
@@ -147,20 +143,6 @@ def test_every_record_page_shows_its_permalink(services, http, base):
     assert f'<link rel="canonical" href="{link}">' in page.text
     zh = http.get(f"/records/{uid}", params={"lang": "zh_Hans"})
     assert "永久链接" in zh.text
-
-
-def run_cli(services, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
-    s = services.settings
-    env = {
-        **os.environ,
-        "UNICAT_VAR_DIR": str(s.var_dir),
-        "UNICAT_DATABASE_URL": s.sqlalchemy_url,
-        "UNICAT_ES_URL": s.es_url,
-        "UNICAT_INDEX_PREFIX": s.index_prefix,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "unicat.cli", *args], env=env, capture_output=True, text=True, timeout=180
-    )
 
 
 def test_a_cataloguers_merge_holds_and_survives_reclustering(services, base):

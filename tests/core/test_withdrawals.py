@@ -4,9 +4,6 @@ keeps no deletions), within a safety limit; a failed or stopped harvest withdraw
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +20,7 @@ from harvesters.base import HarvestedRecord, Page
 from harvesters.z3950 import ALL_RECORDS_PQF
 from store.db import transaction
 from store.models import Checkpoint, Member, SourceRecord
-from tests.core.helpers import DEMO, admin_headers, as_harvested, read_marc
+from tests.core.helpers import DEMO, admin_headers, as_harvested, read_marc, run_cli
 from tests.peers.zebra import ZebraServer, zebra_server
 from unicat.app import create_app
 
@@ -110,20 +107,6 @@ def test_a_directory_pass_that_skips_unchanged_files_withdraws_nothing(services,
     assert full.withdrawn == 1 and live_ids(services, "pku") == {r.local_id for r in uva} - {uva[19].local_id}
 
 
-def run_cli(services, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
-    s = services.settings
-    env = {
-        **os.environ,
-        "UNICAT_VAR_DIR": str(s.var_dir),
-        "UNICAT_DATABASE_URL": s.sqlalchemy_url,
-        "UNICAT_ES_URL": s.es_url,
-        "UNICAT_INDEX_PREFIX": s.index_prefix,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "unicat.cli", *args], env=env, capture_output=True, text=True, timeout=120
-    )
-
-
 def test_a_full_harvest_missing_too_much_is_held_until_an_administrator_decides(services, tmp_path, uva):
     dump = tmp_path / "dump.mrc"
     configure(services, "pku", "files", {"url_or_path": str(write_dump(dump, uva)), "format": "iso2709"})
@@ -141,13 +124,13 @@ def test_a_full_harvest_missing_too_much_is_held_until_an_administrator_decides(
         assert [(w["id"], w["member"], w["records"]) for w in listed] == [(held_id, "pku", 30)]
         runs = http.get("/api/v1/harvests", params={"member": "pku"}).json()["runs"]
         assert runs[0]["withdrawals_held"] == [{"id": held_id, "status": "pending", "records": 30, "live": 40}]
-    shown = run_cli(services, "withdrawals", "list")
+    shown = run_cli(services, "withdrawals", "list", timeout=120)
     assert shown.returncode == 0 and f"{held_id}" in shown.stdout and "75%" in shown.stdout
-    applied = run_cli(services, "withdrawals", "apply", str(held_id), "--by", "admin")
+    applied = run_cli(services, "withdrawals", "apply", str(held_id), "--by", "admin", timeout=120)
     assert applied.returncode == 0, applied.stderr
     assert "30 records withdrawn" in applied.stdout
     assert live_ids(services, "pku") == {r.local_id for r in uva[:10]} and total_hits(services) == 10
-    again = run_cli(services, "withdrawals", "apply", str(held_id))
+    again = run_cli(services, "withdrawals", "apply", str(held_id), timeout=120)
     assert again.returncode == 2 and "applied, not pending" in again.stderr
     assert list_withdrawals(services) == []
 
