@@ -69,7 +69,7 @@ class KeycloakNode:
             self.process.wait()
 
 
-def start(home: Path, port: int, realms: list[dict[str, Any]], work: Path, timeout: float = 180.0) -> KeycloakNode:
+def start(home: Path, port: int, realms: list[dict[str, Any]], work: Path, timeout: float = 400.0) -> KeycloakNode:
     """Start ``kc.sh start-dev`` with these realms; returns once the first realm's discovery answers.
 
     The realm files go into the distribution's ``data/import`` (read at every start; ``dev-mem`` keeps
