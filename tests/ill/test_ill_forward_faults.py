@@ -203,3 +203,34 @@ def test_worker_killed_between_posting_and_recording_forwards_once(settings: Any
     assert (m.peer_code, m.status, m.error_type) == ("FDU", "sent", None)
     assert _request(svc, rid).peer_error is None
     svc.close()
+
+
+def test_unfilled_whose_answer_cannot_be_stored_is_not_applied(settings: Any) -> None:
+    """The effect of an inbound message and the answer remembered for its resends commit together: when
+    the database refuses to store the answer (a trigger, as a full disk would), the forward is not
+    made either, the peer gets no confirmation, and its resend is applied once."""
+    from tests.ill.iso_world import drain, served
+
+    svc, s, first, second, rid = _world(settings)
+    db = sqlite3.connect(s.sqlalchemy_url.removeprefix("sqlite:///"), timeout=30)
+    with first.running(), second.running(), served(svc) as url:
+        drain(svc, s.redis_url, s.ill_queue_name)
+        unfilled = first.supplying(requester="PKU", rid=str(rid), srid=f"sup-{rid}", status="Unfilled",
+                                   reason="RequestResponse")
+        db.execute("CREATE TRIGGER refuse_answers BEFORE INSERT ON ill_inbound_message WHEN NEW.ok "
+                   "BEGIN SELECT RAISE(ABORT, 'no space left'); END")
+        db.commit()
+        resp = httpx.post(url, content=unfilled, timeout=30, headers={
+            "Content-Type": "application/xml", "Authorization": f"Bearer {first.token}"})
+        assert resp.status_code == 500  # no confirmation: the peer will resend
+        assert _request(svc, rid).lender_code == "SJTU" and _forwards(svc, rid) == []
+        db.execute("DROP TRIGGER refuse_answers")
+        db.commit()
+        first.unicat_url, first.unicat_headers = url, {"Authorization": f"Bearer {first.token}"}
+        assert status_of(first.send(unfilled)) == "OK"
+        assert status_of(first.send(unfilled)) == "OK"
+        drain(svc, s.redis_url, s.ill_queue_name, rounds=2, pause=0.3)
+    db.close()
+    assert len(_requests_to(second)) == 1
+    assert _forwards(svc, rid) == [("unfilled", "sent", "SJTU")]
+    svc.close()
