@@ -69,7 +69,7 @@ def _processes() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 def _serve(env: dict[str, str], port: int, log: Any) -> subprocess.Popen[bytes]:
     proc = _start(["serve", "--port", str(port)], env, log)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded 2-core machine can take a minute to import the app
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             httpx.get(f"http://127.0.0.1:{port}/api/v1/iso18626", timeout=1)  # any answer: it is up
@@ -141,7 +141,7 @@ def test_api_killed_while_handling_unfilled_forwards_once(settings: Any, tmp_pat
     log = (tmp_path / "procs.log").open("wb")
     with first.running(), second.running(), _processes() as procs:
         procs.append(_start(["worker", "--queue", "ill"], env, log))
-        _wait(lambda: len(_requests_to(first)) == 1, 60, "the Request at the first lender")
+        _wait(lambda: len(_requests_to(first)) == 1, 120, "the Request at the first lender")
         api = _serve(env, port, log)
         procs.append(api)
         unfilled = first.supplying(requester="PKU", rid=str(rid), srid=f"sup-{rid}", status="Unfilled",
@@ -160,7 +160,7 @@ def test_api_killed_while_handling_unfilled_forwards_once(settings: Any, tmp_pat
         assert _request(svc, rid).lender_code == "SJTU" and _forwards(svc, rid) == []  # nothing half-written
         procs.append(_serve(env, port, log))
         assert status_of(first.send(unfilled)) == "OK"  # the peer resends what was not confirmed
-        _wait(lambda: len(_requests_to(second)) >= 1, 60, "the Request at the second lender")
+        _wait(lambda: len(_requests_to(second)) >= 1, 120, "the Request at the second lender")
         assert status_of(first.send(unfilled)) == "OK"  # a late duplicate: the same answer, nothing new
         time.sleep(2.5)  # the worker keeps running: any second Request would leave now
     assert len(_requests_to(second)) == 1
@@ -181,12 +181,12 @@ def test_worker_killed_between_posting_and_recording_forwards_once(settings: Any
     with first.running(), second.running(), _processes() as procs:
         worker = _start(["worker", "--queue", "ill"], env, log)
         procs.append(worker)
-        _wait(lambda: len(_requests_to(first)) == 1, 60, "the Request at the first lender")
+        _wait(lambda: len(_requests_to(first)) == 1, 120, "the Request at the first lender")
         procs.append(_serve(env, port, log))
         second.gate = threading.Event()  # the second lender processes the Request, then is slow to answer
         assert status_of(first.send(first.supplying(requester="PKU", rid=str(rid), srid=f"sup-{rid}",
                                                     status="Unfilled", reason="RequestResponse"))) == "OK"
-        _wait(second.held.is_set, 60, "the Request held at the second lender")
+        _wait(second.held.is_set, 120, "the Request held at the second lender")
         os.kill(worker.pid, signal.SIGKILL)  # posted and processed there, not recorded here
         worker.wait(10)
         second.gate.set()
