@@ -97,7 +97,7 @@ def send_pending(services: Services, limit: int = 200, now: datetime | None = No
 def claim(services: Services, msg_id: int, now: datetime) -> bool:
     """Lease a due message for one sender (compare-and-set on ``next_attempt_at``): two worker runs
     never post the same message at once; a sender that dies leaves it due again when the lease ends."""
-    lease = datetime.now(UTC) + timedelta(seconds=120)
+    lease = datetime.now(UTC) + timedelta(seconds=services.settings.ill_peer_lease_seconds)
     with transaction(services.db) as session:
         result = session.execute(update(PeerMessage).where(
             PeerMessage.id == msg_id, PeerMessage.status == "pending",

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from lxml import etree
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from catalog.context import Services
@@ -175,9 +177,17 @@ def handle(services: Services, data: bytes, creds: Credentials) -> bytes:
         _learn(services, peer, msg)
         handler = {"request": _on_request, "supplyingAgencyMessage": _on_supplying,
                    "requestingAgencyMessage": _on_requesting}[kind]
-        extra = handler(services, msg, peer)
-        answer = iso.build_confirmation(kind, header, version=version, received=received, **extra)
-        _remember(services, peer.code, kind, header, digest, version, answer, creds, None)
+        answer = iso.build_confirmation(kind, header, version=version, received=received, **_echo(kind, msg))
+        memo = _Memo(_row(peer.code, kind, header, digest, version, answer, creds, None))
+        try:
+            handler(services, msg, peer, memo)
+        except IntegrityError:  # the same message, applied meanwhile by a concurrent delivery
+            repeated = _repeat(services, peer.code, digest)
+            if repeated is None:
+                raise
+            return repeated
+        if not memo.done:  # a message that changed nothing: remembered on its own
+            _remember(services, memo.row)
         return answer
     except (iso.IsoError, IllError) as exc:
         error_type = exc.error_type if isinstance(exc, iso.IsoError) else "UnrecognisedDataValue"
@@ -188,7 +198,7 @@ def handle(services: Services, data: bytes, creds: Credentials) -> bytes:
         log.warning("ISO 18626 %s from %s (%s) refused: %s: %.300s", kind,
                     peer_code or (header.requester.value if header.requester else "?"), creds.remote_addr,
                     error_type, exc)
-        _remember(services, peer_code, kind, header, None, version, answer, creds, (error_type, str(exc)))
+        _remember(services, _row(peer_code, kind, header, None, version, answer, creds, (error_type, str(exc))))
         return answer
 
 
@@ -209,19 +219,44 @@ def _repeat(services: Services, peer: str, digest: str) -> bytes | None:
         return row.confirmation.encode() if row is not None else None
 
 
-def _remember(services: Services, peer: str | None, kind: str, h: iso.Header, digest: str | None, version: str,
-              answer: bytes, creds: Credentials, error: tuple[str, str] | None) -> None:
+def _echo(kind: str, msg: iso.Message) -> dict[str, str]:
+    """What a confirmation repeats of the message it confirms."""
+    if kind == "supplyingAgencyMessage":
+        return {"reason": msg.get("messageInfo/reasonForMessage") or "StatusChange"}
+    if kind == "requestingAgencyMessage":
+        return {"action": msg.get("action") or ""}
+    return {}
+
+
+def _row(peer: str | None, kind: str, h: iso.Header, digest: str | None, version: str, answer: bytes,
+         creds: Credentials, error: tuple[str, str] | None) -> InboundMessage:
     unique = digest or hashlib.sha256(answer + str(datetime.now(UTC).timestamp()).encode()).hexdigest()
+    return InboundMessage(peer_code=peer, kind=kind, request_ref=(h.request_id or "")[:128] or None,
+                          digest=unique, version=version, ok=error is None, error_type=error[0] if error else None,
+                          error_value=error[1][:2000] if error else None,
+                          remote_addr=(creds.remote_addr or "")[:64] or None, confirmation=answer.decode())
+
+
+@dataclass
+class _Memo:
+    """An inbound message with our answer, written in the very transaction of its effect: a process
+    killed before that commit leaves neither (the peer's resend is applied), one killed after leaves
+    both (the resend gets the same answer and changes nothing)."""
+
+    row: InboundMessage
+    done: bool = False
+
+    def __call__(self, session: Session, req: IllRequest | None = None) -> None:
+        session.add(self.row)
+        self.done = True
+
+
+def _remember(services: Services, row: InboundMessage) -> None:
     try:
         with transaction(services.db) as session:
-            session.add(InboundMessage(peer_code=peer, kind=kind, request_ref=(h.request_id or "")[:128] or None,
-                                       digest=unique, version=version, ok=error is None,
-                                       error_type=error[0] if error else None,
-                                       error_value=error[1][:2000] if error else None,
-                                       remote_addr=(creds.remote_addr or "")[:64] or None,
-                                       confirmation=answer.decode()))
+            session.add(row)
     except Exception:  # noqa: BLE001 - a concurrent duplicate already stored it; the answer stands
-        log.info("inbound ISO 18626 message from %s already recorded", peer)
+        log.info("inbound ISO 18626 message from %s already recorded", row.peer_code)
 
 
 def _learn(services: Services, peer: Peer, msg: iso.Message) -> None:
@@ -236,7 +271,7 @@ def _learn(services: Services, peer: Peer, msg: iso.Message) -> None:
             state.version, state.learned_at = msg.version, datetime.now(UTC)
 
 
-def _on_request(services: Services, msg: iso.Message, peer: Peer) -> dict[str, str]:
+def _on_request(services: Services, msg: iso.Message, peer: Peer, memo: _Memo) -> None:
     from ill.service import Details, transition
 
     supplier = msg.get("header/supplyingAgencyId/agencyIdValue")
@@ -254,18 +289,19 @@ def _on_request(services: Services, msg: iso.Message, peer: Peer) -> dict[str, s
     if msg.get("serviceInfo/requestType") == "Retry":
         if original is None:
             raise iso.IsoError("UnrecognisedDataValue", f"retry of unknown request {previous!r}")
-        transition(services, original, "retry_received", _actor(peer), details=Details(
-            message=f"Retry {their_id} of {previous}: " + (msg.get("serviceInfo/note") or "conditions met")))
-        with transaction(services.db) as session:  # from now on the peer speaks of it by the new id
-            req = session.get(IllRequest, original)
-            assert req is not None
+
+        def renamed(session: Session, req: IllRequest) -> None:  # from now on the peer uses the new id
             req.peer_request_id = their_id
-        return {}
-    _new_request(services, msg, peer, supplier, their_id)
-    return {}
+            memo(session)
+
+        transition(services, original, "retry_received", _actor(peer), also=renamed, details=Details(
+            message=f"Retry {their_id} of {previous}: " + (msg.get("serviceInfo/note") or "conditions met")))
+        return
+    _new_request(services, msg, peer, supplier, their_id, memo)
 
 
-def _new_request(services: Services, msg: iso.Message, peer: Peer, supplier: str, their_id: str) -> None:
+def _new_request(services: Services, msg: iso.Message, peer: Peer, supplier: str, their_id: str,
+                 memo: _Memo) -> None:
     service = "copy" if msg.get("serviceInfo/serviceType") == "Copy" else "loan"
     now = datetime.now(UTC)
     limit = msg.money("billingInfo/maximumCosts")
@@ -289,13 +325,14 @@ def _new_request(services: Services, msg: iso.Message, peer: Peer, supplier: str
         from ill import notify
 
         notify.on_transition(session, req, "route", "submitted", None)
+        memo(session)
 
 
 def _actor(peer: Peer) -> Actor:
     return Actor(kind="peer", name=peer.code, member_code=peer.code)
 
 
-def _on_supplying(services: Services, msg: iso.Message, peer: Peer) -> dict[str, str]:
+def _on_supplying(services: Services, msg: iso.Message, peer: Peer, memo: _Memo) -> None:
     from ill.service import Details, transition
 
     status = msg.get("statusInfo/status") or ""
@@ -317,10 +354,9 @@ def _on_supplying(services: Services, msg: iso.Message, peer: Peer) -> dict[str,
             assert row is not None
             row.lender_request_id = their_id[:128]
     if action is None:
-        return {"reason": reason}  # an acknowledgement or a note: nothing changes
+        return  # an acknowledgement or a note: nothing changes
     assert ours is not None
-    transition(services, ours, action, _actor(peer), details=details)
-    return {"reason": reason}
+    transition(services, ours, action, _actor(peer), details=details, also=memo)
 
 
 def _supplying_action(status: str, reason: str, answer: str | None, state: str) -> str | None:
@@ -343,7 +379,7 @@ def _supplying_action(status: str, reason: str, answer: str | None, state: str) 
     return action
 
 
-def _on_requesting(services: Services, msg: iso.Message, peer: Peer) -> dict[str, str]:
+def _on_requesting(services: Services, msg: iso.Message, peer: Peer, memo: _Memo) -> None:
     from ill.service import Details, transition
 
     action_code = msg.get("action") or ""
@@ -358,16 +394,16 @@ def _on_requesting(services: Services, msg: iso.Message, peer: Peer) -> dict[str
             raise iso.IsoError("UnrecognisedDataValue", "unknown request")
         req_id, state, lender = req.id, req.state, req.lender_code
     if action is None:  # StatusRequest: answered with our current status (StatusRequestResponse)
-        _status_response(services, req_id, peer)
-        return {"action": action_code}
+        _status_response(services, req_id, peer, memo)
+        return
     if action == "cancel" and state not in CANCELLABLE:
-        _refuse_cancel(services, req_id, peer, lender or "", msg.get("note"))
-        return {"action": action_code}
-    transition(services, req_id, action, _actor(peer), details=Details(message=msg.get("note")))
-    return {"action": action_code}
+        _refuse_cancel(services, req_id, peer, lender or "", msg.get("note"), memo)
+        return
+    transition(services, req_id, action, _actor(peer), details=Details(message=msg.get("note")), also=memo)
 
 
-def _refuse_cancel(services: Services, req_id: int, peer: Peer, lender: str, note: str | None) -> None:
+def _refuse_cancel(services: Services, req_id: int, peer: Peer, lender: str, note: str | None,
+                   memo: _Memo) -> None:
     """A Cancel after we shipped: CancelResponse with answerYesNo N; the loan goes on unchanged."""
     now = datetime.now(UTC)
     with transaction(services.db) as session:
@@ -380,9 +416,10 @@ def _refuse_cancel(services: Services, req_id: int, peer: Peer, lender: str, not
                                lender_code=lender, message=f"cancel asked after shipping; answered N. {note or ''}"))
         queue_supplying(session, req, peer, lender, iso.Supplying(status=status, reason="CancelResponse",
                                                                   answer="N", note="already shipped"))
+        memo(session)
 
 
-def _status_response(services: Services, req_id: int, peer: Peer) -> None:
+def _status_response(services: Services, req_id: int, peer: Peer, memo: _Memo) -> None:
     with transaction(services.db) as session:
         req = session.get(IllRequest, req_id)
         assert req is not None
@@ -390,3 +427,4 @@ def _status_response(services: Services, req_id: int, peer: Peer) -> None:
         queue_supplying(session, req, peer, supplier, iso.Supplying(
             status=req.supplier_status or "RequestReceived", reason="StatusRequestResponse",
             due=iso.noon(req.due_date) if req.due_date else None))
+        memo(session)

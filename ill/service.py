@@ -8,6 +8,7 @@ matches no row and gets :class:`~ill.errors.Conflict` — nothing is lost silent
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -52,15 +53,18 @@ def load_request(session: Session, request_id: int) -> IllRequest | None:
 
 def transition(services: Services, request_id: int, action: str, actor: Actor, *,
                expected_version: int | None = None, details: Details | None = None,
-               now: datetime | None = None) -> IllRequest:
+               now: datetime | None = None, also: Callable[[Session, IllRequest], None] | None = None) -> IllRequest:
     """Take ``action`` on a request as ``actor``; raises NotFound / Forbidden-as-InvalidTransition /
-    Conflict / Invalid, with nothing written."""
+    Conflict / Invalid, with nothing written. ``also`` writes more in the same transaction (an inbound
+    ISO 18626 message is remembered with its effect, so that a resend can never apply it twice)."""
     details = details or Details()
     now = now or now_utc()
     try:
         with transaction(services.db) as session:
             req = require_view(actor, load_request(session, request_id))
             apply(session, req, action, actor, details=details, now=now, expected_version=expected_version)
+            if also is not None:
+                also(session, req)
             session.flush()
         return req
     except StaleDataError as exc:

@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     ill_peer_backoff_base: float = 30.0
     ill_peer_backoff_cap: float = 3600.0
     ill_peer_max_attempts: int = 12
+    #: How long a sender holds a message it is posting; a sender killed mid-post leaves it due again after this.
+    ill_peer_lease_seconds: float = 120.0
     #: The arq queue of the ILL worker (timers, e-mail, peer outbox), apart from harvests.
     ill_queue_name: str = "unicat:ill"
     # Administration console: which addresses feeds entered in the web may point at (SSRF guard).

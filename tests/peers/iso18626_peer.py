@@ -95,6 +95,10 @@ class Iso18626Peer:
         self.received: list[Received] = []
         self.faults: list[str] = []  # consumed one per inbound message: "500", "error", "drop", "ok"
         self.seen: dict[str, bytes] = {}
+        #: When set, each message is processed, then its answer waits until ``gate`` opens (``held`` tells
+        #: the test a message is waiting): a slow peer, during which the sender can be killed.
+        self.gate: threading.Event | None = None
+        self.held = threading.Event()
         self.states: dict[str, PeerState] = {}
         self.unicat_url = ""
         self.unicat_headers: dict[str, str] = {}
@@ -194,6 +198,9 @@ class Iso18626Peer:
                     status, answer = 401, b"unauthorized"
                 else:
                     status, answer = peer.answer(body)
+                    if peer.gate is not None:
+                        peer.held.set()
+                        peer.gate.wait(60)
                 if answer is None:
                     self.close_connection = True
                     self.connection.shutdown(2)
