@@ -31,7 +31,7 @@ QUERIES = [("q1", "latin", "pride prejudice"), ("q2", "zh", "红楼梦之谜"), 
 PROBES = ["pride prejudice", "红楼梦", "hong lou meng", "austen", "红楼真味"]
 
 
-def _catalogue(services) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def build_catalogue(services) -> dict[str, str]:  # type: ignore[no-untyped-def]
     pride = read_marc(DEMO / "pku" / "pride-and-prejudice.mrc", limit=40)
     ingest(services, "pku", as_harvested(pride))
     honglou = read_marc(RECORDS / "marc21-lc-chinese-honglou.mrc")
@@ -45,7 +45,7 @@ def _catalogue(services) -> dict[str, str]:  # type: ignore[no-untyped-def]
             "q4": f"q4 0 {pp[3]} 1\n"}
 
 
-def _files(qrels: dict[str, str]) -> dict[str, tuple[str, bytes]]:
+def judged_files(qrels: dict[str, str]) -> dict[str, tuple[str, bytes]]:
     queries = "qid\tcategory\tquery\n" + "".join(f"{q}\t{c}\t{t}\n" for q, c, t in QUERIES)
     return {"queries": ("set.queries.tsv", queries.encode()), "qrels": ("set.qrels", "".join(qrels.values()).encode())}
 
@@ -65,7 +65,7 @@ def _actions(services) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_edit_measure_apply_and_roll_back(services):
-    qrels = _catalogue(services)
+    qrels = build_catalogue(services)
     account(services, "nlc", "boss", "admin")
     account(services, "pku", "cat", "cataloguer")
     before = _top(services)
@@ -105,11 +105,11 @@ def test_edit_measure_apply_and_roll_back(services):
         refused = http.post("/admin/tuning/evaluate", data={"csrf_token": csrf_of(page)}, files={
             "queries": ("q.csv", b"qid,category,query\nq1,latin,pride\n"), "qrels": ("r", b"q1 0 pku:1 2\n")})
         assert refused.status_code == 422 and 'id="error-queries"' in refused.text and "header" in refused.text
-        three = {"queries": _files(qrels)["queries"], "qrels": ("r.qrels", b"q1 pku:1 2\n")}
+        three = {"queries": judged_files(qrels)["queries"], "qrels": ("r.qrels", b"q1 pku:1 2\n")}
         refused = http.post("/admin/tuning/evaluate", data={"csrf_token": csrf_of(page)}, files=three)
         assert refused.status_code == 422 and "expected &#39;qid 0 docid grade&#39;" in refused.text
 
-        measured = http.post("/admin/tuning/evaluate", data={"csrf_token": csrf_of(page)}, files=_files(qrels),
+        measured = http.post("/admin/tuning/evaluate", data={"csrf_token": csrf_of(page)}, files=judged_files(qrels),
                              params={"lang": "en"})
         assert measured.status_code == 200, measured.text
         assert 'data-profile="live"' in measured.text and 'data-profile="candidate"' in measured.text
@@ -172,7 +172,7 @@ def _load(services, stop: threading.Event, answered: list[int], failed: list[str
 
 def test_a_candidate_needing_new_fields_rebuilds_under_load_and_rolls_back(old_services):
     services = old_services
-    _catalogue(services)
+    build_catalogue(services)
     old_index = _older_index(services)
     account(services, "nlc", "boss", "admin")
     before = _top(services)
