@@ -294,9 +294,12 @@ def apply(services: Services, actor: Actor) -> dict[str, Any]:
     missing = missing_index_fields(services, as_profile(candidate, "candidate"))
     old = live_data(services)
     if not missing:
+        stale = _read(services, PREVIOUS_INDEX_STATE)
         with transaction(services.db) as session:
             _switch_profile(session, actor, candidate, old, "tuning.apply")
+            write_state(session, PREVIOUS_INDEX_STATE, "")  # a rollback now keeps the index it is on
         forget_applied(services)
+        _drop(services, stale, keep=alias_targets(services.es, services.settings.records_alias))
         return {"applied": f"{candidate['name']}-v{candidate['version']}", "rebuilt": False}
     return {"task": _start_rebuild(services, actor, candidate, old), "missing": missing}
 
@@ -338,14 +341,23 @@ def _rebuild_and_switch(services: Services, actor: Actor, candidate: dict[str, A
         _switch_profile(session, actor, candidate, old, "tuning.apply",
                         {"before": {"index": previous}, "after": {"index": result["index"]}})
     forget_applied(services)
-    for name in (stale or "").split(","):  # the rollback target of the apply before: now let go
-        if name and name not in result["previous"]:
-            services.es.indices.delete(index=name, ignore_unavailable=True)
+    _drop(services, stale, keep=result["previous"])
     return f"{result['indexed']} union records indexed into {result['index']}; profile applied"
 
 
+def _drop(services: Services, names: str | None, keep: list[str]) -> None:
+    """Delete the rollback target of the apply before (comma-separated names), now let go."""
+    for name in (names or "").split(","):
+        if name and name not in keep:
+            services.es.indices.delete(index=name, ignore_unavailable=True)
+
+
 def rollback(services: Services, actor: Actor) -> dict[str, Any]:
-    """The previous profile again, and the previous index when the last apply rebuilt one."""
+    """The previous profile again, and the previous index when the last apply rebuilt one.
+
+    The previous index holds the records as they were at that apply: changes harvested since are
+    in the index rolled back from (kept, so rolling back again returns to it) and in the store, so
+    a rebuild brings them in."""
     require_admin(actor)
     previous_raw = _read(services, PREVIOUS_STATE)
     if previous_raw is None:

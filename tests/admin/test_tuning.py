@@ -210,7 +210,10 @@ def test_a_candidate_needing_new_fields_rebuilds_under_load_and_rolls_back(old_s
         assert alias_targets(services.es, services.settings.records_alias) == [old_index]
         assert live_profile(services).label == "nopinyin-v1"
         assert _top(services) == before, "the same top hits as before the apply"
+        assert _post(http, "/admin/tuning/rollback").status_code == 303, "a rollback can be rolled back"
+        assert alias_targets(services.es, services.settings.records_alias) == new_index
+        assert live_profile(services).label == "nopinyin-v2"
     with services.db() as session:
         applied = session.scalars(select(AdminAudit).where(AdminAudit.action == "tuning.apply")).one()
         assert applied.before["index"] == old_index and applied.after["index"] == new_index[0]
-    assert _actions(services) == ["tuning.candidate", "tuning.apply", "tuning.rollback"]
+    assert _actions(services) == ["tuning.candidate", "tuning.apply", "tuning.rollback", "tuning.rollback"]
