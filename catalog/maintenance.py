@@ -42,11 +42,12 @@ def _counted(ids: list[str], progress: RebuildProgress | None, every: int = 500)
 
 @fewer_collections()
 def rebuild_index(services: Services, *, recluster: bool = False,
-                  progress: RebuildProgress | None = None) -> dict[str, Any]:
+                  progress: RebuildProgress | None = None, keep_old: bool = False) -> dict[str, Any]:
     """Write every union record into a fresh index, then swap the alias to it atomically.
 
     Searches keep hitting the old index until the swap. With ``recluster`` the clustering is first
-    recomputed from scratch (same recipe as the incremental path, so the same partition).
+    recomputed from scratch (same recipe as the incremental path, so the same partition). With
+    ``keep_old`` the index the alias left is kept (``result["previous"]``) for a rollback.
     """
     result: dict[str, Any] = {"alias": services.settings.records_alias}
     if recluster:
@@ -63,8 +64,8 @@ def rebuild_index(services: Services, *, recluster: bool = False,
         if not report.failed:
             session.execute(delete(ProjectionQueue))
     refresh(services.es, index)
-    switch_alias(services.es, services.settings.records_alias, index)
-    result.update(index=index, indexed=report.indexed, failed=report.failed)
+    previous = switch_alias(services.es, services.settings.records_alias, index, delete_old=not keep_old)
+    result.update(previous=previous, index=index, indexed=report.indexed, failed=report.failed)
     result.update(derivation_state(services))
     return result
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from catalog.context import Services
 from catalog.highlight import highlight, query_terms
-from catalog.profiles import FieldSpec, SearchProfile, load_profile
+from catalog.profiles import FieldSpec, SearchProfile, applied_profile, load_profile
 from catalog.query_builder import (
     SearchError,
     identifier_in,
@@ -176,8 +176,9 @@ def prepare(profile_name: str | None = None) -> SearchProfile:
 
 
 def live_profile(services: Services) -> SearchProfile:
-    """The profile named by ``UNICAT_SEARCH_PROFILE`` (``default-v1`` unless set)."""
-    return load_profile(getattr(services.settings, "search_profile", None))
+    """The profile an administrator applied in the console, else the one named by
+    ``UNICAT_SEARCH_PROFILE`` (``default-v1`` unless set)."""
+    return applied_profile(services) or load_profile(getattr(services.settings, "search_profile", None))
 
 
 def search(services: Services, query: SearchQuery, profile: SearchProfile | str | None = None) -> dict[str, Any]:

@@ -63,6 +63,7 @@ def _include_routers(app: FastAPI) -> None:
     from web.admin import cataloguing as admin_cataloguing
     from web.admin import harvests as admin_harvests
     from web.admin import members as admin_members
+    from web.admin import tuning as admin_tuning
 
     for module in (exports, feeds, search, suggest, records, sources, availability, harvests, ill, iso18626):
         app.include_router(module.router, prefix="/api/v1")
@@ -76,6 +77,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(admin_members.router)
     app.include_router(admin_cataloguing.router)
     app.include_router(admin_analytics.router)
+    app.include_router(admin_tuning.router)
 
 
 #: A union record's own pages, in the API and on the web: the id, then any sub-path.

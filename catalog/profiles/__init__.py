@@ -97,6 +97,55 @@ def _resolve(name_or_path: str | Path) -> Path:
     return versions[-1]
 
 
+def profile_data(name_or_path: str | Path | None = None) -> dict[str, Any]:
+    """The parsed TOML of a profile file (what :func:`profile_from_data` builds a profile from)."""
+    path = _resolve(name_or_path or DEFAULT_PROFILE)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ProfileError(f"{path}: {exc}") from exc
+
+
+def profile_from_data(data: dict[str, Any], source: str = "stored") -> SearchProfile:
+    """A profile from the structure of a profile file (a stored candidate, the applied profile)."""
+    try:
+        return _build(data, source)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProfileError(f"{source}: {type(exc).__name__}: {exc}") from exc
+
+
+#: ``store_state`` row holding the profile an administrator applied (JSON of a profile file's
+#: structure); absent: ``UNICAT_SEARCH_PROFILE`` names the live profile.
+APPLIED_STATE = "search_profile.applied"
+#: Seconds a process keeps the applied profile before reading it again (other processes see an
+#: apply within this time; the process that applied it at once).
+APPLIED_TTL = 1.0
+_applied_cache: dict[int, tuple[float, SearchProfile | None]] = {}
+
+
+def applied_profile(services: Services) -> SearchProfile | None:
+    """The profile applied from the console, if any (read from the store, cached briefly)."""
+    import json
+    import time
+
+    from store.state import read_state
+
+    now = time.monotonic()
+    cached = _applied_cache.get(id(services))
+    if cached and now - cached[0] < APPLIED_TTL:
+        return cached[1]
+    with services.db() as session:
+        raw = read_state(session, APPLIED_STATE)
+    profile = profile_from_data(json.loads(raw), "applied") if raw else None
+    _applied_cache[id(services)] = (now, profile)
+    return profile
+
+
+def forget_applied(services: Services) -> None:
+    """Drop this process's cached applied profile (after an apply or a rollback)."""
+    _applied_cache.pop(id(services), None)
+
+
 def _version_of(path: Path) -> int:
     tail = path.stem.rsplit("-v", 1)[-1]
     return int(tail) if tail.isdigit() else -1
