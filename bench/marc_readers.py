@@ -50,7 +50,7 @@ import mappings.marc21
 import mappings.marcio as marcio
 import mappings.unimarc
 from harvesters.files import split_iso2709
-from mappings import CrosswalkError, crosswalk, match_keys
+from mappings import CrosswalkError, crosswalk, match_keys, to_marcxml
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -77,8 +77,9 @@ def _patched(module: Any, **names: Any) -> Iterator[None]:
 
 
 @contextmanager
-def reader(name: str) -> Iterator[None]:
-    """Run the crosswalk with ``name``'s reader inside the block (see the module docstring)."""
+def reader(name: str, adopted: bool = True) -> Iterator[None]:
+    """Run the crosswalk with ``name``'s reader inside the block (see the module docstring);
+    ``adopted``: as :mod:`mappings.marclib` uses it (pymarc's MARCXML writer), else all of it."""
     with ExitStack() as stack:
         library: Any = pymarc
         if name == "rmarc":
@@ -88,7 +89,8 @@ def reader(name: str) -> Iterator[None]:
         classes = {"Record": library.Record, "Field": library.Field}
         stack.enter_context(_patched(marcio, **classes, Subfield=library.Subfield, Indicators=library.Indicators,
                                      marc8_to_unicode=library.marc8_to_unicode,
-                                     record_to_xml_node=library.record_to_xml_node))
+                                     record_to_xml_node=pymarc.record_to_xml_node if adopted else
+                                     library.record_to_xml_node))
         for module in (mappings.marc21, mappings.unimarc, mappings.holdings):
             stack.enter_context(_patched(module, **{k: v for k, v in classes.items() if hasattr(module, k)}))
         if name == "mrrc":
@@ -230,6 +232,29 @@ def compare_lc(path: Path, limit: int, processes: int) -> dict[str, Any]:
         return merge(list(pool.map(compare_chunk, chunks)))
 
 
+def marcxml(raw: bytes, encoding: str) -> str:
+    try:
+        return to_marcxml(raw, encoding)
+    except CrosswalkError as exc:
+        return f"<reject> {exc}"
+
+
+def compare_marcxml(paths: list[Path]) -> tuple[int, dict[str, int]]:
+    """MARCXML for display (:func:`mappings.to_marcxml`) of every sample record: how many differ from
+    pymarc's with rmarc entirely, and with rmarc as :mod:`mappings.marclib` uses it."""
+    total, differing = 0, {"rmarc (its own MARCXML writer)": 0, "rmarc as adopted (pymarc's writer)": 0}
+    for path in paths:
+        records = read_sample(path)
+        with reader("pymarc"):
+            base = [marcxml(raw, enc) for raw, enc in records]
+        total += len(records)
+        for label, adopted in zip(differing, (False, True), strict=True):
+            with reader("rmarc", adopted=adopted):
+                other = [marcxml(raw, enc) for raw, enc in records]
+            differing[label] += sum(a != b for a, b in zip(base, other, strict=True))
+    return total, differing
+
+
 # ---- parse cost --------------------------------------------------------------------------------
 
 def _reader_alone(name: str) -> Callable[[bytes], object]:
@@ -330,8 +355,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--processes", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    ap.add_argument("--marcxml-only", action="store_true",
+                    help="only compare the MARCXML for display on the samples (its own RESULTS.md subsection)")
     args = ap.parse_args(argv)
     data = shared_data()
+    if args.marcxml_only:
+        total, differing = compare_marcxml(samples(data))
+        text = "\n".join([f"{stamp()}. Readers: {versions()}. MARCXML for display (`mappings.to_marcxml`) of "
+                          f"all {total:,} sample records (the samples of the table above, not the LC file), "
+                          "against pymarc's:", ""] + [f"- {k}: {v:,} records differ" for k, v in differing.items()])
+        print(text)
+        if args.write:
+            write_section("MARC readers: MARCXML for display", text, heading="## MARC readers (issue 19)")
+        return
     lc_path = data / LC_FILE
     raws = [raw for raw, _ in read_sample(lc_path, args.parse_records)]
     costs = parse_costs(raws, args.rounds)
