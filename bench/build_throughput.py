@@ -57,6 +57,7 @@ from catalog.members import sync_members
 from catalog.projector import Projector
 from indexer.es import make_es_client
 from indexer.index import create_index, latest_spec
+from mappings import marclib
 from mappings.marcio import parse_iso2709
 from store.db import transaction
 
@@ -328,7 +329,7 @@ def cpu_account(
         ("pipeline (this run)", pipeline_cpu["own"] / n, pipeline_cpu["children"] / n, pipeline_cpu["node"] / n,
          seconds / n),
         ("ceiling, same documents", ceiling["own"] / docs, 0.0, ceiling["node"] / docs, wall_per_doc),
-        ("pymarc parse alone", 0.0, alone["parse"][1] / n, 0.0, alone["parse"][0] / n),
+        (f"{marclib.NAME} parse alone", 0.0, alone["parse"][1] / n, 0.0, alone["parse"][0] / n),
         ("crosswalk + match keys alone (parse included)", 0.0, alone["crosswalk"][1] / n, 0.0,
          alone["crosswalk"][0] / n),
     ]
@@ -346,7 +347,7 @@ def cpu_account(
                      f"{wall * us:,.0f} | {total / (wall * cores):.2f} |")
     lines += ["", "Best ratio a pipeline could reach here, doing the ceiling's work plus only (perfect overlap, "
               "nothing else: no store, no clustering, no union records):", ""]
-    for label, key in (("parsing every record with pymarc", "parse"),
+    for label, key in ((f"parsing every record with {marclib.NAME}", "parse"),
                        ("crosswalking every record (this crosswalk)", "crosswalk")):
         floor = max(wall_per_doc, (ceiling_per_doc + alone[key][1] / n) / cores)
         lines.append(f"- {label}: ratio ≤ **{wall_per_doc / floor:.2f}**")

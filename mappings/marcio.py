@@ -1,4 +1,5 @@
-"""Reading MARC records (ISO 2709 or MARCXML-like XML) into :class:`pymarc.Record`, detecting
+"""Reading MARC records (ISO 2709 or MARCXML-like XML) into a pymarc-API ``Record`` (rmarc's when
+it is installed, else pymarc's: see :mod:`mappings.marclib`), detecting
 MARC 21 vs UNIMARC/CNMARC vs Dublin Core, and writing MARCXML for display.
 
 Character sets: ISO 2709 records whose leader/09 is ``a`` are read as UTF-8; those with a blank
@@ -21,11 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
-import pymarc
 from lxml import etree
-from pymarc import Field, Indicators, Record, Subfield, marc8_to_unicode
 
 from mappings._common import CrosswalkError, decode_ncr
+from mappings.marclib import Field, Indicators, Record, Subfield, marc8_to_unicode, record_to_xml_node
 
 MARC21_NS = "http://www.loc.gov/MARC21/slim"
 OAI_DC_NS = "http://www.openarchives.org/OAI/2.0/oai_dc/"
@@ -366,7 +366,7 @@ def record_to_marcxml(record: Record) -> str:
             continue
         field.indicators = Indicators(*(xml_safe(i) for i in field.indicators))
         field.subfields = [Subfield(xml_safe(s.code), xml_safe(s.value)) for s in field.subfields]
-    node = pymarc.record_to_xml_node(record, namespace=True)
+    node = record_to_xml_node(record, namespace=True)
     return ElementTree.tostring(node, encoding="unicode")
 
 
