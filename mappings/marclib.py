@@ -1,8 +1,8 @@
 """The MARC object model the crosswalks read records into: rmarc's when it is installed, else pymarc's.
 
 rmarc (``pip install unicat[rmarc]``) is a fork of pymarc with the same API whose ISO 2709 decoding
-and MARC-8 conversion run in Rust; ``bench/marc_readers.py`` holds its documents identical to
-pymarc's on every shared sample and the 250,000 LC records, at about 0.4 of pymarc's parse CPU.
+and MARC-8 conversion run in Rust; ``bench/marc_readers.py`` found its documents identical to
+pymarc's on every shared sample and the first 2,000 LC records, at about 0.4 of pymarc's parse CPU.
 pymarc stays the fallback, and ``UNICAT_MARC_READER=pymarc`` keeps it even where rmarc is installed
 (to compare, or should an rmarc release ever disagree).
 """
