@@ -14,7 +14,7 @@ from tests.peers.fake_ils import fault_server
 from tests.peers.zebra import SAMPLE_MARC, TEMPLATES, ZebraServer, free_port, read_marc, zebra_server
 
 TOTAL = 324
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+SRU_DATA = Path(__file__).resolve().parents[1] / "data" / "sru"  # real responses, see PROVENANCE.md there
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +66,9 @@ def test_a_count_no_integer_can_hold_is_a_named_error(count: str) -> None:
 
 
 def test_parses_real_alma_and_bnf_responses() -> None:
-    resp = parse_response((SHARED / "marc21" / "sru-marc21-chinese-10.xml").read_bytes())
+    resp = parse_response((SRU_DATA / "sru-marc21-chinese-10.xml").read_bytes())
     assert resp.number_of_records == 239392 and len(resp.records) >= 1
-    bnf = parse_response((SHARED / "unimarc" / "bnf-sru-unimarc-49.xml").read_bytes())
+    bnf = parse_response((SRU_DATA / "bnf-sru-unimarc-49.xml").read_bytes())
     assert bnf.records and bnf.records[0].schema == "marcxchange"
 
 

@@ -25,8 +25,6 @@ import pymarc
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "data" / "zebra"
 SAMPLE_MARC = Path("/usr/share/doc/idzebra-2.0/examples/marc21/sample-marc.gz")
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-UVA_SIRSI = SHARED_DATA / "marc21" / "uva-sirsi-2000.mrc"
 
 
 def free_port() -> int:
