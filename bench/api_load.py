@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import RESULTS, es_node, machine, stamp  # noqa: E402
+from bench.common import es_node, machine, replace_section, stamp  # noqa: E402
 
 HEADING = "## Several API processes under load (issue 19)"
 QUERIES = ["pride prejudice", "austen", "history", "china", "science", "war", "傲慢与偏见", "music", "law", "art"]
@@ -117,7 +117,7 @@ def main() -> None:
     lines = _report(results, args.users, args.seconds, len(ids))
     print("\n".join(lines))
     if args.write:
-        _write(lines)
+        replace_section(HEADING, lines)
 
 
 def _report(results: dict[int, dict], users: int, seconds: int, ids: int) -> list[str]:
@@ -148,17 +148,6 @@ def _report(results: dict[int, dict], users: int, seconds: int, ids: int) -> lis
         "",
     ]
 
-
-def _write(lines: list[str]) -> None:
-    text = RESULTS.read_text()
-    block = "\n".join(lines)
-    if HEADING in text:
-        start = text.index(HEADING)
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + block + (text[end:] if end != -1 else "\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
 
 
 if __name__ == "__main__":

@@ -164,6 +164,20 @@ def write_section(section_name: str, text: str, path: Path = RESULTS, heading: s
     path.write_text(head + heading + mine + tail)
 
 
+def replace_section(heading: str, lines: list[str], path: Path = RESULTS) -> None:
+    """Replace the whole ``heading`` section of bench/RESULTS.md (up to the next ``## ``) with
+    ``lines``, or append it when the file has none yet."""
+    text = path.read_text()
+    block = "\n".join(lines)
+    if heading in text:
+        start = text.index(heading)
+        end = text.find("\n## ", start + len(heading))
+        text = text[:start] + block + (text[end:] if end != -1 else "\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
 class LoadTarget(Protocol):
     """One way of sending the bench's i-th request (through the API, or straight to Elasticsearch)."""
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import LC_FILE, RESULTS, machine, shared_data, stamp, write_marc_subset  # noqa: E402
+from bench.common import LC_FILE, machine, replace_section, shared_data, stamp, write_marc_subset  # noqa: E402
 
 HEADING = "## Memory of one long harvest (issue 19)"
 
@@ -88,15 +88,7 @@ def main() -> None:
     ]
     print("\n".join(lines))
     if args.write:
-        text = RESULTS.read_text()
-        block = "\n".join(lines)
-        if HEADING in text:
-            start = text.index(HEADING)
-            end = text.find("\n## ", start + len(HEADING))
-            text = text[:start] + block + (text[end:] if end != -1 else "\n")
-        else:
-            text = text.rstrip("\n") + "\n\n" + block + "\n"
-        RESULTS.write_text(text)
+        replace_section(HEADING, lines)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import LC_FILE, RESULTS, git_revision, machine, shared_data  # noqa: E402
+from bench.common import LC_FILE, RESULTS, git_revision, machine, replace_section, shared_data  # noqa: E402
 
 HEADING = "## Parallel harvests on PostgreSQL (issue 19)"
 MEMBERS = ["a", "b"]
@@ -139,7 +139,7 @@ def main() -> None:
     lines = _report(args.records, one, two)
     print("\n".join(lines))
     if args.write:
-        _write(lines)
+        replace_section(HEADING, lines)
 
 
 def _report(per_member: int, one: dict, two: dict) -> list[str]:
@@ -175,17 +175,6 @@ def _report(per_member: int, one: dict, two: dict) -> list[str]:
         "",
     ]
 
-
-def _write(lines: list[str]) -> None:
-    text = RESULTS.read_text()
-    block = "\n".join(lines)
-    if HEADING in text:
-        start = text.index(HEADING)
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + block + (text[end:] if end != -1 else "\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
 
 
 if __name__ == "__main__":
