@@ -40,6 +40,11 @@ def _counted(ids: list[str], progress: RebuildProgress | None, every: int = 500)
             progress("index", n, total)
 
 
+#: Bulk requests in flight during a rebuild while the next documents are built (as the ceiling's
+#: ``parallel_bulk`` with 2 threads): Python and Elasticsearch then use the cores together.
+REBUILD_BULK_THREADS = 2
+
+
 @fewer_collections()
 def rebuild_index(services: Services, *, recluster: bool = False,
                   progress: RebuildProgress | None = None, keep_old: bool = False) -> dict[str, Any]:
@@ -60,7 +65,7 @@ def rebuild_index(services: Services, *, recluster: bool = False,
     index = create_index(services.es, services.settings.records_alias, layout=services.index_layout)
     with transaction(services.db) as session:
         ids = all_union_ids(session)
-        report = project(services.es, session, index, _counted(list(ids), progress))
+        report = project(services.es, session, index, _counted(list(ids), progress), bulk_threads=REBUILD_BULK_THREADS)
         if not report.failed:
             session.execute(delete(ProjectionQueue))
     refresh(services.es, index)

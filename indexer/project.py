@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -112,6 +114,33 @@ def send(es: Elasticsearch, actions: Iterable[dict], chunk_size: int = 500) -> I
     )
 
 
+def send_overlapped(
+    es: Elasticsearch, actions: Iterable[dict], chunk_size: int = 500, threads: int = 2
+) -> Iterator[tuple[bool, dict]]:
+    """Like :func:`send`, but up to ``threads`` bulk requests are in flight while the caller's
+    thread builds the next chunk of documents: on a rebuild, building union documents (Python)
+    and indexing them (Elasticsearch) then use the cores at the same time instead of in turn.
+    Outcomes come back in the order of the actions."""
+    pending: deque[Future[list[tuple[bool, dict]]]] = deque()
+
+    def bulk_chunk(chunk: list[dict]) -> list[tuple[bool, dict]]:
+        return list(send(es, chunk, chunk_size))
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bulk") as pool:
+        chunk: list[dict] = []
+        for action in actions:
+            chunk.append(action)
+            if len(chunk) >= chunk_size:
+                pending.append(pool.submit(bulk_chunk, chunk))
+                chunk = []
+                while len(pending) > threads:
+                    yield from pending.popleft().result()
+        if chunk:
+            pending.append(pool.submit(bulk_chunk, chunk))
+        while pending:
+            yield from pending.popleft().result()
+
+
 def record(session: Session, index: str, results: Iterable[tuple[bool, dict]], report: ProjectionReport) -> None:
     """Count the outcomes in ``report``; store every failure as an :class:`IndexFailure`."""
     for ok, item in results:
@@ -134,10 +163,17 @@ def project(
     *,
     chunk_size: int = 500,
     cache: DocCache | None = None,
+    bulk_threads: int = 1,
 ) -> ProjectionReport:
-    """Write the union records to ``index`` (an alias or a concrete index); keep every failure."""
+    """Write the union records to ``index`` (an alias or a concrete index); keep every failure.
+    With ``bulk_threads`` > 1 the bulk requests overlap the building of the next documents."""
     report = ProjectionReport()
-    record(session, index, send(es, actions_for(session, index, union_ids, report, cache), chunk_size), report)
+    actions = actions_for(session, index, union_ids, report, cache)
+    if bulk_threads > 1:
+        results = send_overlapped(es, actions, chunk_size, bulk_threads)
+    else:
+        results = send(es, actions, chunk_size)
+    record(session, index, results, report)
     return report
 
 

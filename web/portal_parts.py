@@ -22,7 +22,7 @@ def record_parts(request: Request, record: dict[str, Any]) -> dict[str, Any]:
     return {
         "coins": coins(record, base),
         "json_ld": ld,
-        "citations": cite_all(record, base),
+        "citations": cite_all(record, base, forms=("html",)),  # the page shows only HTML
         "exports": [(EXPORT_LABELS[name], f"/api/v1/records/{record['id']}/export?format={name}") for name in FORMATS],
         "permalink": f"{base.rstrip('/')}/records/{record['id']}",
     }

@@ -46,3 +46,27 @@ def test_documents_the_index_refuses_are_kept_counted_and_shown(services):
     assert search(services, SearchQuery(size=1))["total"] == 12
     with services.db() as session:
         assert session.scalar(select(func.count()).select_from(ProjectionQueue)) == 0
+
+
+def test_overlapped_bulk_requests_index_and_refuse_exactly_like_one_at_a_time(services):
+    """The rebuild's overlapped bulk requests (several chunks in flight) count and keep every outcome."""
+    from indexer.index import create_index
+    from indexer.project import all_union_ids, project
+
+    ingest(services, "nlc", as_harvested(read_marc(DEMO / "calis-lc-chinese.mrc", limit=23)))
+    strict = f"{services.settings.records_alias}-strict"
+    services.es.indices.create(index=strict, mappings={"dynamic": "strict", "properties": {"id": {"type": "keyword"}}})
+    fresh = create_index(services.es, services.settings.records_alias, layout=services.index_layout)
+    with services.db() as session:
+        ids = all_union_ids(session)
+        good = project(services.es, session, fresh, ids, chunk_size=4, bulk_threads=2)
+        bad = project(services.es, session, strict, ids, chunk_size=4, bulk_threads=2)
+        session.commit()
+        kept = select(func.count()).select_from(IndexFailure).where(IndexFailure.index_name == strict)
+        assert session.scalar(kept) == len(ids)
+    assert len(ids) > 3 * 4, "several chunks in flight"
+    assert (good.indexed, good.failed) == (len(ids), 0)
+    assert (bad.indexed, bad.failed) == (0, len(ids))
+    assert sorted(uid for uid, _ in bad.failures) == sorted(ids), "every refused document named once"
+    services.es.indices.refresh(index=fresh)
+    assert services.es.count(index=fresh)["count"] == len(ids)
