@@ -186,6 +186,7 @@ def members_load(
     file: Annotated[Path | None, typer.Option(help="Members TOML (default UNICAT_MEMBERS)")] = None,
 ) -> None:
     """Validate the members file and load it into the store (nothing changes if any entry is invalid)."""
+    from catalog.addresses import members_file_problems
     from catalog.members import MembersFileError, parse_members, sync_members
     from store.db import transaction
 
@@ -193,6 +194,8 @@ def members_load(
     path = file or settings.members
     try:
         members = parse_members(path)
+        if refused := members_file_problems(settings, members):  # the console's SSRF policy, worded alike
+            raise MembersFileError(path, refused)
     except MembersFileError as exc:
         raise fail(str(exc)) from None
     services = _services(settings)
