@@ -51,9 +51,9 @@ try:
     app.add_typer(ill_app, name="ill", help="Interlibrary loan administration.")
 except ImportError:  # pragma: no cover - ILL not installed in this build
     pass
-from portals.cli import app as apikey_app  # noqa: E402 - sub-command groups are registered together
+from unicat.cli_apikeys import app as apikey_app  # noqa: E402 - sub-command groups are registered together
 
-app.add_typer(apikey_app, name="apikey", help="API keys for portals: origins and rate limits.")
+app.add_typer(apikey_app, name="apikey", help="API keys: portals and the monitoring API (scopes).")
 
 console = Console()
 err = Console(stderr=True)
