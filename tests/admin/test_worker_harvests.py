@@ -44,13 +44,17 @@ def _members(services: Services) -> None:
 
 
 @pytest.fixture
-def queued_services(settings: Any, redis_url: str) -> Iterator[Services]:
+def fresh_redis(redis_url: str) -> None:
     async def flush() -> None:  # the session's Redis: no job or worker report of an earlier test
         pool = await create_pool(RedisSettings.from_dsn(redis_url))
         await pool.flushdb()
         await pool.aclose()
 
     asyncio.run(flush())
+
+
+@pytest.fixture
+def queued_services(settings: Any, fresh_redis: None) -> Iterator[Services]:
     built = build_services(settings(session_cookie_secure=False, console_harvests="worker"))
     _members(built)
     yield built
@@ -124,7 +128,7 @@ def test_harvest_now_is_queued_run_by_the_worker_and_stopped_there(queued_servic
     assert not harvestqueue.uses_worker(auto), "a worker that shut down took its report with it"
 
 
-def test_without_a_worker_the_console_harvests_in_a_thread(settings, redis_url, oai_provider):
+def test_without_a_worker_the_console_harvests_in_a_thread(settings, fresh_redis, oai_provider):
     services = build_services(settings(session_cookie_secure=False, console_harvests="auto"))
     try:
         _members(services)
