@@ -9,12 +9,14 @@ import json
 import os
 import subprocess
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from admin import audit
 from store.migrate import upgrade
 from tests.admin.test_access import MONITORING, _garbage_reject
+from tests.core.test_postgres import fresh_database
 from tests.portals.conftest import VENV_BIN, settings_env
 from unicat.app import create_app
 
@@ -79,9 +81,13 @@ def test_bad_scopes_are_named_and_issue_nothing(services):
     assert audit.entries(services) == []
 
 
-def test_keys_issued_before_scopes_stay_search_keys(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_keys_issued_before_scopes_stay_search_keys(request, tmp_path, backend):
     """Migration 0011 on a store that already holds a portal's key: it becomes a search key."""
-    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    else:
+        url = fresh_database(request.getfixturevalue("postgres_url")).replace("postgresql://", "postgresql+psycopg://")
     upgrade(url, "0010")
     engine = create_engine(url)
     with engine.begin() as db:
@@ -89,5 +95,6 @@ def test_keys_issued_before_scopes_stay_search_keys(tmp_path):
                         "VALUES ('old-portal', 'h', 'uc_abcde', '[]', '600/minute', '2026-11-30 10:00:00')"))
     upgrade(url)
     with engine.connect() as db:
-        assert json.loads(db.execute(text("SELECT scopes FROM api_key")).scalar_one()) == ["search"]
+        stored = db.execute(text("SELECT scopes FROM api_key")).scalar_one()
     engine.dispose()
+    assert (json.loads(stored) if isinstance(stored, str) else stored) == ["search"]
