@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import time
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
@@ -145,7 +146,14 @@ def start_harvest(services: Services, actor: Actor, member_code: str, *, full: b
     return Started("thread", thread=_in_thread(services, member_code, full))
 
 
-def _in_thread(services: Services, member_code: str, full: bool) -> threading.Thread:
+def _latest_run(services: Services, member_code: str) -> int:
+    with services.db() as session:
+        return session.scalar(select(func.max(HarvestRun.id)).where(HarvestRun.member_code == member_code)) or 0
+
+
+def _in_thread(services: Services, member_code: str, full: bool, wait: float = 10.0) -> threading.Thread:
+    """Start the harvest in a thread and return once its first run is stored (or it ended, or
+    ``wait`` passed), so the page the console shows next already lists the run as running."""
     from catalog.pipeline import harvest_member
 
     def run() -> None:
@@ -154,8 +162,12 @@ def _in_thread(services: Services, member_code: str, full: bool) -> threading.Th
         except Exception:  # the failed run is stored with its error; the log keeps the traceback
             log.exception("harvest of %s started from the console failed", member_code)
 
+    before = _latest_run(services, member_code)
     thread = threading.Thread(target=run, name=f"harvest-{member_code}", daemon=True)
     thread.start()
+    deadline = time.monotonic() + wait
+    while thread.is_alive() and _latest_run(services, member_code) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
     return thread
 
 
