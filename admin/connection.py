@@ -7,7 +7,7 @@ what the server answered and how long each step took, within a time limit.
 - Files over HTTP(S): a HEAD request (status, size, ETag).
 - Holdings (ILS-DI, NCIP, SRU, Z39.50 OPAC): one live look-up of one of the member's records.
 
-The address policy (:mod:`admin.addresses`) is applied again first.
+The address policy (:mod:`catalog.addresses`) is applied again first.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from admin.addresses import AddressRefused, check_member
+from catalog.addresses import AddressRefused, check_member
 from harvesters.xmlsafe import parse_xml
 from unicat.settings import Settings
 

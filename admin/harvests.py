@@ -8,16 +8,18 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import time
 import zipfile
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
-from admin import audit
+from admin import audit, harvestqueue
 from admin.models import HarvestStop
-from admin.roles import Conflict, NotFound
+from admin.roles import Conflict, NotFound, Unavailable
 from catalog.context import Services
 from catalog.members import member_feeds, schedule_interval
 from ill.access import Actor
@@ -43,8 +45,10 @@ def _run_row(run: HarvestRun) -> dict[str, Any]:
 
 
 def member_rows(services: Services, member: str | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
-    """One dashboard line per member (``member``: only that one)."""
+    """One dashboard line per member (``member``: only that one); ``queued`` is the member's job on
+    the worker's queue, if any (``queued``, then ``running`` once a worker took it)."""
     now = now or datetime.now(UTC)
+    on_queue = harvestqueue.queued(services.settings) if services.settings.console_harvests != "thread" else {}
     with services.db() as session:
         members = session.scalars(select(Member).order_by(Member.code)).all()
         if member:
@@ -55,7 +59,7 @@ def member_rows(services: Services, member: str | None = None, now: datetime | N
         for m in members:
             runs = session.scalars(select(HarvestRun).where(HarvestRun.member_code == m.code)
                                    .order_by(HarvestRun.id.desc()).limit(20)).all()
-            rows.append(_member_row(m, runs, counts.get(m.code, 0), now))
+            rows.append({**_member_row(m, runs, counts.get(m.code, 0), now), "queued": on_queue.get(m.code)})
         return rows
 
 
@@ -107,10 +111,20 @@ def stop_check(services: Services):  # noqa: ANN201 - a predicate for catalog.pi
     return should_stop
 
 
-def start_harvest(services: Services, actor: Actor, member_code: str, *, full: bool = False) -> threading.Thread:
-    """Harvest every feed of the member now, in a background thread of this process."""
-    from catalog.pipeline import harvest_member
+@dataclass(frozen=True)
+class Started:
+    """Where a console harvest went: ``worker`` (with its arq job id) or ``thread``."""
 
+    where: str
+    job_id: str | None = None
+    thread: threading.Thread | None = None
+
+
+def start_harvest(services: Services, actor: Actor, member_code: str, *, full: bool = False) -> Started:
+    """Harvest every feed of the member now: queued for the worker when there is one
+    (:mod:`admin.harvestqueue`), else in a background thread of this process. Full harvests come
+    from the tasks page and always run in a thread."""
+    worker = not full and harvestqueue.uses_worker(services.settings)
     with transaction(services.db) as session:
         if session.get(Member, member_code) is None:
             raise NotFound(f"unknown member {member_code}")
@@ -118,7 +132,29 @@ def start_harvest(services: Services, actor: Actor, member_code: str, *, full: b
                                                           HarvestRun.status == "running").limit(1))
         if busy is not None:
             raise Conflict(f"harvest run {busy} of {member_code} is still running")
+        if worker:
+            if member_code in harvestqueue.queued(services.settings):
+                raise Conflict(f"a harvest of {member_code} is queued for the worker already")
+            try:  # queued before the audit entry commits: a queue that does not answer leaves no entry
+                job_id = harvestqueue.enqueue(services.settings, member_code)
+            except harvestqueue.QueueUnavailable as exc:
+                raise Unavailable(str(exc)) from exc
+            audit.record(session, actor, "harvest.start", member_code, member=member_code,
+                         after={"full": full, "job": job_id})
+            return Started("worker", job_id=job_id)
         audit.record(session, actor, "harvest.start", member_code, member=member_code, after={"full": full})
+    return Started("thread", thread=_in_thread(services, member_code, full))
+
+
+def _latest_run(services: Services, member_code: str) -> int:
+    with services.db() as session:
+        return session.scalar(select(func.max(HarvestRun.id)).where(HarvestRun.member_code == member_code)) or 0
+
+
+def _in_thread(services: Services, member_code: str, full: bool, wait: float = 10.0) -> threading.Thread:
+    """Start the harvest in a thread and return once its first run is stored (or it ended, or
+    ``wait`` passed), so the page the console shows next already lists the run as running."""
+    from catalog.pipeline import harvest_member
 
     def run() -> None:
         try:
@@ -126,8 +162,12 @@ def start_harvest(services: Services, actor: Actor, member_code: str, *, full: b
         except Exception:  # the failed run is stored with its error; the log keeps the traceback
             log.exception("harvest of %s started from the console failed", member_code)
 
+    before = _latest_run(services, member_code)
     thread = threading.Thread(target=run, name=f"harvest-{member_code}", daemon=True)
     thread.start()
+    deadline = time.monotonic() + wait
+    while thread.is_alive() and _latest_run(services, member_code) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
     return thread
 
 

@@ -16,8 +16,8 @@ import tomli_w
 from sqlalchemy import select
 
 from admin import audit
-from admin.addresses import check_member
 from admin.roles import ADMIN, NotFound, require_member
+from catalog.addresses import check_member
 from catalog.context import Services
 from catalog.members import FEED_KINDS, region_names, sync_members, validate_member
 from ill.access import Actor
@@ -116,7 +116,8 @@ def save_member(services: Services, actor: Actor, form: dict[str, str],
     if config is not None and not errors:  # the address policy looks at feeds that are otherwise valid
         previous = existing.config if existing is not None else {}
         for refused in check_member(services.settings, _changed_targets(config, previous)):
-            errors.setdefault(refused.field.split(".")[0], []).append(f"{refused.field}: {refused.message}")
+            errors.setdefault(refused.field.split(".")[0], []).append(
+                f"member {config['code']!r}: {refused.field}: {refused.message}")
     if errors or config is None:
         return None, errors
     with transaction(services.db) as session:

@@ -45,6 +45,12 @@ class Invalid(AdminError):
     status, code = 422, "invalid_parameter"
 
 
+class Unavailable(AdminError):
+    """Something the action needs (the harvest queue) does not answer."""
+
+    status, code = 503, "unavailable"
+
+
 def require_console(actor: Actor | None) -> Actor:
     """Any console role; 401 for nobody, 403 for patrons and desk staff."""
     if actor is None:

@@ -3,6 +3,10 @@
 A key is ``uc_`` + 32 URL-safe random characters; the store keeps its SHA-256 only. A revoked key
 keeps its row (for audit) and is refused from the next request on: look-ups read the store each
 time, with no cache that could outlive a revocation.
+
+Scopes say what a key is for: ``search`` (a portal's key, the default: its origins and its rate on
+the search API, SRU and the widget), ``admin`` (the monitoring API, as a consortium administrator)
+and ``admin:<member>`` (the monitoring API for one member, as that member's cataloguer).
 """
 
 from __future__ import annotations
@@ -10,17 +14,21 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from limits import parse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from catalog.context import Services
 from store.db import transaction
-from store.models import ApiKey, utcnow
+from store.models import ApiKey, Member, utcnow
 
 KEY_PREFIX = "uc_"
+SEARCH, ADMIN = "search", "admin"
+MEMBER_ADMIN = "admin:"  # + a member code
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -36,6 +44,12 @@ class KeyInfo:
     origins: tuple[str, ...]
     rate: str
     revoked: bool
+    scopes: tuple[str, ...] = (SEARCH,)
+
+
+#: Called inside the transaction that issues or revokes a key (``"create"``/``"revoke"``), so a
+#: record of it (the audit log) commits with the change or not at all.
+OnChange = Callable[[Session, str, KeyInfo], None]
 
 
 def hash_key(key: str) -> str:
@@ -60,11 +74,32 @@ def check_rate(rate: str) -> str:
     return rate.strip()
 
 
+def check_scopes(session: Session, scopes: list[str]) -> list[str]:
+    """The scopes sorted and deduplicated (none given: ``search``), or :class:`ApiKeyError`."""
+    cleaned = sorted({s.strip() for s in scopes if s.strip()}) or [SEARCH]
+    for scope in cleaned:
+        if scope in (SEARCH, ADMIN):
+            continue
+        code = scope.removeprefix(MEMBER_ADMIN)
+        if not scope.startswith(MEMBER_ADMIN) or not code:
+            raise ApiKeyError(f"scope {scope!r}: one of search, admin or admin:<member code>")
+        if session.get(Member, code) is None:
+            raise ApiKeyError(f"scope {scope!r}: there is no member {code!r}")
+    members = [s for s in cleaned if s.startswith(MEMBER_ADMIN)]
+    if members and ADMIN in cleaned:
+        raise ApiKeyError("scope admin already covers every member: leave out admin:<member>")
+    if len(members) > 1:
+        raise ApiKeyError(f"a key acts for one member at most, not {', '.join(members)}")
+    return cleaned
+
+
 def _info(row: ApiKey) -> KeyInfo:
-    return KeyInfo(row.id, row.name, row.key_prefix, tuple(row.origins or []), row.rate, row.revoked_at is not None)
+    return KeyInfo(row.id, row.name, row.key_prefix, tuple(row.origins or []), row.rate, row.revoked_at is not None,
+                   tuple(row.scopes or [SEARCH]))
 
 
-def create_key(services: Services, name: str, origins: list[str], rate: str) -> tuple[str, KeyInfo]:
+def create_key(services: Services, name: str, origins: list[str], rate: str, scopes: list[str] | None = None,
+               on_change: OnChange | None = None) -> tuple[str, KeyInfo]:
     """Issue a key; returns the key itself (shown once) and what is stored about it."""
     if not _NAME.match(name):
         raise ApiKeyError(f"name {name!r}: letters, digits, '.', '_' or '-', at most 64")
@@ -72,12 +107,16 @@ def create_key(services: Services, name: str, origins: list[str], rate: str) -> 
     rate = check_rate(rate)
     key = KEY_PREFIX + secrets.token_urlsafe(24)
     with transaction(services.db) as session:
+        allowed = check_scopes(session, scopes or [])
         if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
             raise ApiKeyError(f"a key named {name!r} exists already (revoke it or choose another name)")
-        row = ApiKey(name=name, key_hash=hash_key(key), key_prefix=key[:8], origins=cleaned, rate=rate)
+        row = ApiKey(name=name, key_hash=hash_key(key), key_prefix=key[:8], origins=cleaned, rate=rate,
+                     scopes=allowed)
         session.add(row)
         session.flush()
         info = _info(row)
+        if on_change is not None:
+            on_change(session, "create", info)
     return key, info
 
 
@@ -86,13 +125,15 @@ def list_keys(services: Services) -> list[KeyInfo]:
         return [_info(row) for row in session.scalars(select(ApiKey).order_by(ApiKey.name))]
 
 
-def revoke_key(services: Services, name: str) -> KeyInfo:
+def revoke_key(services: Services, name: str, on_change: OnChange | None = None) -> KeyInfo:
     with transaction(services.db) as session:
         row = session.scalar(select(ApiKey).where(ApiKey.name == name))
         if row is None:
             raise ApiKeyError(f"no key named {name!r}")
         if row.revoked_at is None:
             row.revoked_at = utcnow()
+            if on_change is not None:
+                on_change(session, "revoke", _info(row))
         return _info(row)
 
 

@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 RUN="${UNICAT_VAR_DIR:-var}/demo"
 mkdir -p "$RUN"
+# The demo's members harvest providers on this machine: loopback feeds are allowed explicitly (the
+# default policy refuses private and loopback addresses, in `members load` as in the console).
+export UNICAT_FEED_ALLOWLIST="${UNICAT_FEED_ALLOWLIST:-[\"127.0.0.1/32\"]}"
 
 # port member-code "Repository name" records-folder
 PROVIDERS=(

@@ -263,5 +263,8 @@ class ApiKey(Base):
     key_prefix: Mapped[str] = mapped_column(String(16))
     origins: Mapped[list[Any]] = mapped_column(JSON, default=list)
     rate: Mapped[str] = mapped_column(String(32))
+    #: What the key may be used for: ``search`` (the search API, SRU, widget), ``admin`` (the
+    #: monitoring API, every member), ``admin:<member>`` (the monitoring API for that member only).
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["search"])
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

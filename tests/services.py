@@ -119,6 +119,9 @@ def make_settings(tmp: Path, es_url: str, redis_url: str, **overrides: object) -
         "es_url": es_url,
         "redis_url": redis_url,
         "index_prefix": unique_prefix(),
+        # the session's Redis is shared: a worker another test ran must not pull console harvests
+        # away from the test at hand (tests of the worker path ask for "worker" or "auto")
+        "console_harvests": "thread",
     }
     values.update(overrides)
     (tmp / "var").mkdir(parents=True, exist_ok=True)

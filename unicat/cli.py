@@ -51,9 +51,9 @@ try:
     app.add_typer(ill_app, name="ill", help="Interlibrary loan administration.")
 except ImportError:  # pragma: no cover - ILL not installed in this build
     pass
-from portals.cli import app as apikey_app  # noqa: E402 - sub-command groups are registered together
+from unicat.cli_apikeys import app as apikey_app  # noqa: E402 - sub-command groups are registered together
 
-app.add_typer(apikey_app, name="apikey", help="API keys for portals: origins and rate limits.")
+app.add_typer(apikey_app, name="apikey", help="API keys: portals and the monitoring API (scopes).")
 
 console = Console()
 err = Console(stderr=True)
@@ -186,6 +186,7 @@ def members_load(
     file: Annotated[Path | None, typer.Option(help="Members TOML (default UNICAT_MEMBERS)")] = None,
 ) -> None:
     """Validate the members file and load it into the store (nothing changes if any entry is invalid)."""
+    from catalog.addresses import members_file_problems
     from catalog.members import MembersFileError, parse_members, sync_members
     from store.db import transaction
 
@@ -193,6 +194,8 @@ def members_load(
     path = file or settings.members
     try:
         members = parse_members(path)
+        if refused := members_file_problems(settings, members):  # the console's SSRF policy, worded alike
+            raise MembersFileError(path, refused)
     except MembersFileError as exc:
         raise fail(str(exc)) from None
     services = _services(settings)

@@ -7,6 +7,7 @@ Nothing here is built at import time: call :func:`get_settings` (or construct
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -95,6 +96,10 @@ class Settings(BaseSettings):
     feed_allow_private: bool = False
     #: Hosts or networks allowed even when private (JSON list: ``["10.1.0.0/16", "opac.lan"]``).
     feed_allowlist: list[str] = Field(default_factory=list)
+    #: Where "harvest now" in the console runs: ``worker`` (queued for ``unicat worker`` through
+    #: Redis), ``thread`` (a thread of the web process, for a setup without a worker) or ``auto``
+    #: (the worker when Redis answers and a harvest worker has reported in, else a thread).
+    console_harvests: Literal["auto", "worker", "thread"] = "auto"
     #: Seconds a "check connection" may take, all requests included.
     connection_check_timeout: float = 10.0
     #: Days the daily search counters are kept (no personal data is stored in them).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +29,7 @@ region = "east"
 files = { url_or_path = "x.mrc", format = "pdf" }
 """
 )
+LOOPBACK = ["127.0.0.1/32"]  # the members here harvest providers on this machine, as the demo's do
 
 
 def run_cli(settings, members_file, *args):  # type: ignore[no-untyped-def]
@@ -38,6 +40,8 @@ def run_cli(settings, members_file, *args):  # type: ignore[no-untyped-def]
         "UNICAT_MEMBERS": str(members_file),
         "UNICAT_ES_URL": settings.es_url,
         "UNICAT_INDEX_PREFIX": settings.index_prefix,
+        "UNICAT_FEED_ALLOWLIST": json.dumps(settings.feed_allowlist),
+        "UNICAT_FEED_ALLOW_PRIVATE": str(settings.feed_allow_private).lower(),
     }
     return subprocess.run(
         [sys.executable, "-m", "unicat.cli", *args], env=env, capture_output=True, text=True, timeout=120
@@ -45,7 +49,7 @@ def run_cli(settings, members_file, *args):  # type: ignore[no-untyped-def]
 
 
 def test_invalid_members_file_names_member_and_field_and_changes_nothing(settings, tmp_path):
-    s = settings(es=False)
+    s = settings(es=False, feed_allowlist=LOOPBACK)
     good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
     good.write_text(GOOD, encoding="utf-8")
     bad.write_text(BAD, encoding="utf-8")
@@ -63,7 +67,7 @@ def test_invalid_members_file_names_member_and_field_and_changes_nothing(setting
 
 
 def test_broken_toml_and_unknown_member_are_named_errors(settings, tmp_path):
-    s = settings(es=False)
+    s = settings(es=False, feed_allowlist=LOOPBACK)
     broken = tmp_path / "broken.toml"
     broken.write_text("[[member]\ncode = ", encoding="utf-8")
     result = run_cli(s, broken, "members", "load")
@@ -75,7 +79,7 @@ def test_broken_toml_and_unknown_member_are_named_errors(settings, tmp_path):
 
 
 def test_regions_table_names_regions_and_every_member_region_must_be_in_it(settings, tmp_path):
-    s = settings(es=False)
+    s = settings(es=False, feed_allowlist=LOOPBACK)
     named = tmp_path / "named.toml"
     named.write_text('[regions]\nnorth = { zh = "华北地区", en = "North China" }\n' + GOOD, encoding="utf-8")
     assert run_cli(s, named, "members", "load").returncode == 0
@@ -91,3 +95,37 @@ def test_regions_table_names_regions_and_every_member_region_must_be_in_it(setti
     assert result.returncode == 2
     assert "member 'pku': region: 'north' is not declared in [regions]" in message
     assert "region 'east': en" in message
+
+
+def test_members_load_applies_the_consoles_address_policy_and_stores_nothing(settings, tmp_path):
+    """The default policy refuses loopback, private and link-local feeds in the file as in the
+    console, worded like the file's other problems; files on the server stay allowed."""
+    strict = settings(es=False)
+    listed = tmp_path / "listed.toml"
+    listed.write_text(GOOD + """
+[[member]]
+code = "bnu"
+name = { zh = "北京师范大学图书馆", en = "Beijing Normal University Library" }
+region = "north"
+files = { url_or_path = "bnu.xml", format = "marcxml" }
+z3950 = { host = "10.0.0.7", port = 210, database = "books" }
+[member.holdings]
+type = "ils-di"
+url = "http://169.254.169.254/latest/meta-data"
+""", encoding="utf-8")
+    result = run_cli(strict, listed, "members", "load")
+    message = " ".join(result.stderr.split())
+    assert result.returncode == 2, result.stdout
+    assert "member 'pku': oai.url: 127.0.0.1 resolves to the loopback address 127.0.0.1" in message
+    assert "member 'bnu': z3950.host: 10.0.0.7 resolves to the private or reserved address 10.0.0.7" in message
+    assert "member 'bnu': holdings.url: 169.254.169.254 resolves to the link-local address" in message
+    assert "files.url_or_path" not in message, "the operator's own files are no address"
+    services = build_services(strict)
+    with services.db() as session:
+        assert session.scalars(select(Member)).all() == [], "nothing half-saved"
+    services.close()
+
+    allowed = settings(es=False, feed_allowlist=["127.0.0.1/32", "10.0.0.0/8", "169.254.169.254"])
+    assert run_cli(allowed, listed, "members", "load").returncode == 0
+    lenient = settings(es=False, feed_allow_private=True)
+    assert run_cli(lenient, listed, "members", "load").returncode == 0

@@ -1,8 +1,14 @@
-"""The SSRF guard for feeds entered in the console: a feed URL must be HTTP(S), and a host that
-resolves to a private, loopback, link-local or otherwise reserved address is refused unless the
-consortium allows private addresses or lists the host/network (settings ``feed_allow_private``,
-``feed_allowlist``). Checked when a member is saved and again before every connection check, so a
-name that changed its address is caught."""
+"""The SSRF guard for members' feeds: a feed URL must be HTTP(S), and a host that resolves to a
+private, loopback, link-local or otherwise reserved address is refused unless the consortium allows
+private addresses or lists the host/network (settings ``feed_allow_private``, ``feed_allowlist``).
+
+The same policy applies wherever feed addresses come in: a member saved in the console, every
+connection check (again, so a name that changed its address is caught) and ``unicat members load``.
+The members file may also name files on the server (the operator's own), the console may not.
+
+Allowlist entries: a network (``10.1.0.0/16``), a host name (``opac.lan``) or a domain with a
+leading dot (``.lib.example.edu``: every name under it). A listed name is trusted as named, without
+looking it up."""
 
 from __future__ import annotations
 
@@ -24,10 +30,17 @@ class AddressRefused(ValueError):
         self.field, self.message = field, message
 
 
-def _allowed_by_list(host: str, addresses: list[ipaddress._BaseAddress], allowlist: list[str]) -> bool:
+def _named_in_list(host: str, allowlist: list[str]) -> bool:
+    host = host.lower().rstrip(".")
     for item in allowlist:
-        if item.lower() == host.lower():
+        item = item.strip().lower()
+        if item == host or (item.startswith(".") and len(item) > 1 and host.endswith(item)):
             return True
+    return False
+
+
+def _allowed_by_list(addresses: list[ipaddress._BaseAddress], allowlist: list[str]) -> bool:
+    for item in allowlist:
         try:
             network = ipaddress.ip_network(item, strict=False)
         except ValueError:
@@ -48,10 +61,12 @@ def _resolve(host: str, port: int | None) -> list[ipaddress._BaseAddress]:
 def check_host(settings: Settings, field: str, host: str, port: int | None = None) -> None:
     if not host:
         raise AddressRefused(field, "no host")
+    if _named_in_list(host, settings.feed_allowlist):
+        return
     addresses = _resolve(host, port)
     if not addresses:
         raise AddressRefused(field, f"the host {host!r} does not resolve")
-    if settings.feed_allow_private or _allowed_by_list(host, addresses, settings.feed_allowlist):
+    if settings.feed_allow_private or _allowed_by_list(addresses, settings.feed_allowlist):
         return
     for a in addresses:
         if not a.is_global or a.is_multicast:
@@ -92,14 +107,17 @@ def feed_targets(config: dict[str, Any]) -> list[tuple[str, str, str | int | Non
     return targets
 
 
-def check_member(settings: Settings, config: dict[str, Any]) -> list[AddressRefused]:
-    """Every address of the member's feeds the policy refuses (empty: all fine)."""
+def check_member(settings: Settings, config: dict[str, Any], *, paths: bool = False) -> list[AddressRefused]:
+    """Every address of the member's feeds the policy refuses (empty: all fine); ``paths``: files
+    on this server are allowed (the members file), else refused (the console)."""
     refused: list[AddressRefused] = []
     for field, kind, value in feed_targets(config):
         try:
             if kind == "url":
                 check_url(settings, field, str(value))
             elif kind == "path":
+                if paths:
+                    continue
                 raise AddressRefused(field, "a file path on this server cannot be entered in the console; "
                                             "give an http:// or https:// address (or use the members file)")
             else:
@@ -108,3 +126,10 @@ def check_member(settings: Settings, config: dict[str, Any]) -> list[AddressRefu
         except AddressRefused as exc:
             refused.append(exc)
     return refused
+
+
+def members_file_problems(settings: Settings, members: list[dict[str, Any]]) -> list[str]:
+    """The policy's refusals for validated members of a members file, worded like the file's other
+    problems: ``member 'x': oai.url: why``."""
+    return [f"member {config['code']!r}: {refused.field}: {refused.message}"
+            for config in members for refused in check_member(settings, config, paths=True)]
