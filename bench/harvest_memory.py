@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import LC_FILE, es_node, machine, replace_section, shared_data, stamp  # noqa: E402
 
 HEADING = "## Memory of one long harvest (issue 19)"
+SECOND_PASS = ", then the same again under changed 001s, each clustering with its first copy"
 #: A sample: (records stored or documents indexed, RSS KiB, peak RSS KiB, seconds)
 Sample = tuple[int, int, int, float]
 
@@ -194,9 +195,8 @@ def harvest_lines(args: argparse.Namespace, written: int, distinct: int, outcome
         "",
         f"{stamp()}; {machine()} (shared with other work, load average {os.getloadavg()[0]:.1f}). "
         f"`bench/harvest_memory.py --records {args.records}`: one files harvest of {written:,} LC records "
-        f"({distinct:,} distinct real records"
-        + (", then the same again under changed 001s, each clustering with its first copy" if written > distinct else "")
-        + f"; {status}, {added:,} added, {rejected:,} rejected), SQLite, no Elasticsearch, crosswalk in process, "
+        f"({distinct:,} distinct real records{SECOND_PASS if written > distinct else ''}"
+        f"; {status}, {added:,} added, {rejected:,} rejected), SQLite, no Elasticsearch, crosswalk in process, "
         f"RSS sampled after each of {len(samples):,} pages.",
         "",
         *_table(samples, "records stored"),

@@ -13,8 +13,9 @@ expression and its memoised comparator; bind parameters holding a batch's ids), 
 containers per stored page, and a page leaves few *net* container allocations behind, so with
 the thresholds below alone a young collection came only every ~200 pages and that garbage piled
 up: 16 MiB more resident memory after 20,000 records than with a collection per page. So bulk
-loops also call :func:`between_batches` after each page or batch: the young generations then (a
-few milliseconds), the whole heap every :data:`FULL_EVERY` batches.
+loops also call :func:`between_batches` after each page or batch: the young and middle
+generations then (46 ms of wall time per 500-record page on the shared 2-core machine, 3.7 s over
+a 40,000-record harvest), the whole heap (80 ms of CPU) every :data:`FULL_EVERY` batches.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from contextlib import contextmanager
 BULK_THRESHOLDS = (50_000, 20, 100)
 
 
-#: A full collection (every object of the process, ~50 ms) after this many batches; the young and
-#: middle generations are collected after every batch.
+#: A full collection (every object of the process) after this many batches; the young and middle
+#: generations are collected after every batch.
 FULL_EVERY = 100
 
 
