@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import count
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.orm import Session
 
-from catalog.collector import fewer_collections
+from catalog.collector import between_batches, fewer_collections
 from catalog.context import Services
-from catalog.crosswalk_pool import shared_pool
+from catalog.crosswalk_pool import CrosswalkPool, shared_pool
 from catalog.quality import derivation_state
 from indexer.clusterstore import KeyedRecord, recluster_all, write_keys
 from indexer.index import create_index, ensure_alias, refresh, switch_alias
-from indexer.project import all_union_ids, project
+from indexer.project import project, union_id_stream
 from mappings.fingerprint import crosswalk_fingerprint
 from mappings.matchkeys import MatchKeys
 from store.db import JSON_CODEC, transaction
-from store.models import ProjectionQueue, SourceRecord, utcnow
+from store.models import Cluster, ProjectionQueue, SourceRecord, utcnow
 from store.state import CROSSWALK_STATE, write_state
 
 #: Source records re-crosswalked per transaction.
@@ -29,15 +31,22 @@ RECROSSWALK_BATCH = 500
 RebuildProgress = Callable[[str, int, int | None], None]
 
 
-def _counted(ids: list[str], progress: RebuildProgress | None, every: int = 500) -> Iterator[str]:
-    """The ids as the projection consumes them, telling ``progress`` every ``every`` documents."""
-    total = len(ids)
+def _counted(
+    ids: Iterable[str], total: int, progress: RebuildProgress | None, every: int = 500
+) -> Iterator[str]:
+    """The ids as the projection consumes them, telling ``progress`` every ``every`` documents and
+    letting the garbage cycles of each ``every`` go (see :func:`catalog.collector.between_batches`)."""
     if progress:
         progress("index", 0, total)
+    n = 0
     for n, union_id in enumerate(ids, 1):
         yield union_id
+        if n % every == 0:
+            between_batches(n // every)
         if progress and (n % every == 0 or n == total):
             progress("index", n, total)
+    if progress and n != total:  # the store changed since it was counted
+        progress("index", n, n)
 
 
 #: Bulk requests in flight during a rebuild while the next documents are built (as the ceiling's
@@ -64,8 +73,10 @@ def rebuild_index(services: Services, *, recluster: bool = False,
     ensure_alias(services.es, services.settings.records_alias, services.index_layout)
     index = create_index(services.es, services.settings.records_alias, layout=services.index_layout)
     with transaction(services.db) as session:
-        ids = all_union_ids(session)
-        report = project(services.es, session, index, _counted(list(ids), progress), bulk_threads=REBUILD_BULK_THREADS)
+        # streamed from the store: neither the union ids nor their documents are all held at once
+        total = session.scalar(select(func.count()).select_from(Cluster)) or 0
+        ids = _counted(union_id_stream(session), total, progress)
+        report = project(services.es, session, index, ids, bulk_threads=REBUILD_BULK_THREADS)
         if not report.failed:
             session.execute(delete(ProjectionQueue))
     refresh(services.es, index)
@@ -83,6 +94,36 @@ class RecrosswalkReport:
     failed: list[dict[str, str]] = field(default_factory=list)
 
 
+_REWRITE = (
+    update(SourceRecord.__table__)
+    .where(SourceRecord.__table__.c.id == bindparam("rid"))
+    .values(document=bindparam("doc"), syntax=bindparam("syntax"), updated_at=bindparam("now"))
+)
+
+
+def _recrosswalk_batch(session: Session, pool: CrosswalkPool, rows: list[Any], report: RecrosswalkReport) -> None:
+    """Map a batch of stored records again; write the documents (and match keys) that changed."""
+    mapped = pool.map([(row.raw, row.encoding, row.syntax) for row in rows])
+    changed: list[KeyedRecord] = []
+    keys: dict[int, MatchKeys] = {}
+    now = utcnow()
+    for row, (doc, problem, doc_keys) in zip(rows, mapped, strict=True):
+        if doc is None or doc_keys is None:
+            report.failed.append({"member": row.member_code, "local_id": row.local_id, "reason": problem or ""})
+            continue
+        # as the JSON column gives it back (its own codec), to compare with the stored one
+        doc = JSON_CODEC["json_deserializer"](JSON_CODEC["json_serializer"](doc))
+        if doc != row.document:
+            changed.append(KeyedRecord(row.id, False, doc))
+            keys[row.id] = doc_keys
+    if changed:
+        params = [{"rid": r.id, "doc": r.document, "syntax": r.document["source_format"], "now": now} for r in changed]
+        session.execute(_REWRITE, params)
+        write_keys(session, changed, keys)
+    report.records += len(rows)
+    report.changed += len(changed)
+
+
 @fewer_collections()
 def recrosswalk(services: Services, *, progress: Callable[[int, int], None] | None = None) -> RecrosswalkReport:
     """Derive every live record's document and match keys again from its raw record, with the
@@ -98,45 +139,26 @@ def recrosswalk(services: Services, *, progress: Callable[[int, int], None] | No
     report = RecrosswalkReport()
     pool = shared_pool(services)
     with services.db() as session:
-        live = select(SourceRecord.id).where(SourceRecord.deleted.is_(False)).order_by(SourceRecord.id)
-        ids = list(session.scalars(live))
-    table = SourceRecord.__table__
-    rewrite = (
-        update(table)
-        .where(table.c.id == bindparam("rid"))
-        .values(document=bindparam("doc"), syntax=bindparam("syntax"), updated_at=bindparam("now"))
-    )
-    for start in range(0, len(ids), RECROSSWALK_BATCH):
+        total = session.scalar(select(func.count()).select_from(SourceRecord).where(SourceRecord.deleted.is_(False)))
+    last = 0
+    # keyset batches: the ids of every live record are never all in memory at once
+    for number in count(1):
         with transaction(services.db) as session:
             rows = session.execute(
                 select(
                     SourceRecord.id, SourceRecord.member_code, SourceRecord.local_id, SourceRecord.raw,
-                    SourceRecord.encoding, SourceRecord.syntax, SourceRecord.document,
-                ).where(SourceRecord.id.in_(ids[start : start + RECROSSWALK_BATCH]), SourceRecord.deleted.is_(False))
+                    SourceRecord.encoding, SourceRecord.syntax, SourceRecord.document, SourceRecord.deleted,
+                ).where(SourceRecord.id > last).order_by(SourceRecord.id).limit(RECROSSWALK_BATCH)
             ).all()
-            mapped = pool.map([(row.raw, row.encoding, row.syntax) for row in rows])
-            changed: list[KeyedRecord] = []
-            keys: dict[int, MatchKeys] = {}
-            now = utcnow()
-            for row, (doc, problem, doc_keys) in zip(rows, mapped, strict=True):
-                if doc is None or doc_keys is None:
-                    report.failed.append({"member": row.member_code, "local_id": row.local_id, "reason": problem or ""})
-                    continue
-                # as the JSON column gives it back (its own codec), to compare with the stored one
-                doc = JSON_CODEC["json_deserializer"](JSON_CODEC["json_serializer"](doc))
-                if doc != row.document:
-                    changed.append(KeyedRecord(row.id, False, doc))
-                    keys[row.id] = doc_keys
-            if changed:
-                session.execute(
-                    rewrite, [{"rid": r.id, "doc": r.document, "syntax": r.document["source_format"], "now": now}
-                              for r in changed]
-                )
-                write_keys(session, changed, keys)
-            report.records += len(rows)
-            report.changed += len(changed)
+            if not rows:
+                break
+            last = rows[-1].id
+            # liveness filtered here, not in SQL (see indexer.project.load_sources: SQLite's planner
+            # would pick the index on ``deleted`` over the primary key)
+            _recrosswalk_batch(session, pool, [row for row in rows if not row.deleted], report)
+        between_batches(number)
         if progress:
-            progress(min(start + RECROSSWALK_BATCH, len(ids)), len(ids))
+            progress(report.records, total or 0)
     with transaction(services.db) as session:
         write_state(session, CROSSWALK_STATE, crosswalk_fingerprint())
     return report

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from catalog.collector import fewer_collections
+from catalog.collector import between_batches, fewer_collections
 from catalog.context import Services
 from catalog.crosswalk_pool import CrosswalkJob, Item, Mapped, map_all, shared_pool
 from catalog.lookahead import checksum, crosswalk_item, likely_to_map, mapper_with, with_next
@@ -465,6 +465,7 @@ def _harvest_pages(
         if progress:
             _refresh_counts(services, report)
             progress(report)
+        between_batches(number)  # the page's garbage cycles go now, not hundreds of pages later
         if max_pages and number >= max_pages:
             report.status = "interrupted"
             return

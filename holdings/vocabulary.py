@@ -22,7 +22,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 STATUSES: tuple[str, ...] = ("available", "on_loan", "in_transit", "on_hold_shelf", "lost", "missing",
@@ -105,7 +105,7 @@ def _read_table(system: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in words.items()}
 
 
-@cache
+@lru_cache(maxsize=32)  # one per system of SYSTEMS (a closed list; an unknown one raises)
 def table(system: str) -> Vocabulary:
     if system not in SYSTEMS:
         raise ValueError(f"no status table for {system!r} (known: {', '.join(SYSTEMS)})")
@@ -123,7 +123,12 @@ def common() -> Vocabulary:
     return Vocabulary({w: next(iter(s)) for w, s in seen.items() if len(s) == 1}, "common")
 
 
-@cache
+#: One chain per distinct (system, protocol, member's own words) in use: a few per member, bounded
+#: all the same, since a long-running worker sees members' files reloaded with new words.
+CHAIN_CACHE_SIZE = 1024
+
+
+@lru_cache(maxsize=CHAIN_CACHE_SIZE)
 def _chain(ils: str | None, protocol: str | None, own: tuple[tuple[str, str], ...]) -> Chain:
     tables: list[Vocabulary] = []
     if own:

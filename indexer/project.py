@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -85,12 +86,15 @@ def load_sources(
 def union_documents(
     session: Session, union_ids: Iterable[str], cache: DocCache | None = None
 ) -> Iterator[tuple[str, dict[str, Any] | None]]:
-    """(union id, ES document or None when the union record no longer exists)."""
+    """(union id, ES document or None when the union record no longer exists).
+
+    ``union_ids`` is consumed 500 at a time (each batch sorted, an id repeated within it built
+    once), so a stream of every union id (:func:`union_id_stream`) is projected in constant memory."""
     members = members_by_code(session)
     now = datetime.now(UTC).isoformat()
-    ids = sorted(set(union_ids))
-    for start in range(0, len(ids), 500):
-        sources = load_sources(session, ids[start : start + 500], members, cache)
+    stream = iter(union_ids)
+    while batch := sorted(set(islice(stream, 500))):
+        sources = load_sources(session, batch, members, cache)
         for uid, views in sources.items():
             yield uid, (to_es_document(build_union(uid, views), now) if views else None)
 
@@ -231,3 +235,12 @@ def drain_queue(
 
 def all_union_ids(session: Session) -> list[str]:
     return list(session.scalars(select(Cluster.id).order_by(Cluster.id)))
+
+
+def union_id_stream(session: Session, batch: int = 5000) -> Iterator[str]:
+    """Every union id in order, read ``batch`` at a time (keyset pages: the store's union ids are
+    never all in memory at once, as :func:`all_union_ids` holds them)."""
+    last = ""
+    while ids := list(session.scalars(select(Cluster.id).where(Cluster.id > last).order_by(Cluster.id).limit(batch))):
+        yield from ids
+        last = ids[-1]

@@ -75,10 +75,17 @@ _KANA = re.compile("[\u3040-\u30ff]")
 SCRIPTS = ("han", "hangul", "kana", "alphabetic")
 
 
-@functools.lru_cache(maxsize=65536)
 def _script(token: str) -> str:
-    if token.isascii():
-        return "alphabetic"
+    return "alphabetic" if token.isascii() else _non_ascii_script(token)
+
+
+#: Non-ASCII tokens whose script was found recently; bounded (constant memory over a long
+#: harvest), and ASCII tokens, most of them, are not cached at all (``isascii`` is cheaper).
+SCRIPT_CACHE_SIZE = 8192
+
+
+@functools.lru_cache(maxsize=SCRIPT_CACHE_SIZE)
+def _non_ascii_script(token: str) -> str:
     if has_han(token):
         return "han"
     if _HANGUL.search(token):

@@ -64,7 +64,15 @@ def strip_markers(text: str) -> str:
     return text.translate(_MARKERS)
 
 
-@lru_cache(maxsize=65536)
+#: Short strings folded recently (titles, names, places and subject headings repeat across records).
+#: Bounded so that a long harvest runs in constant memory: 65,536 entries held ~20 MiB and were
+#: the first 20,000 records' growth of a harvest's resident set; 4,096 (about 1.5 MiB) keep 92 %
+#: of their hits on 15,000 LC records, at the same CPU per record within the machine's noise
+#: (folding an ASCII string is cheap; the cache pays for itself on Han, via OpenCC).
+FOLD_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=FOLD_CACHE_SIZE)
 def _fold_cached(text: str) -> str:
     return _fold(text)
 
