@@ -78,6 +78,9 @@ from bench.common import (  # noqa: E402
     write_section,
 )
 
+#: Issue 19: CPU per record, summed over this process, the crosswalk workers and Elasticsearch.
+CPU_TARGET_US = 700
+
 MEMBER: dict[str, Any] = {
     "code": MEMBER_CODE,
     "name": {"zh": "美国国会图书馆", "en": "Library of Congress (bench)"},
@@ -345,6 +348,12 @@ def cpu_account(
         total = own + workers + node
         lines.append(f"| {label} | {own * us:,.0f} | {workers * us:,.0f} | {node * us:,.0f} | {total * us:,.0f} | "
                      f"{wall * us:,.0f} | {total / (wall * cores):.2f} |")
+    total = sum(pipeline_cpu[k] for k in ("own", "children", "node")) / n * us
+    verdict = "meets" if total <= CPU_TARGET_US else "**misses**"
+    lines += ["", f"**CPU per record, MARC file → searchable, every process = {total:,.0f} µs** (this process "
+              f"{pipeline_cpu['own'] / n * us:,.0f} + crosswalk workers {pipeline_cpu['children'] / n * us:,.0f} + "
+              f"Elasticsearch {pipeline_cpu['node'] / n * us:,.0f}). Target ≤ {CPU_TARGET_US:,} µs (issue 19): "
+              f"{verdict}."]
     lines += ["", "Best ratio a pipeline could reach here, doing the ceiling's work plus only (perfect overlap, "
               "nothing else: no store, no clustering, no union records):", ""]
     for label, key in ((f"parsing every record with {marclib.NAME}", "parse"),

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from catalog.crosswalk_pool import CrosswalkJob, CrosswalkPool, Item, Mapped
 from harvesters.base import HarvestedRecord, Page
+from store.db import in_values
 from store.models import SourceRecord
 
 
@@ -69,7 +70,8 @@ def likely_to_map(
     for start in range(0, len(ids), 500):
         rows = session.execute(
             select(SourceRecord.local_id, SourceRecord.checksum, SourceRecord.deleted).where(
-                SourceRecord.member_code == member_code, SourceRecord.local_id.in_(ids[start : start + 500])
+                SourceRecord.member_code == member_code,
+                in_values(session, SourceRecord.local_id, ids[start : start + 500]),
             )
         )
         stored.update({local_id: (digest, bool(deleted)) for local_id, digest, deleted in rows})

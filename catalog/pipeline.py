@@ -32,7 +32,7 @@ from indexer.index import ensure_alias, refresh
 from indexer.project import DocCache, drain_queue, queue
 from mappings.fingerprint import crosswalk_fingerprint, matcher_fingerprint
 from mappings.matchkeys import MatchKeys
-from store.db import transaction
+from store.db import in_values, transaction
 from store.models import Checkpoint, HarvestRun, Member, Reject, SourceRecord, utcnow
 from store.state import CROSSWALK_STATE, MATCHER_STATE, claim_empty_state
 
@@ -113,7 +113,8 @@ def _existing(session: Session, member: str, local_ids: list[str]) -> dict[str, 
     for start in range(0, len(local_ids), 500):
         rows = session.execute(
             select(SourceRecord.local_id, SourceRecord.id, SourceRecord.checksum, SourceRecord.deleted).where(
-                SourceRecord.member_code == member, SourceRecord.local_id.in_(local_ids[start : start + 500])
+                SourceRecord.member_code == member,
+                in_values(session, SourceRecord.local_id, local_ids[start : start + 500]),
             )
         )
         found.update({local_id: _Stored(rid, digest, bool(deleted)) for local_id, rid, digest, deleted in rows})

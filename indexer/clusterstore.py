@@ -22,6 +22,7 @@ from indexer.partition import Group, Item, partition
 from mappings.document import BibDocument
 from mappings.fingerprint import matcher_fingerprint
 from mappings.matchkeys import MatchKeys, match_keys
+from store.db import in_values
 from store.models import Cluster, ClusterOverride, MatchKeyRow, SourceRecord, UnionRedirect, utcnow
 from store.state import MATCHER_STATE, claim_empty_state, read_state, write_state
 
@@ -50,7 +51,10 @@ def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
 
 @dataclass
 class Fresh:
-    """Records inserted in the current transaction: (member, local id) and match keys by record id."""
+    """Records inserted in the current transaction: (member, local id) and match keys by record id.
+
+    Their match keys are already written (:func:`write_keys`): :func:`component` relies on a key
+    held by one record only being held by the record it came from."""
 
     names: dict[int, tuple[str, str]] = field(default_factory=dict)
     keys: dict[int, MatchKeys] = field(default_factory=dict)
@@ -104,12 +108,29 @@ def common_keys(session: Session, keys: Iterable[str], limit: int) -> frozenset[
     for batch in _chunks(keys):
         stmt = (
             select(MatchKeyRow.key)
-            .where(MatchKeyRow.key.in_(batch))
+            .where(in_values(session, MatchKeyRow.key, batch))
             .group_by(MatchKeyRow.key)
             .having(func.count() > limit)
         )
         found.update(session.scalars(stmt))
     return frozenset(found)
+
+
+def shared_key_counts(session: Session, keys: Iterable[str]) -> dict[str, int]:
+    """How many records hold each of ``keys`` that more than one record holds.
+
+    One statement per 500 keys instead of two: most keys of a new record are its own, and a key
+    nobody else holds needs no look-up of its records (the caller holds that record already)."""
+    counts: dict[str, int] = {}
+    for batch in _chunks(keys):
+        stmt = (
+            select(MatchKeyRow.key, func.count())
+            .where(in_values(session, MatchKeyRow.key, batch))
+            .group_by(MatchKeyRow.key)
+            .having(func.count() > 1)
+        )
+        counts.update(session.execute(stmt).tuples().all())
+    return counts
 
 
 def override_pairs(session: Session, kind: str) -> list[tuple[int, int]]:
@@ -127,7 +148,7 @@ def override_pairs(session: Session, kind: str) -> list[tuple[int, int]]:
         for batch in _chunks(local_ids):
             rows = session.execute(
                 select(SourceRecord.local_id, SourceRecord.id).where(
-                    SourceRecord.member_code == member, SourceRecord.local_id.in_(batch)
+                    SourceRecord.member_code == member, in_values(session, SourceRecord.local_id, batch)
                 )
             )
             ident.update({(member, local_id): rid for local_id, rid in rows})
@@ -173,21 +194,26 @@ def component(
                 new_clusters.update(
                     session.scalars(
                         select(SourceRecord.cluster_id).where(
-                            SourceRecord.id.in_(stored), SourceRecord.cluster_id.is_not(None)
+                            in_values(session, SourceRecord.id, stored), SourceRecord.cluster_id.is_not(None)
                         )
                     )
                 )
             new_clusters -= clusters
             clusters |= new_clusters
             for cbatch in _chunks(new_clusters):
-                found.update(session.scalars(select(SourceRecord.id).where(SourceRecord.cluster_id.in_(cbatch))))
+                members = select(SourceRecord.id).where(in_values(session, SourceRecord.cluster_id, cbatch))
+                found.update(session.scalars(members))
             keys = {key for ref in batch if ref in fresh.names for key in _key_strings(fresh.keys[ref])}
             if stored:
-                keys.update(session.scalars(select(MatchKeyRow.key).where(MatchKeyRow.record_id.in_(stored))))
-            common = common_keys(session, keys, key_limit)
+                held = select(MatchKeyRow.key).where(in_values(session, MatchKeyRow.record_id, stored))
+                keys.update(session.scalars(held))
+            counts = shared_key_counts(session, keys)
+            common = {key for key, n in counts.items() if n > key_limit}
             skipped |= common
-            for kbatch in _chunks(keys - common):
-                found.update(session.scalars(select(MatchKeyRow.record_id).where(MatchKeyRow.key.in_(kbatch))))
+            # A key only one record holds is held by a record of this batch: it links nothing.
+            for kbatch in _chunks(sorted(key for key, n in counts.items() if n <= key_limit)):
+                holders = select(MatchKeyRow.record_id).where(in_values(session, MatchKeyRow.key, kbatch))
+                found.update(session.scalars(holders))
             for ref in batch:
                 found |= partners.get(ref, set())
         frontier = found - records
@@ -208,14 +234,14 @@ def _items(
     for batch in _chunks([i for i in ids if i in known]):
         rows = session.execute(
             select(SourceRecord.id, SourceRecord.member_code, SourceRecord.local_id).where(
-                SourceRecord.id.in_(batch), *live
+                in_values(session, SourceRecord.id, batch), *live
             )
         )
         items.extend(Item(ref=ref, sort_key=(member, local_id), keys=known[ref]) for ref, member, local_id in rows)
     for batch in _chunks([i for i in ids if i not in known]):
         rows = session.execute(
             select(SourceRecord.id, SourceRecord.member_code, SourceRecord.local_id, SourceRecord.document).where(
-                SourceRecord.id.in_(batch), *live
+                in_values(session, SourceRecord.id, batch), *live
             )
         )
         for ref, member, local_id, doc in rows:
@@ -235,7 +261,7 @@ def _candidate(anchor: tuple[str, str], attempt: int) -> str:
 def _existing_cluster_ids(session: Session, ids: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for batch in _chunks(ids):
-        found.update(session.scalars(select(Cluster.id).where(Cluster.id.in_(batch))))
+        found.update(session.scalars(select(Cluster.id).where(in_values(session, Cluster.id, batch))))
     return found
 
 
@@ -321,7 +347,7 @@ def _redirect(
                 went.setdefault(old, Counter())[chosen[index]] += 1
     table = UnionRedirect.__table__
     for batch in _chunks(change.touched):
-        session.execute(delete(table).where(table.c.old_id.in_(batch)))
+        session.execute(delete(table).where(in_values(session, table.c.old_id, batch)))
     targets = {old: min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0] for old, counts in went.items()}
     now = utcnow()
     for old, target in sorted(targets.items()):
@@ -359,7 +385,8 @@ def _apply(
     fresh = fresh or Fresh()
     old_of: dict[int, str | None] = dict.fromkeys(ids & fresh.names.keys())
     for batch in _chunks(ids - fresh.names.keys()):
-        rows = session.execute(select(SourceRecord.id, SourceRecord.cluster_id).where(SourceRecord.id.in_(batch)))
+        stmt = select(SourceRecord.id, SourceRecord.cluster_id).where(in_values(session, SourceRecord.id, batch))
+        rows = session.execute(stmt)
         old_of.update({ref: cid for ref, cid in rows})
     old_clusters = old_clusters | {c for c in old_of.values() if c}
     items = _items(session, ids, known, fresh)
@@ -372,7 +399,8 @@ def _apply(
         skip_keys=skip,
     )
     for batch in _chunks([ref for ref in ids if ref not in live and old_of.get(ref)]):
-        session.execute(SourceRecord.__table__.update().where(SourceRecord.id.in_(batch)).values(cluster_id=None))
+        table = SourceRecord.__table__
+        session.execute(table.update().where(in_values(session, table.c.id, batch)).values(cluster_id=None))
     change = assign(session, groups, old_of, old_clusters)
     for batch in _chunks(change.removed):
         session.execute(delete(Cluster).where(Cluster.id.in_(batch)))

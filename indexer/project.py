@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from indexer.union import MemberInfo, SourceView, build_union, to_es_document
+from store.db import in_values
 from store.models import Cluster, IndexFailure, Member, ProjectionQueue, SourceRecord, utcnow
 
 
@@ -65,7 +66,7 @@ def load_sources(
                     SourceRecord.syntax,
                     SourceRecord.deleted,
                     SourceRecord.document.is_not(None).label("mapped"),
-                ).where(SourceRecord.cluster_id.in_(batch))
+                ).where(in_values(session, SourceRecord.cluster_id, batch))
             )
             if row.mapped and not row.deleted
         ]
@@ -73,9 +74,8 @@ def load_sources(
         missing = [row.id for row in rows if row.id not in documents]
         for chunk in range(0, len(missing), 500):
             ids = missing[chunk : chunk + 500]
-            documents.update(
-                session.execute(select(SourceRecord.id, SourceRecord.document).where(SourceRecord.id.in_(ids))).all()
-            )
+            stmt = select(SourceRecord.id, SourceRecord.document).where(in_values(session, SourceRecord.id, ids))
+            documents.update(session.execute(stmt).all())
         for row in rows:
             out[row.cluster_id].append(
                 SourceView(members[row.member_code], row.local_id, documents[row.id], row.datestamp, row.syntax)
@@ -193,7 +193,8 @@ def queue(session: Session, union_ids: Iterable[str]) -> None:
     existing: set[str] = set()
     for start in range(0, len(ids), 500):
         batch = ids[start : start + 500]
-        found = list(session.scalars(select(ProjectionQueue.union_id).where(ProjectionQueue.union_id.in_(batch))))
+        stmt = select(ProjectionQueue.union_id).where(in_values(session, ProjectionQueue.union_id, batch))
+        found = list(session.scalars(stmt))
         if found:
             session.execute(update(ProjectionQueue).where(ProjectionQueue.union_id.in_(found)).values(queued_at=now))
             existing.update(found)
