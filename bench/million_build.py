@@ -403,14 +403,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             built["es"] = {**es_after, "hwm_kib": _hwm_kib(int(es_after["pid"]))}
             built["main_hwm_kib"] = _hwm_kib()
             figures.update(store_figures(settings))
-            latency = None
+            _save(work, {"counts": counts, "built": built, "figures": figures})
+            latency = update = None
             if args.rounds:
-                latency = search_latency(settings, es_url, args.clients, args.requests, args.rounds)
-            update = incremental(work, settings, es_url, args.changed) if args.changed else None
+                latency = _step("search latency", lambda: search_latency(
+                    settings, es_url, args.clients, args.requests, args.rounds))
+            if args.changed:
+                update = _step("incremental harvest", lambda: incremental(work, settings, es_url, args.changed))
     finally:
         if pg is not None:
             pg.stop()
     return {"counts": counts, "built": built, "figures": figures, "latency": latency, "update": update}
+
+
+def _save(work: Path, result: dict[str, Any]) -> None:
+    """The build's figures as soon as they are known (a later step failing loses none of them)."""
+    import json
+
+    (work / "result.json").write_text(json.dumps(result, indent=1, default=str))
+
+
+def _step(name: str, step: Any) -> Any:
+    """A later step's figures, or None (and the error printed) when it fails."""
+    try:
+        return step()
+    except Exception as exc:  # the build's figures are still reported
+        print(f"{name} failed: {type(exc).__name__}: {exc}", flush=True)
+        return None
 
 
 def _cpu(usage: resource.struct_rusage) -> float:
