@@ -208,13 +208,15 @@ def store_figures(settings: Any) -> dict[str, Any]:
         sources = session.scalar(select(func.count()).select_from(SourceRecord).where(SourceRecord.deleted.is_(False)))
         unions = session.scalar(select(func.count()).select_from(Cluster).where(Cluster.size > 0))
         rejects = dict(session.execute(select(Reject.member_code, func.count()).group_by(Reject.member_code)).all())
+        by_size = select(Cluster.size, func.count()).where(Cluster.size > 0).group_by(Cluster.size)
+        sizes = dict(session.execute(by_size).all())
         if services.engine.dialect.name == "postgresql":
             size = session.scalar(select(func.pg_database_size(func.current_database())))
         else:
             db = Path(settings.database_url.removeprefix("sqlite:///"))
             size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
     services.close()
-    return {"sources": sources, "unions": unions, "rejects": rejects, "db_bytes": size}
+    return {"sources": sources, "unions": unions, "rejects": rejects, "db_bytes": size, "sizes": sizes}
 
 
 def index_figures(es_url: str, alias: str) -> dict[str, Any]:
@@ -472,6 +474,11 @@ def _partial(built: dict[str, Any]) -> str:
             f"would take another {eta / 60:,.0f} min, {(wall + eta) / 60:,.0f} min in all)")
 
 
+def _sizes(sizes: dict[int, int]) -> str:
+    counts = [sizes.get(n, 0) for n in (1, 2, 3, 4)] + [sum(v for k, v in sizes.items() if k > 4)]
+    return " / ".join(f"{n:,}" for n in counts)
+
+
 def _mib(kib: float) -> str:
     return f"{kib / 1024:,.0f}"
 
@@ -509,6 +516,7 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> list[str]:
         f"| union records (Elasticsearch documents) | {fig['docs']:,} (clusters in the store: {fig['unions']:,}) |",
         f"| merge rate (source records per union record) | **{fig['sources'] / max(fig['docs'], 1):.2f}** "
         f"({fig['sources']:,} live source records) |",
+        f"| union records by source records held (1 / 2 / 3 / 4 / more) | {_sizes(fig.get('sizes') or {})} |",
         f"| rejects per member | {rejects} |",
         f"| index size (`_stats` store, primaries) | {fig['index_bytes'] / 2**20:,.0f} MiB "
         f"({fig['index_bytes'] / max(fig['docs'], 1):,.0f} bytes per union record) |",
