@@ -231,9 +231,9 @@ def latency_row(label: str, t: dict[str, float], errors: object) -> str:
             f"{t['rps']:.0f} | {errors} |")
 
 
-def start_api(settings: Settings, probe: str) -> tuple[subprocess.Popen[bytes], str]:
-    """The real API (uvicorn, one worker, as ``unicat serve``) over ``settings``; waits until ``probe``
-    (a path with query) answers."""
+def start_api(settings: Settings, probe: str, timeout: float = 60) -> tuple[subprocess.Popen[bytes], str]:
+    """The real API (uvicorn, one worker, as ``unicat serve``) over ``settings``; waits up to ``timeout``
+    seconds until ``probe`` (a path with query) answers."""
     port = free_port()
     env = {**os.environ, "UNICAT_ES_URL": settings.es_url, "UNICAT_INDEX_PREFIX": settings.index_prefix,
            "UNICAT_DATABASE_URL": settings.sqlalchemy_url, "UNICAT_VAR_DIR": str(settings.var_dir)}
@@ -241,7 +241,7 @@ def start_api(settings: Settings, probe: str) -> tuple[subprocess.Popen[bytes], 
            "--port", str(port), "--workers", "1"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    if not wait_for_http(f"{base}{probe}", timeout=60, alive=[proc.pid]):
+    if not wait_for_http(f"{base}{probe}", timeout=timeout, alive=[proc.pid]):
         proc.kill()
         raise SystemExit("the API did not start")
     return proc, base
