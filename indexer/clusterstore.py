@@ -103,19 +103,6 @@ def write_keys(
     return computed
 
 
-def common_keys(session: Session, keys: Iterable[str], limit: int) -> frozenset[str]:
-    found: set[str] = set()
-    for batch in _chunks(keys):
-        stmt = (
-            select(MatchKeyRow.key)
-            .where(in_values(session, MatchKeyRow.key, batch))
-            .group_by(MatchKeyRow.key)
-            .having(func.count() > limit)
-        )
-        found.update(session.scalars(stmt))
-    return frozenset(found)
-
-
 def shared_key_counts(session: Session, keys: Iterable[str]) -> dict[str, int]:
     """How many records hold each of ``keys`` that more than one record holds.
 

@@ -234,13 +234,9 @@ def drain_queue(
     return report
 
 
-def all_union_ids(session: Session) -> list[str]:
-    return list(session.scalars(select(Cluster.id).order_by(Cluster.id)))
-
-
 def union_id_stream(session: Session, batch: int = 5000) -> Iterator[str]:
     """Every union id in order, read ``batch`` at a time (keyset pages: the store's union ids are
-    never all in memory at once, as :func:`all_union_ids` holds them)."""
+    never all in memory at once)."""
     last = ""
     while ids := list(session.scalars(select(Cluster.id).where(Cluster.id > last).order_by(Cluster.id).limit(batch))):
         yield from ids

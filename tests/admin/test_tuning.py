@@ -19,7 +19,7 @@ from admin.tuning import CANDIDATE_STATE
 from catalog.pipeline import ingest
 from catalog.search import SearchQuery, live_profile, search
 from indexer.index import IndexSpec, alias_targets, create_index, latest_spec, refresh, switch_alias
-from indexer.project import all_union_ids, project
+from indexer.project import project, union_id_stream
 from store.state import read_state
 from tests.admin.helpers import account, csrf_of, sign_in
 from tests.core.helpers import DEMO, RECORDS, as_harvested, read_marc
@@ -138,7 +138,7 @@ def _older_index(services) -> str:  # type: ignore[no-untyped-def]
     alias = services.settings.records_alias
     index = create_index(services.es, alias, IndexSpec(version=0, body=body))
     with services.db() as session:
-        report = project(services.es, session, index, list(all_union_ids(session)))
+        report = project(services.es, session, index, list(union_id_stream(session)))
     assert not report.failed
     refresh(services.es, index)
     switch_alias(services.es, alias, index)

@@ -51,14 +51,14 @@ def test_documents_the_index_refuses_are_kept_counted_and_shown(services):
 def test_overlapped_bulk_requests_index_and_refuse_exactly_like_one_at_a_time(services):
     """The rebuild's overlapped bulk requests (several chunks in flight) count and keep every outcome."""
     from indexer.index import create_index
-    from indexer.project import all_union_ids, project
+    from indexer.project import project, union_id_stream
 
     ingest(services, "nlc", as_harvested(read_marc(DEMO / "calis-lc-chinese.mrc", limit=23)))
     strict = f"{services.settings.records_alias}-strict"
     services.es.indices.create(index=strict, mappings={"dynamic": "strict", "properties": {"id": {"type": "keyword"}}})
     fresh = create_index(services.es, services.settings.records_alias, layout=services.index_layout)
     with services.db() as session:
-        ids = all_union_ids(session)
+        ids = list(union_id_stream(session))
         good = project(services.es, session, fresh, ids, chunk_size=4, bulk_threads=2)
         bad = project(services.es, session, strict, ids, chunk_size=4, bulk_threads=2)
         session.commit()
