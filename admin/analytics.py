@@ -4,7 +4,13 @@ few ``(day, metric, key)`` counters. Rows older than ``analytics_retention_days`
 
 Metrics: ``searches`` (key ``all``), ``query`` (the folded query text), ``zero`` (queries with no
 hit), ``click`` (queries a result was opened from), ``position`` (the result position opened),
-``facet`` (a filter used), ``script`` (``chinese`` | ``latin`` | ``pinyin`` | ``mixed``)."""
+``facet`` (a filter used), ``script`` (``chinese`` | ``latin`` | ``pinyin`` | ``mixed``).
+
+Counts wait in this process's memory for at most :data:`FLUSH_SECONDS` and are then written in one
+transaction, so that a search costs a dictionary update instead of a write transaction of its own
+(on SQLite, twenty searching clients queued behind each other's write lock). A process that stops
+writes what it holds on its way out (:func:`flush_counts` from the app's shutdown); one that is
+killed loses at most those last seconds of counts."""
 
 from __future__ import annotations
 
@@ -12,6 +18,8 @@ import csv
 import io
 import logging
 import re
+import threading
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -24,6 +32,10 @@ from mappings.textnorm import fold, has_han
 from store.db import transaction
 
 KEY_LENGTH = 255
+#: Longest wait of a count in memory before it is written.
+FLUSH_SECONDS = 2.0
+#: Rows per statement when the held counts are written (SQLite binds at most 32,766 parameters).
+ROWS_PER_STATEMENT = 500
 log = logging.getLogger(__name__)
 #: Mandarin syllables (toneless or with a tone digit): initial + final, or a final alone.
 _SYLLABLE = (r"(?:(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
@@ -78,31 +90,92 @@ def observe(services: Services, query: Any, result: dict[str, Any]) -> None:
         log.exception("search analytics could not count a search")
 
 
+class _Held:
+    """The counts of one store not written yet; a timer writes them :data:`FLUSH_SECONDS` after
+    the first one arrived."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.lock = threading.Lock()
+        self.counts: Counter[tuple[date, str, str]] = Counter()
+        self.timer: threading.Timer | None = None
+
+    def add(self, day: date, counts: dict[tuple[str, str], int]) -> None:
+        with self.lock:
+            for (metric, key), n in counts.items():
+                self.counts[(day, metric, key)] += n
+            if self.timer is None:
+                self.timer = threading.Timer(FLUSH_SECONDS, self.write)
+                self.timer.daemon = True
+                self.timer.start()
+
+    def write(self) -> None:
+        with self.lock:
+            counts, self.counts = self.counts, Counter()
+            timer, self.timer = self.timer, None
+        if timer is not None and timer is not threading.current_thread():
+            timer.cancel()
+        if not counts:
+            return
+        by_day: dict[date, dict[tuple[str, str], int]] = defaultdict(dict)
+        for (day, metric, key), n in counts.items():
+            by_day[day][(metric, key)] = n
+        try:
+            _write(self.services, by_day)
+        except Exception:  # analytics must never break a search: these counts are lost, said so
+            log.exception("search analytics could not write %d counters", len(counts))
+
+
+_held: dict[int, _Held] = {}
+_held_lock = threading.Lock()
+
+
+def _held_for(services: Services) -> _Held:
+    with _held_lock:
+        held = _held.get(id(services))
+        if held is None or held.services is not services:
+            held = _held[id(services)] = _Held(services)
+        return held
+
+
+def _write(services: Services, by_day: dict[date, dict[tuple[str, str], int]]) -> None:
+    today = max(by_day)
+    if _purged_on.get(services.settings.sqlalchemy_url) != today:
+        _purged_on[services.settings.sqlalchemy_url] = today
+        purge(services, today)
+    with transaction(services.db) as session:
+        for day, counts in sorted(by_day.items()):
+            items = list(counts.items())
+            for start in range(0, len(items), ROWS_PER_STATEMENT):
+                _bump(session, day, dict(items[start:start + ROWS_PER_STATEMENT]))
+
+
+def flush_counts(services: Services) -> None:
+    """Write the counts this process holds for ``services`` now (reports, shutdown, tests)."""
+    held = _held.get(id(services))
+    if held is not None and held.services is services:
+        held.write()
+
+
 def record_search(services: Services, query: str, total: int, facets: list[str], *, page: int = 1,
                   day: date | None = None) -> None:
     """Count one search (first result pages only count as a query; later pages are paging)."""
     text = normalise(query)
     if not text or page > 1:
         return
-    today = day or datetime.now(UTC).date()
-    if _purged_on.get(services.settings.sqlalchemy_url) != today:
-        _purged_on[services.settings.sqlalchemy_url] = today
-        purge(services, today)
     counts = {("searches", "all"): 1, ("query", text): 1, ("script", script_of(query)): 1}
     if total == 0:
         counts[("zero", text)] = 1
     for name in sorted(set(facets)):
         counts[("facet", name[:KEY_LENGTH])] = 1
-    with transaction(services.db) as session:
-        _bump(session, today, counts)
+    _held_for(services).add(day or datetime.now(UTC).date(), counts)
 
 
 def record_click(services: Services, query: str, position: int, *, day: date | None = None) -> None:
     text = normalise(query)
     if not text or not 1 <= position <= 1000:
         return
-    with transaction(services.db) as session:
-        _bump(session, day or datetime.now(UTC).date(), {("click", text): 1, ("position", str(position)): 1})
+    _held_for(services).add(day or datetime.now(UTC).date(), {("click", text): 1, ("position", str(position)): 1})
 
 
 def purge(services: Services, today: date | None = None) -> int:
@@ -125,6 +198,7 @@ def _top(counts: dict[str, int], n: int) -> list[tuple[str, int]]:
 
 
 def report(services: Services, days: int = 30, top: int = 20) -> dict[str, Any]:
+    flush_counts(services)
     since = datetime.now(UTC).date() - timedelta(days=days - 1)
     with services.db() as session:
         queries, zero = _totals(session, "query", since), _totals(session, "zero", since)
@@ -149,6 +223,7 @@ def report(services: Services, days: int = 30, top: int = 20) -> dict[str, Any]:
 
 def report_csv(services: Services, days: int = 30) -> str:
     """Every counter of the period as ``day,metric,key,count`` rows."""
+    flush_counts(services)
     since = datetime.now(UTC).date() - timedelta(days=days - 1)
     out = io.StringIO()
     writer = csv.writer(out)

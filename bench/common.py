@@ -231,12 +231,14 @@ def latency_row(label: str, t: dict[str, float], errors: object) -> str:
             f"{t['rps']:.0f} | {errors} |")
 
 
-def start_api(settings: Settings, probe: str, timeout: float = 60) -> tuple[subprocess.Popen[bytes], str]:
-    """The real API (uvicorn, one worker, as ``unicat serve``) over ``settings``; waits up to ``timeout``
-    seconds until ``probe`` (a path with query) answers."""
+def start_api(settings: Settings, probe: str, timeout: float = 60,
+              extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """The real API (uvicorn, one worker, as ``unicat serve``) over ``settings`` (its Redis too);
+    waits up to ``timeout`` seconds until ``probe`` (a path with query) answers."""
     port = free_port()
     env = {**os.environ, "UNICAT_ES_URL": settings.es_url, "UNICAT_INDEX_PREFIX": settings.index_prefix,
-           "UNICAT_DATABASE_URL": settings.sqlalchemy_url, "UNICAT_VAR_DIR": str(settings.var_dir)}
+           "UNICAT_DATABASE_URL": settings.sqlalchemy_url, "UNICAT_VAR_DIR": str(settings.var_dir),
+           "UNICAT_REDIS_URL": settings.redis_url, **(extra_env or {})}
     cmd = [sys.executable, "-m", "uvicorn", "unicat.app:create_app", "--factory", "--host", "127.0.0.1",
            "--port", str(port), "--workers", "1"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -245,3 +247,15 @@ def start_api(settings: Settings, probe: str, timeout: float = 60) -> tuple[subp
         proc.kill()
         raise SystemExit("the API did not start")
     return proc, base
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a live process has used so far, from ``/proc``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def node_cpu(es_url: str) -> float:
+    """CPU seconds the Elasticsearch node(s) behind ``es_url`` have used so far."""
+    stats = httpx.get(f"{es_url}/_nodes/stats/process", timeout=30).json()["nodes"]
+    return sum(node["process"]["cpu"]["total_in_millis"] for node in stats.values()) / 1000

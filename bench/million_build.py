@@ -29,6 +29,7 @@ State (members' files, store, the private Elasticsearch node's data) is kept in 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import resource
@@ -49,16 +50,15 @@ from bench.common import (  # noqa: E402
     bench_settings,
     es_node,
     latency_row,
-    load,
     machine,
     replace_section,
     shared_data,
     stamp,
-    start_api,
-    summary,
     write_marc_subset,
+    write_section,
 )
 from bench.member_styles import MEMBERS, SYNTAX, write_members  # noqa: E402
+from bench.search_latency import cpu_line  # noqa: E402
 
 HEADING = "## A million source records (issue 19)"
 CHANGE_SUBJECT = "Recatalogued collection"
@@ -227,39 +227,12 @@ def index_figures(es_url: str, alias: str) -> dict[str, Any]:
 
 def search_latency(settings: Any, es_url: str, clients: int, requests: int, rounds: int) -> dict[str, Any]:
     """p50/p95/p99 through the API and straight to Elasticsearch (``bench/search_latency.py``'s
-    queries and load generator), rounds alternating."""
-    from bench.search_latency import FIXED, Target, sampled
+    queries, load generator and API set-up), rounds alternating."""
+    from bench.search_latency import FIXED, api_vs_direct, sampled
 
-    alias = settings.records_alias
-    queries = FIXED + sampled(es_url, alias)
-    api, base = start_api(settings, "/api/v1/search?q=history", timeout=300)
-    try:
-        targets = {"api": Target("api", base, alias, queries), "direct": Target("direct", es_url, alias, queries)}
-        with httpx.Client(timeout=60) as client:
-            for target in targets.values():
-                bad = [q for i, q in enumerate(queries) if target.send(client, i) != 200]
-                if bad:
-                    raise SystemExit(f"{target.kind}: queries failed: {bad}")
-        for target in targets.values():
-            load(target, clients, 5)
-        pooled: dict[str, list[float]] = {"api": [], "direct": []}
-        walls, errors = {"api": 0.0, "direct": 0.0}, {"api": 0, "direct": 0}
-        per_round = []
-        for r in range(rounds):
-            this = {}
-            for kind in ("api", "direct") if r % 2 == 0 else ("direct", "api"):
-                lat, wall, err = load(targets[kind], clients, requests)
-                pooled[kind] += lat
-                walls[kind] += wall
-                errors[kind] += err
-                this[kind] = summary(lat, wall)["p95"]
-            per_round.append(this["api"] / this["direct"])
-            print(f"search round {r + 1}: p95 api {this['api']:.0f} ms, direct {this['direct']:.0f} ms", flush=True)
-    finally:
-        api.terminate()
-        api.wait(timeout=30)
-    return {"total": {k: summary(pooled[k], walls[k]) for k in pooled}, "errors": errors,
-            "per_round": per_round, "queries": len(queries)}
+    queries = FIXED + sampled(es_url, settings.records_alias)
+    measured = api_vs_direct(settings, es_url, queries, clients, requests, rounds)
+    return {**measured, "queries": len(queries)}
 
 
 def changed_records(work: Path, count: int, within: int) -> list[tuple[str, bytes]]:
@@ -549,6 +522,7 @@ def _latency_lines(args: argparse.Namespace, latency: dict[str, Any] | None, fig
         latency_row("straight to Elasticsearch", total["direct"], latency["errors"]["direct"]), "",
         f"**p95(API) / p95(direct) = {ratio:.2f}** (per round: {', '.join(f'{x:.2f}' for x in latency['per_round'])}). "
         f"Target ≤ 1.5: {'meets' if ratio <= 1.5 else '**misses**'}.",
+        *(["", cpu_line(latency["cpu"])] if "cpu" in latency else []),
     ]
 
 
@@ -568,6 +542,25 @@ def _update_lines(args: argparse.Namespace, update: dict[str, Any] | None) -> li
     ]
 
 
+def search_only(args: argparse.Namespace) -> None:
+    """The search bench again on the index and store a previous build left (a subsection of its own,
+    so the build's figures keep their own date and commit)."""
+    work = args.work.resolve()
+    built = json.loads((work / "result.json").read_text())
+    os.environ.setdefault("UNICAT_ES_JAVA_OPTS", "-Xms2g -Xmx2g")  # as the build ran
+    with es_node(work) as es_url:
+        httpx.get(f"{es_url}/_cluster/health", params={"wait_for_status": "green", "timeout": "120s"}, timeout=130)
+        settings = _settings(work, es_url, None)
+        latency = search_latency(settings, es_url, args.clients, args.requests, args.rounds)
+    lines = [f"{stamp()}; {machine()}. `bench/million_build.py --search-only`: the search bench again on the "
+             f"index of the build above ({built['figures']['docs']:,} union documents)."]
+    lines += _latency_lines(args, latency, built["figures"])
+    text = "\n".join(lines)
+    print(text)
+    if args.write:
+        write_section("Search on the million-record index, rerun", text, heading=HEADING)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-member", type=int, default=250_000, help="records per member (the LC file has 250,000)")
@@ -581,8 +574,13 @@ def main() -> None:
     parser.add_argument("--stop-at", default=None, metavar="HH:MM",
                         help="UTC time at which the harvests stop after their page (partial figures are reported)")
     parser.add_argument("--turn-pages", type=int, default=20, help="pages of 500 per member per turn")
+    parser.add_argument("--search-only", action="store_true",
+                        help="only the search bench, on the index a previous run left in --work")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
+    if args.search_only:
+        search_only(args)
+        return
     lines = report(args, run(args))
     print("\n".join(lines))
     if args.write:

@@ -38,6 +38,8 @@ from bench.common import (  # noqa: E402
     latency_row,
     load,
     machine,
+    node_cpu,
+    process_cpu,
     stamp,
     start_api,
     summary,
@@ -120,6 +122,75 @@ class Target:
         return r.status_code
 
 
+#: The anonymous rate the load runs under: every request is still counted in Redis (what a
+#: production API does), but 20 clients on one address are not refused.
+LOAD_RATE = "10000000/minute"
+
+
+def api_vs_direct(settings: Any, es_url: str, queries: list[dict[str, Any]], clients: int, requests: int,
+                  rounds: int) -> dict[str, Any]:
+    """Rounds alternating the API (uvicorn, one worker, with a private Redis for its rate-limit
+    counters, as production runs it) and straight Elasticsearch: latencies pooled and per round,
+    and the CPU per request of the API process and of the node for each path."""
+    from tests.services import private_redis
+
+    alias = settings.records_alias
+    with private_redis() as redis_url:
+        settings = settings.model_copy(update={"redis_url": redis_url})
+        api, base = start_api(settings, "/api/v1/search?q=history", timeout=300,
+                              extra_env={"UNICAT_ANONYMOUS_RATE": LOAD_RATE})
+        try:
+            targets = {"api": Target("api", base, alias, queries), "direct": Target("direct", es_url, alias, queries)}
+            _check_and_warm(targets, queries, clients)
+            return _rounds(targets, api.pid, es_url, clients, requests, rounds)
+        finally:
+            api.terminate()
+            api.wait(timeout=30)
+
+
+def _check_and_warm(targets: dict[str, Target], queries: list[dict[str, Any]], clients: int) -> None:
+    with httpx.Client(timeout=60) as client:
+        for target in targets.values():  # every query once, then a short concurrent burst
+            bad = [q for i, q in enumerate(queries) if target.send(client, i) != 200]
+            if bad:
+                raise SystemExit(f"{target.kind}: queries failed: {bad}")
+    for target in targets.values():
+        load(target, clients, 5)
+
+
+def _rounds(targets: dict[str, Target], api_pid: int, es_url: str, clients: int, requests: int,
+            rounds: int) -> dict[str, Any]:
+    pooled: dict[str, list[float]] = {"api": [], "direct": []}
+    walls, errors = {"api": 0.0, "direct": 0.0}, {"api": 0, "direct": 0}
+    cpu = {"api": {"api": 0.0, "es": 0.0}, "direct": {"api": 0.0, "es": 0.0}}
+    per_round: list[dict[str, dict[str, float]]] = []
+    for r in range(rounds):
+        this: dict[str, dict[str, float]] = {}
+        for kind in ("api", "direct") if r % 2 == 0 else ("direct", "api"):
+            api_before, es_before = process_cpu(api_pid), node_cpu(es_url)
+            lat, wall, err = load(targets[kind], clients, requests)
+            cpu[kind]["api"] += process_cpu(api_pid) - api_before
+            cpu[kind]["es"] += node_cpu(es_url) - es_before
+            pooled[kind] += lat
+            walls[kind] += wall
+            errors[kind] += err
+            this[kind] = summary(lat, wall)
+            print(f"round {r + 1} {kind}: p50 {this[kind]['p50']:.1f} ms, p95 {this[kind]['p95']:.1f} ms, "
+                  f"{this[kind]['rps']:.0f} req/s", flush=True)
+        per_round.append(this)
+    per_request = {kind: {part: secs * 1e3 / len(pooled[kind]) for part, secs in parts.items()}
+                   for kind, parts in cpu.items()}
+    return {"total": {k: summary(pooled[k], walls[k]) for k in pooled}, "errors": errors, "rounds": per_round,
+            "per_round": [r["api"]["p95"] / r["direct"]["p95"] for r in per_round], "cpu": per_request}
+
+
+def cpu_line(cpu: dict[str, dict[str, float]]) -> str:
+    """CPU per request of each path, in ms, from :func:`api_vs_direct`'s figures."""
+    api, direct = cpu["api"], cpu["direct"]
+    return (f"CPU per search (ms): through the API, API process {api['api']:.1f} + Elasticsearch "
+            f"{api['es']:.1f}; direct, Elasticsearch {direct['es']:.1f}.")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=20)
@@ -143,38 +214,11 @@ def main(argv: list[str] | None = None) -> None:
         if docs < args.min_docs:
             raise SystemExit(f"{alias} holds {docs} documents (< {args.min_docs}): run bench.build_throughput")
         queries = FIXED + sampled(es_url, alias)
-        api, base = start_api(bench_settings(work, es_url), "/api/v1/search?q=history")
-        try:
-            targets = {"api": Target("api", base, alias, queries), "direct": Target("direct", es_url, alias, queries)}
-            with httpx.Client(timeout=60) as client:
-                for target in targets.values():  # every query once, then a short concurrent burst
-                    bad = [q for i, q in enumerate(queries) if target.send(client, i) != 200]
-                    if bad:
-                        raise SystemExit(f"{target.kind}: queries failed: {bad}")
-            for target in targets.values():
-                load(target, args.clients, 5)
-            pooled: dict[str, list[float]] = {"api": [], "direct": []}
-            walls: dict[str, float] = {"api": 0.0, "direct": 0.0}
-            errors: dict[str, int] = {"api": 0, "direct": 0}
-            rounds: list[dict[str, dict[str, float]]] = []
-            for r in range(args.rounds):
-                this: dict[str, dict[str, float]] = {}
-                for kind in ("api", "direct") if r % 2 == 0 else ("direct", "api"):
-                    lat, wall, err = load(targets[kind], args.clients, args.requests)
-                    pooled[kind] += lat
-                    walls[kind] += wall
-                    errors[kind] += err
-                    this[kind] = summary(lat, wall)
-                    print(f"round {r + 1} {kind}: p50 {this[kind]['p50']:.1f} ms, p95 {this[kind]['p95']:.1f} ms, "
-                          f"{this[kind]['rps']:.0f} req/s", flush=True)
-                rounds.append(this)
-        finally:
-            api.terminate()
-            api.wait(timeout=30)
-
-    total = {kind: summary(pooled[kind], walls[kind]) for kind in pooled}
+        measured = api_vs_direct(bench_settings(work, es_url), es_url, queries, args.clients, args.requests,
+                                 args.rounds)
+    total = measured["total"]
     ratio = total["api"]["p95"] / total["direct"]["p95"]
-    per_round = [r["api"]["p95"] / r["direct"]["p95"] for r in rounds]
+    per_round = measured["per_round"]
     n_req = args.clients * args.requests
     lines = [
         f"{stamp()}. Machine: {machine()}.",
@@ -190,13 +234,15 @@ def main(argv: list[str] | None = None) -> None:
         *LATENCY_TABLE,
     ]
     for kind, label in (("api", "through the API (`GET /api/v1/search`)"), ("direct", "straight to Elasticsearch")):
-        lines.append(latency_row(label, total[kind], errors[kind]))
+        lines.append(latency_row(label, total[kind], measured["errors"][kind]))
     verdict = "meets" if ratio <= 1.5 else "**misses**"
     lines += [
         "",
         f"**API overhead p95(API) / p95(direct) = {ratio:.2f}** (per round: "
         f"{', '.join(f'{x:.2f}' for x in per_round)}); p50 ratio {total['api']['p50'] / total['direct']['p50']:.2f}. "
         f"Target ≤ 1.5: {verdict}.",
+        "",
+        cpu_line(measured["cpu"]),
     ]
     text = "\n".join(lines)
     print(text)

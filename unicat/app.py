@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import access
 from api.errors import ApiError, error_body
@@ -36,6 +36,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         try:
             yield
         finally:
+            from admin.analytics import flush_counts
+
+            flush_counts(app.state.services)  # the search counts held in memory
             if owned:
                 app.state.services.close()
 
@@ -49,7 +52,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.settings = settings
     _install_error_handlers(app)
-    _install_record_redirects(app)
+    app.add_middleware(MovedRecords)
     access.install(app)
     _include_routers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -84,28 +87,42 @@ def _include_routers(app: FastAPI) -> None:
 RECORD_PATH = re.compile(r"^(/api/v1/records/|/records/)(u[0-9a-f]{15})(/.*)?$")
 
 
-def _install_record_redirects(app: FastAPI) -> None:
+class MovedRecords:
     """A union id merged away answers ``301 Moved Permanently`` to the record it joined, on every
     page of the record (API and web, sub-paths included), so that links kept by portals and ILL
-    requests keep working. Only answers that would have been 404 are looked at."""
+    requests keep working. Only answers that would have been 404 are looked at; plain ASGI, so a
+    request elsewhere pays one regular-expression match."""
 
-    @app.middleware("http")
-    async def moved_records(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        if response.status_code != 404 or request.method not in ("GET", "HEAD"):
-            return response
-        match = RECORD_PATH.match(request.url.path)
-        if match is None:
-            return response
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = RECORD_PATH.match(scope["path"]) if scope["type"] == "http" else None
+        if match is None or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def hold_not_found(message: Message) -> None:
+            if held or (message["type"] == "http.response.start" and message["status"] == 404):
+                held.append(message)
+            else:
+                await send(message)
+
+        await self.app(scope, receive, hold_not_found)
+        if not held:
+            return
         from catalog.records import moved_to
 
-        target = await run_in_threadpool(moved_to, request.app.state.services, match.group(2))
+        target = await run_in_threadpool(moved_to, scope["app"].state.services, match.group(2))
         if target is None:
-            return response
+            for message in held:
+                await send(message)
+            return
         location = f"{match.group(1)}{target}{match.group(3) or ''}"
-        if request.url.query:
-            location += f"?{request.url.query}"
-        return RedirectResponse(location, status_code=301)
+        if scope.get("query_string"):
+            location += f"?{scope['query_string'].decode('latin-1')}"
+        await RedirectResponse(location, status_code=301)(scope, receive, send)
 
 
 def _is_api(request: Request) -> bool:

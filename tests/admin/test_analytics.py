@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, select, text
 
-from admin.analytics import record_search, script_of
+from admin.analytics import FLUSH_SECONDS, flush_counts, record_search, script_of
 from admin.models import SearchDaily
 from catalog.pipeline import ingest
 from store.db import transaction
@@ -78,6 +78,7 @@ def test_counters_older_than_the_retention_are_removed(services):
     with transaction(services.db) as session:
         session.add(SearchDaily(day=old, metric="query", key="old query", count=5))
     record_search(services, "new query", 3, [])
+    flush_counts(services)
     with services.db() as session:
         assert [r.key for r in session.scalars(select(SearchDaily).where(SearchDaily.metric == "query"))] == [
             "new query"]
@@ -92,9 +93,34 @@ def test_counters_add_up_on_postgresql(settings, postgres_url):
         assert services.engine.dialect.name == "postgresql"
         for _ in range(3):
             record_search(services, "Hong Lou Meng", 0, ["language"])
+        flush_counts(services)
         with services.db() as session:
             counts = {(r.metric, r.key): r.count for r in session.scalars(select(SearchDaily))}
     finally:
         services.close()
     assert counts[("query", "hong lou meng")] == 3 and counts[("zero", "hong lou meng")] == 3
     assert counts[("script", "pinyin")] == 3 and counts[("facet", "language")] == 3
+
+
+def test_counts_held_in_memory_reach_the_store_within_seconds(services):
+    """A search writes nothing itself; its counts are written together, within FLUSH_SECONDS, by
+    one transaction (and no count is lost or doubled on the way)."""
+    import time
+
+    def stored() -> dict[tuple[str, str], int]:
+        with services.db() as session:
+            return {(r.metric, r.key): r.count for r in session.scalars(select(SearchDaily))}
+
+    for n in range(40):
+        record_search(services, f"query {n % 4}", n % 2, ["format"] if n % 5 == 0 else [])
+    assert stored() == {}, "nothing is written on the search's own path"
+    deadline = time.monotonic() + FLUSH_SECONDS + 5
+    while not stored() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    counts = stored()
+    assert counts[("searches", "all")] == 40
+    assert [counts[("query", f"query {n}")] for n in range(4)] == [10, 10, 10, 10]
+    assert counts[("zero", "query 0")] == 10 and ("zero", "query 1") not in counts
+    assert counts[("facet", "format")] == 8
+    flush_counts(services)
+    assert stored() == counts, "a second write adds nothing"
