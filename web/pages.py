@@ -9,7 +9,6 @@ from elasticsearch import TransportError
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
-from starlette.background import BackgroundTask
 
 from admin.analytics import observe
 from api.deps import ServicesDep
@@ -93,6 +92,7 @@ def results(request: Request, services: ServicesDep, query: SearchParams) -> HTM
         return render_error_page(request, 503, "The search index is not available right now. Please try again.")
     except TransportError:
         return render_error_page(request, 503, "The search index is not available right now. Please try again.")
+    observe(services, query, result)  # a few counters held in memory (admin.analytics)
     page = render(
         request,
         "search.html",
@@ -108,7 +108,6 @@ def results(request: Request, services: ServicesDep, query: SearchParams) -> HTM
             "portal": results_parts(request, result["hits"]),
         },
     )
-    page.background = BackgroundTask(observe, services, query, result)  # counted after the answer is sent
     return page
 
 
