@@ -125,16 +125,19 @@ class _Held:
         except Exception:  # analytics must never break a search: these counts are lost, said so
             log.exception("search analytics could not write %d counters", len(counts))
 
+    close = write  # Services.close() closes its extras: what is held is written first
 
-_held: dict[int, _Held] = {}
+
 _held_lock = threading.Lock()
+HELD_EXTRA = "search_counts"
 
 
 def _held_for(services: Services) -> _Held:
+    """The counts held for this store (one per set of services; ``Services.close`` writes them)."""
     with _held_lock:
-        held = _held.get(id(services))
-        if held is None or held.services is not services:
-            held = _held[id(services)] = _Held(services)
+        held = services.extras.get(HELD_EXTRA)
+        if not isinstance(held, _Held):
+            held = services.extras[HELD_EXTRA] = _Held(services)
         return held
 
 
@@ -152,8 +155,8 @@ def _write(services: Services, by_day: dict[date, dict[tuple[str, str], int]]) -
 
 def flush_counts(services: Services) -> None:
     """Write the counts this process holds for ``services`` now (reports, shutdown, tests)."""
-    held = _held.get(id(services))
-    if held is not None and held.services is services:
+    held = services.extras.get(HELD_EXTRA)
+    if isinstance(held, _Held):
         held.write()
 
 
