@@ -55,10 +55,14 @@ class SourceRecord(Base):
     """A member's record exactly as received, plus what the pipeline derived from it."""
 
     __tablename__ = "source_record"
-    __table_args__ = (UniqueConstraint("member_code", "local_id", name="uq_source_member_local"),)
+    __table_args__ = (
+        UniqueConstraint("member_code", "local_id", name="uq_source_member_local"),
+        #: live records per member are counted from the index alone (migration 0012)
+        Index("ix_source_record_member_live", "member_code", "deleted"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    member_code: Mapped[str] = mapped_column(ForeignKey("member.code"), index=True)
+    member_code: Mapped[str] = mapped_column(ForeignKey("member.code"))
     local_id: Mapped[str] = mapped_column(String(255))
     feed: Mapped[str] = mapped_column(String(32))
     syntax: Mapped[str | None] = mapped_column(String(16))

@@ -8,17 +8,18 @@ from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from admin.analytics import observe
 from api.deps import ServicesDep
 from api.params import FILTER_PARAMS, SearchParams
+from catalog.counts import catalogue_counts
 from catalog.didyoumean import did_you_mean
 from catalog.harvests import members_overview
 from catalog.members import region_names
 from catalog.records import get_record
 from catalog.search import SearchError, search
-from store.models import Cluster, Member, SourceRecord
+from store.models import Member
 from web.portal_parts import record_parts, results_parts
 from web.templating import render
 
@@ -64,16 +65,7 @@ def _members(services: Any) -> dict[str, Member]:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, services: ServicesDep) -> HTMLResponse:
-    with services.db() as session:
-        counts = {
-            "members": session.scalar(select(func.count()).select_from(Member)) or 0,
-            "records": session.scalar(
-                select(func.count()).select_from(SourceRecord).where(SourceRecord.deleted.is_(False))
-            )
-            or 0,
-            "works": session.scalar(select(func.count()).select_from(Cluster)) or 0,
-        }
-    return render(request, "home.html", {"counts": counts})
+    return render(request, "home.html", {"counts": catalogue_counts(services)})
 
 
 @router.get("/search", response_class=HTMLResponse)
