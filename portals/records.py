@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,14 +55,60 @@ def source_records(services: Services, union_id: str) -> list[StoredSource]:
     return [StoredSource(r.member_code, r.local_id, r.encoding, r.syntax, r.raw) for r in rows if not r.deleted]
 
 
-def union_id_page(services: Services, offset: int, limit: int) -> tuple[int, list[str]]:
-    """(number of union records, ``limit`` of their ids from ``offset`` in id order), read from the
-    store, which pages without the search engine's depth limit (for whole-catalogue harvests)."""
+#: How many page ends are remembered, and for how long (seconds).
+BOOKMARKS = 4096
+BOOKMARK_SECONDS = 3600.0
+
+
+class PageEnds:
+    """Where the whole-catalogue pages served lately ended: position -> the last union id before it.
+
+    A harvester asks for the page after the one it just read, so that page is read from that id on
+    (a range of the primary key) instead of by counting every union record up to its position
+    (``OFFSET``), which made a whole-catalogue harvest cost the square of the catalogue's size: a
+    page at position 200,000 of 270,000 union records read 200,000 rows first. It also keeps a
+    harvester from skipping a record when one before its position is merged away between pages."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.ends: OrderedDict[int, tuple[str, float]] = OrderedDict()
+
+    def after(self, position: int) -> str | None:
+        with self.lock:
+            found = self.ends.get(position)
+            if found is None or time.monotonic() - found[1] > BOOKMARK_SECONDS:
+                return None
+            self.ends.move_to_end(position)
+            return found[0]
+
+    def remember(self, position: int, last_id: str) -> None:
+        with self.lock:
+            self.ends[position] = (last_id, time.monotonic())
+            self.ends.move_to_end(position)
+            while len(self.ends) > BOOKMARKS:
+                self.ends.popitem(last=False)
+
+
+def _page_ends(services: Services) -> PageEnds:
+    ends = services.extras.get("sru_page_ends")
+    if not isinstance(ends, PageEnds):
+        ends = services.extras["sru_page_ends"] = PageEnds()
+    return ends
+
+
+def union_id_page(services: Services, offset: int, limit: int) -> tuple[int, list[str], bool]:
+    """(number of union records, ``limit`` of their ids from ``offset`` in id order, whether more
+    follow), read from the store, which pages without the search engine's depth limit (for
+    whole-catalogue harvests)."""
+    ends = _page_ends(services)
+    after = ends.after(offset) if offset else None
+    page = select(Cluster.id).where(Cluster.size > 0).order_by(Cluster.id).limit(limit + 1)
+    page = page.where(Cluster.id > after) if after else page.offset(offset)
     with services.db() as session:
         total = session.scalar(select(func.count()).select_from(Cluster).where(Cluster.size > 0)) or 0
-        ids = list(
-            session.scalars(
-                select(Cluster.id).where(Cluster.size > 0).order_by(Cluster.id).offset(offset).limit(limit)
-            )
-        ) if limit else []
-    return total, ids
+        ids = list(session.scalars(page)) if limit else []
+    more = len(ids) > limit
+    ids = ids[:limit]
+    if ids:
+        ends.remember(offset + len(ids), ids[-1])
+    return total, ids, more

@@ -180,12 +180,13 @@ def search_retrieve(services: Services, params: Mapping[str, str], endpoint: End
     size = max(0, min(request.maximum, window - (request.start - 1)))
     try:
         if whole_catalogue:
-            total, ids = union_id_page(services, min(request.start - 1, window), size)
+            total, ids, more = union_id_page(services, min(request.start - 1, window), size)
         else:
             total, ids = _run(services, es_query, request.start, size)
+            more = request.start + len(ids) <= total
     except (TransportError, EsApiError) as exc:
         return _diagnostics_only("searchRetrieveResponse", version, diagnostic(1, f"search index unavailable: {exc}"))
-    if request.maximum and total and request.start > total:
+    if request.maximum and total and request.start > total and not ids:
         diags.append(diagnostic(61, f"startRecord {request.start} is past the {total} records found"))
         ids = []
     elif request.maximum and request.start > window:
@@ -199,7 +200,7 @@ def search_retrieve(services: Services, params: Mapping[str, str], endpoint: End
         for offset, uid in enumerate(ids):
             _record(container, version, request, records.get(uid), uid, request.start + offset, endpoint)
     following = request.start + len(ids)
-    if ids and following <= total and following <= window:
+    if ids and more and following <= window:
         _add(root, version, "nextRecordPosition", str(following))
     _echo(root, version, request)
     if diags:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pymarc
 import pytest
 from lxml import etree
+from sqlalchemy import select
 
 from harvesters.sru import parse_response
+from store.models import Cluster
 
 SRW = "http://www.loc.gov/zing/srw/"
 SRU2 = "http://docs.oasis-open.org/ns/search-ws/sruResponse"
@@ -163,3 +165,34 @@ def test_version_2_answers_in_its_own_namespace(client):
     assert len(parsed.records) == 2 and etree.QName(parsed.records[0].data).namespace == MARC
     bad = sru(client, version="2.0", query="dc.nope=1")
     assert [etree.QName(d).namespace for d in bad.iter(f"{{{DIAG2}}}diagnostic")] == [DIAG2]
+
+
+def test_a_whole_catalogue_walk_misses_nothing_when_a_record_goes_between_pages(client, catalogue):
+    """A harvester reads cql.allRecords page after page. When a union record before its position
+    goes away between two pages (here the only record of it is deleted), the next page starts right
+    after the last record it read: no record is skipped and none comes twice."""
+    from catalog.pipeline import ingest
+    from harvesters.base import HarvestedRecord
+    from store.models import SourceRecord
+
+    def page(start: int) -> tuple[list[str], int | None]:
+        found = parse_response(etree.tostring(sru(client, query="cql.allRecords=1", startRecord=str(start),
+                                                  maximumRecords="7")))
+        return [r.data.find(f"{{{MARC}}}controlfield[@tag='001']").text for r in found.records], found.next_position
+
+    first, following = page(1)
+    second, following = page(following)
+    walked = first + second
+    with catalogue.db() as session:
+        singles = {uid: local for uid, local in session.execute(
+            select(SourceRecord.cluster_id, SourceRecord.local_id).where(SourceRecord.member_code == "nlc"))}
+    gone = next(uid for uid in walked[:7] if uid in singles)
+    ingest(catalogue, "nlc", [HarvestedRecord(local_id=singles[gone], raw=b"", deleted=True)])
+    while following:  # as a harvester goes on: to the nextRecordPosition of each answer
+        more, following = page(following)
+        walked += more
+    with catalogue.db() as session:
+        live = set(session.scalars(select(Cluster.id).where(Cluster.size > 0)))
+    assert len(walked) == len(set(walked)), "no record twice"
+    assert live - set(walked) == set(), "no live record skipped"
+    assert gone not in live
