@@ -476,7 +476,9 @@ def report_duplicates(
             ", ".join(row["formats"]),
         )
     console.print(table)
-    sus = Table("union id", "records", "why", "title", title="Suspicious merges")
+    sus = Table("union id", "records", "why", "title", title="Suspicious merges",
+                caption=f"among the {report['reviewed']:,} largest and most recently changed of "
+                        f"{report['merged']:,} union records with more than one record")
     for row in report["suspicious"]:
         sus.add_row(row["id"], str(row["size"]), row["why"], row["title"][:60])
     console.print(sus)

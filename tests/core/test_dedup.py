@@ -89,6 +89,29 @@ def test_duplicates_report_flags_merges_a_cataloguer_should_check(services):
     assert union_of(services, "pku", "p-twin") not in flagged
 
 
+def test_duplicates_report_reviews_recent_changes_and_a_members_own_records(services):
+    """The report looks into a bounded number of union records (the largest and the most recently
+    changed), says how many of how many, and scoped to a member lists only what it holds."""
+    base = lc_chinese(3)[2]
+    isbn = isbn13("978750371745")
+    twin = variant(base, "b-twin", isbns=[isbn13("978750371746")], pages="200 p.")
+    ingest(services, "pku", as_harvested([variant(twin, "p-twin")]))
+    ingest(services, "sjtu", as_harvested([variant(twin, "s-twin")]))
+    ingest(services, "pku", as_harvested([variant(base, "p-book", isbns=[isbn], pages="320 p.")]))
+    ingest(services, "bnu", as_harvested([variant(base, "n-kit", isbns=[isbn], pages="320 p. + 1 CD-ROM")]))
+    kit, twins = union_of(services, "bnu", "n-kit"), union_of(services, "pku", "p-twin")
+    assert kit == union_of(services, "pku", "p-book") and twins == union_of(services, "sjtu", "s-twin")
+
+    latest_only = duplicates_report(services, top=0, reviewed=1)
+    assert (latest_only["reviewed"], latest_only["merged"]) == (1, 2)
+    assert [row["id"] for row in latest_only["suspicious"]] == [], "top=0 lists none"
+    recent = duplicates_report(services, top=5, reviewed=1)
+    assert [row["id"] for row in recent["suspicious"]] == [kit], "the latest change is looked into"
+    for_sjtu = duplicates_report(services, member="sjtu")
+    assert [row["id"] for row in for_sjtu["largest"]] == [twins] and for_sjtu["suspicious"] == []
+    assert for_sjtu["merged"] == 1
+
+
 def test_volumes_and_editions_stay_apart(services):
     base = lc_chinese(3)[2]
     set_isbn = isbn13("978702000220")
