@@ -58,6 +58,15 @@ def source_records(services: Services, union_id: str) -> list[StoredSource]:
 #: How many page ends are remembered, and for how long (seconds).
 BOOKMARKS = 4096
 BOOKMARK_SECONDS = 3600.0
+#: How long a walk goes on with the number of union records counted at an earlier page (seconds).
+TOTAL_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class PageEnd:
+    last_id: str
+    total: int
+    counted_at: float
 
 
 class PageEnds:
@@ -67,23 +76,24 @@ class PageEnds:
     (a range of the primary key) instead of by counting every union record up to its position
     (``OFFSET``), which made a whole-catalogue harvest cost the square of the catalogue's size: a
     page at position 200,000 of 270,000 union records read 200,000 rows first. It also keeps a
-    harvester from skipping a record when one before its position is merged away between pages."""
+    harvester from skipping a record when one before its position is merged away between pages.
+    Each API process keeps its own; a page asked of another process is read by position."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.ends: OrderedDict[int, tuple[str, float]] = OrderedDict()
+        self.ends: OrderedDict[int, PageEnd] = OrderedDict()
 
-    def after(self, position: int) -> str | None:
+    def at(self, position: int) -> PageEnd | None:
         with self.lock:
             found = self.ends.get(position)
-            if found is None or time.monotonic() - found[1] > BOOKMARK_SECONDS:
+            if found is None or time.monotonic() - found.counted_at > BOOKMARK_SECONDS:
                 return None
             self.ends.move_to_end(position)
-            return found[0]
+            return found
 
-    def remember(self, position: int, last_id: str) -> None:
+    def remember(self, position: int, end: PageEnd) -> None:
         with self.lock:
-            self.ends[position] = (last_id, time.monotonic())
+            self.ends[position] = end
             self.ends.move_to_end(position)
             while len(self.ends) > BOOKMARKS:
                 self.ends.popitem(last=False)
@@ -99,16 +109,19 @@ def _page_ends(services: Services) -> PageEnds:
 def union_id_page(services: Services, offset: int, limit: int) -> tuple[int, list[str], bool]:
     """(number of union records, ``limit`` of their ids from ``offset`` in id order, whether more
     follow), read from the store, which pages without the search engine's depth limit (for
-    whole-catalogue harvests)."""
+    whole-catalogue harvests). A walk that goes on from its previous page keeps the number counted
+    then for up to :data:`TOTAL_SECONDS` (counting is a pass over the whole table)."""
     ends = _page_ends(services)
-    after = ends.after(offset) if offset else None
+    previous = ends.at(offset) if offset else None
     page = select(Cluster.id).where(Cluster.size > 0).order_by(Cluster.id).limit(limit + 1)
-    page = page.where(Cluster.id > after) if after else page.offset(offset)
+    page = page.where(Cluster.id > previous.last_id) if previous else page.offset(offset)
+    kept = previous if previous and time.monotonic() - previous.counted_at <= TOTAL_SECONDS else None
     with services.db() as session:
-        total = session.scalar(select(func.count()).select_from(Cluster).where(Cluster.size > 0)) or 0
+        total = kept.total if kept else (
+            session.scalar(select(func.count()).select_from(Cluster).where(Cluster.size > 0)) or 0)
         ids = list(session.scalars(page)) if limit else []
     more = len(ids) > limit
     ids = ids[:limit]
     if ids:
-        ends.remember(offset + len(ids), ids[-1])
+        ends.remember(offset + len(ids), PageEnd(ids[-1], total, kept.counted_at if kept else time.monotonic()))
     return total, ids, more
