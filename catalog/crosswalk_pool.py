@@ -2,8 +2,10 @@
 
 Parsing MARC is most of a harvest's CPU time, so pages are mapped in worker processes while the
 main process does the database and index work. Small pages, and machines with one core, map in
-process. The result of each record is its document as a dict and its match keys (computed here
-too, where the document is at hand), or the :class:`CrosswalkError` text.
+process. The result of each record is its document as the JSON text the store writes (encoded
+here, so the main process neither unpickles a nested dict nor encodes it again to store it) and
+its match keys (computed here too, where the document is at hand), or the :class:`CrosswalkError`
+text.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 from catalog.context import Services
 from mappings import CrosswalkError, MatchKeys, crosswalk, match_keys
+from store.db import encode_json
 
 Item = tuple[bytes, str, str | None]  # raw, encoding, syntax
-#: (document, None, its match keys), or (None, the reason it could not be mapped, None)
-Mapped = tuple[dict | None, str | None, MatchKeys | None]
+#: (the document's JSON text, None, its match keys), or (None, the reason it could not be mapped, None)
+Mapped = tuple[str | None, str | None, MatchKeys | None]
 
 #: Pages smaller than this are mapped in process (a round trip to the workers costs more).
 MIN_PARALLEL = 64
@@ -29,7 +32,7 @@ def map_one(item: Item) -> Mapped:
         doc = crosswalk(raw, encoding, syntax)
     except CrosswalkError as exc:
         return None, str(exc), None
-    return doc.to_dict(), None, match_keys(doc)
+    return encode_json(doc.to_dict()), None, match_keys(doc)
 
 
 def map_all(items: list[Item]) -> list[Mapped]:

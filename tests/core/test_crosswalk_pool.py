@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from catalog.crosswalk_pool import MIN_PARALLEL, CrosswalkPool
+from store.db import decode_json
 from tests.core.helpers import DEMO, as_harvested, read_marc
 
 
@@ -18,4 +19,4 @@ def test_worker_processes_map_exactly_like_the_main_process():
     in_process = CrosswalkPool(workers=1).map(items)
     assert parallel == in_process
     assert parallel[5][0] is None and parallel[5][1] and parallel[5][2] is None
-    assert all(doc and doc["title"] and keys for doc, _, keys in parallel[:5] + parallel[6:])
+    assert all(text and decode_json(text)["title"] and keys for text, _, keys in parallel[:5] + parallel[6:])
