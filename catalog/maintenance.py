@@ -19,7 +19,7 @@ from indexer.index import create_index, ensure_alias, refresh, switch_alias
 from indexer.project import project, union_id_stream
 from mappings.fingerprint import crosswalk_fingerprint
 from mappings.matchkeys import MatchKeys
-from store.db import JSON_CODEC, transaction
+from store.db import EncodedJson, decode_json, transaction
 from store.models import Cluster, ProjectionQueue, SourceRecord, utcnow
 from store.state import CROSSWALK_STATE, write_state
 
@@ -107,17 +107,19 @@ def _recrosswalk_batch(session: Session, pool: CrosswalkPool, rows: list[Any], r
     changed: list[KeyedRecord] = []
     keys: dict[int, MatchKeys] = {}
     now = utcnow()
-    for row, (doc, problem, doc_keys) in zip(rows, mapped, strict=True):
-        if doc is None or doc_keys is None:
+    texts: dict[int, str] = {}
+    for row, (text, problem, doc_keys) in zip(rows, mapped, strict=True):
+        if text is None or doc_keys is None:
             report.failed.append({"member": row.member_code, "local_id": row.local_id, "reason": problem or ""})
             continue
-        # as the JSON column gives it back (its own codec), to compare with the stored one
-        doc = JSON_CODEC["json_deserializer"](JSON_CODEC["json_serializer"](doc))
+        doc = decode_json(text)  # as the JSON column gives it back, to compare with the stored one
         if doc != row.document:
             changed.append(KeyedRecord(row.id, False, doc))
             keys[row.id] = doc_keys
+            texts[row.id] = text
     if changed:
-        params = [{"rid": r.id, "doc": r.document, "syntax": r.document["source_format"], "now": now} for r in changed]
+        params = [{"rid": r.id, "doc": EncodedJson(texts[r.id]), "syntax": r.document["source_format"], "now": now}
+                  for r in changed]
         session.execute(_REWRITE, params)
         write_keys(session, changed, keys)
     report.records += len(rows)

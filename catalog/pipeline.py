@@ -32,7 +32,7 @@ from indexer.index import ensure_alias, refresh
 from indexer.project import DocCache, drain_queue, queue
 from mappings.fingerprint import crosswalk_fingerprint, matcher_fingerprint
 from mappings.matchkeys import MatchKeys
-from store.db import in_values, transaction
+from store.db import EncodedJson, decode_json, in_values, transaction
 from store.models import Checkpoint, HarvestRun, Member, Reject, SourceRecord, utcnow
 from store.state import CROSSWALK_STATE, MATCHER_STATE, claim_empty_state
 
@@ -164,13 +164,15 @@ def store_records(
         to_map.append((rec, digest))
     mapped = (mapper or map_all)([crosswalk_item(rec, default_syntax) for rec, _ in to_map])
     keys: dict[str, MatchKeys] = {}
-    for (rec, digest), (doc, problem, doc_keys) in zip(to_map, mapped, strict=True):
-        if doc is None or doc_keys is None:
+    docs: dict[str, dict[str, Any]] = {}  # local id → its document, decoded from the text stored
+    for (rec, digest), (text, problem, doc_keys) in zip(to_map, mapped, strict=True):
+        if text is None or doc_keys is None:
             _reject(session, member, run, rec, "crosswalk", problem or "unmappable")
             continue
+        doc = docs[rec.local_id] = decode_json(text)
         values = {
             "feed": feed, "syntax": doc["source_format"], "encoding": rec.encoding, "raw": rec.raw,
-            "checksum": digest, "datestamp": rec.datestamp, "deleted": False, "document": doc,
+            "checksum": digest, "datestamp": rec.datestamp, "deleted": False, "document": EncodedJson(text),
             "harvest_run_id": run.id, "updated_at": now,
         }  # fmt: skip
         row = existing.get(rec.local_id)
@@ -188,8 +190,9 @@ def store_records(
     if sweep:
         mark_seen(session, member.code, feed, sweep, [rec.local_id for rec in latest])
     final = [*updates.items(), *((ids[local_id], values) for local_id, values in inserts.items())]
-    changed = [KeyedRecord(rid, bool(values.get("deleted")), values.get("document")) for rid, values in final]
-    documents = {rid: (v["checksum"], v["document"]) for rid, v in final if not v.get("deleted") and v.get("document")}
+    by_id = {ids[local_id]: doc for local_id, doc in docs.items()}
+    changed = [KeyedRecord(rid, bool(values.get("deleted")), by_id.get(rid)) for rid, values in final]
+    documents = {rid: (v["checksum"], by_id[rid]) for rid, v in final if not v.get("deleted") and rid in by_id}
     known = {ids[local_id]: k for local_id, k in keys.items()}
     live_inserts = [local_id for local_id, values in inserts.items() if not values["deleted"]]
     fresh = Fresh(

@@ -262,6 +262,10 @@ def assign(
     change = ClusterChange()
     overlaps = []
     for index, group in enumerate(groups):
+        if len(group.items) == 1:  # most groups of a harvest: one new record, no old union id
+            if cid := old_of.get(group.items[0].ref):
+                overlaps.append((-1, cid, index))
+            continue
         counts = Counter(old_of.get(it.ref) for it in group.items)
         overlaps.extend((-n, cid, index) for cid, n in counts.items() if cid)
     chosen: dict[int, str] = {}
@@ -270,8 +274,9 @@ def assign(
         if index not in chosen and cid not in used:
             chosen[index] = cid
             used.add(cid)
+    kept = list(chosen.values())
     chosen.update(_mint(session, groups, [i for i in range(len(groups)) if i not in chosen], used | old_clusters))
-    existing = _existing_cluster_ids(session, chosen.values())
+    existing = _existing_cluster_ids(session, kept)  # a minted id is one the store does not hold
     now = utcnow()
     inserts, updates, moves = [], [], []
     for index, group in enumerate(groups):

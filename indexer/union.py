@@ -174,7 +174,7 @@ def _folded(*values: Any) -> str:
     for value in values:
         if not value:
             continue
-        for part in value if isinstance(value, list | tuple) else (value,):
+        for part in value if isinstance(value, (list, tuple)) else (value,):
             if part and (text := fold(str(part))):
                 folded.append(text)
     return " ".join(folded)
@@ -293,8 +293,11 @@ def _isbn10(isbn13: str) -> str | None:
         return isbnlib.to_isbn10(isbn13) or None
     if not isbn13.startswith("978"):
         return None
-    digits = [int(c) for c in isbn13]
-    if (10 - sum(d * (3 if i % 2 else 1) for i, d in enumerate(digits[:12])) % 10) % 10 != digits[12]:
+    digits = list(map(int, isbn13))
+    if (10 - (sum(digits[0:12:2]) + 3 * sum(digits[1:12:2])) % 10) % 10 != digits[12]:
         return None
-    check = (11 - sum(d * (10 - i) for i, d in enumerate(digits[3:12])) % 11) % 11
+    check = (11 - sum(map(int.__mul__, digits[3:12], _ISBN10_WEIGHTS)) % 11) % 11
     return isbn13[3:12] + ("X" if check == 10 else str(check))
+
+
+_ISBN10_WEIGHTS = range(10, 1, -1)

@@ -62,7 +62,10 @@ def pinyin_key(value: str) -> str | None:
 
 def keys(value: str) -> list[str]:
     """Every key ``value`` is found under (folded text, then pinyin)."""
-    out = [k for k in (text_key(value), pinyin_key(value)) if k]
+    key = text_key(value)
+    if value.isascii():  # no Han, so no pinyin key
+        return [key] if key else []
+    out = [k for k in (key, pinyin_key(value)) if k]
     return list(dict.fromkeys(out))
 
 
@@ -74,8 +77,13 @@ def candidates(display: dict[str, Any], kind: str) -> list[str]:
         values = display.get("authors") or []
     else:
         values = display.get("subjects") or []
-    out = [display_text(v) for v in values if isinstance(v, str) and v.strip()]
-    return list(dict.fromkeys(v for v in out if v))[:MAX_PER_KIND]
+    out: dict[str, None] = {}
+    for value in values:
+        if isinstance(value, str) and (text := display_text(value)):
+            out[text] = None
+            if len(out) == MAX_PER_KIND:  # the rest would be left out (a few records carry dozens)
+                break
+    return list(out)
 
 
 def suggestion_inputs(display: dict[str, Any], holdings_count: int = 1) -> list[dict[str, Any]]:

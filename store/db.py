@@ -12,13 +12,32 @@ from sqlalchemy import ARRAY, ColumnElement, Engine, String, any_, bindparam, cr
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def _json_dumps(value: Any) -> str:
+def encode_json(value: Any) -> str:
+    """``value`` as the store's JSON columns hold it."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def decode_json(text: str | bytes) -> Any:
+    return orjson.loads(text)
+
+
+class EncodedJson(str):
+    """The text of a value :func:`encode_json` encoded, for a JSON column: written as it is.
+
+    The crosswalk workers encode each document (one orjson call costs less than pickling the
+    nested dict back to the main process), and the store then writes that text instead of
+    encoding the document a second time."""
+
+
+def _json_dumps(value: Any) -> str:
+    if type(value) is EncodedJson:
+        return value
+    return encode_json(value)
 
 
 #: JSON columns (every stored record's document) are written and read with orjson: the standard
 #: library's encoder cost ~40 µs per stored record, more than the INSERT itself.
-JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": decode_json}
 
 
 def make_engine(url: str) -> Engine:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from catalog.crosswalk_pool import MIN_PARALLEL, CrosswalkPool
+from catalog.crosswalk_pool import MIN_PARALLEL, CrosswalkPool, _document_json
+from mappings import CrosswalkError, crosswalk
+from store.db import decode_json, encode_json
 from tests.core.helpers import DEMO, as_harvested, read_marc
+from tests.mappings.golden import SAMPLES, split_records
 
 
 def test_worker_processes_map_exactly_like_the_main_process():
@@ -18,4 +21,20 @@ def test_worker_processes_map_exactly_like_the_main_process():
     in_process = CrosswalkPool(workers=1).map(items)
     assert parallel == in_process
     assert parallel[5][0] is None and parallel[5][1] and parallel[5][2] is None
-    assert all(doc and doc["title"] and keys for doc, _, keys in parallel[:5] + parallel[6:])
+    assert all(text and decode_json(text)["title"] and keys for text, _, keys in parallel[:5] + parallel[6:])
+
+
+def test_documents_are_stored_as_their_dict_would_be():
+    """The workers encode a document from the dataclass (catalog.crosswalk_pool._document_json);
+    the stored text must be the one ``to_dict`` gives, for every crosswalk (MARC 21, UNIMARC,
+    Dublin Core) and every sample record."""
+    formats = set()
+    for name in SAMPLES:
+        for raw, encoding in split_records(name):
+            try:
+                doc = crosswalk(raw, encoding)
+            except CrosswalkError:
+                continue
+            formats.add(doc.source_format)
+            assert _document_json(doc) == encode_json(doc.to_dict()), name
+    assert formats == {"marc21", "unimarc", "dc"}

@@ -325,8 +325,9 @@ def test_a_long_harvest_does_not_keep_its_pages_garbage(services):
     """Constant memory (issue 19): each page leaves reference cycles (SQLAlchemy's statements hold
     themselves and their bind parameters, a page's ids among them). Under the raised thresholds of
     catalog.collector a young collection came only every ~200 pages, so they piled up (16 MiB over
-    20,000 records); now each page's are collected when it is stored. The young generation's count
-    of net allocations, read after each page, therefore does not climb from page to page."""
+    20,000 records); now they are collected every fourth page (catalog.collector.YOUNG_EVERY). The
+    young generation's count of net allocations, read after each page, therefore does not climb
+    from page to page."""
     import gc
 
     records = as_harvested(read_marc(UVA, limit=320))
