@@ -29,13 +29,11 @@ from sqlalchemy.orm import Session
 from admin.models import SearchDaily
 from catalog.context import Services
 from mappings.textnorm import fold, has_han
-from store.db import transaction
+from store.db import chunks, transaction
 
 KEY_LENGTH = 255
 #: Longest wait of a count in memory before it is written.
 FLUSH_SECONDS = 2.0
-#: Rows per statement when the held counts are written (SQLite binds at most 32,766 parameters).
-ROWS_PER_STATEMENT = 500
 log = logging.getLogger(__name__)
 #: Mandarin syllables (toneless or with a tone digit): initial + final, or a final alone.
 _SYLLABLE = (r"(?:(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
@@ -148,9 +146,8 @@ def _write(services: Services, by_day: dict[date, dict[tuple[str, str], int]]) -
         purge(services, today)
     with transaction(services.db) as session:
         for day, counts in sorted(by_day.items()):
-            items = list(counts.items())
-            for start in range(0, len(items), ROWS_PER_STATEMENT):
-                _bump(session, day, dict(items[start:start + ROWS_PER_STATEMENT]))
+            for batch in chunks(counts.items()):
+                _bump(session, day, dict(batch))
 
 
 def flush_counts(services: Services) -> None:

@@ -13,7 +13,7 @@ from indexer.clusterstore import recluster
 from indexer.project import queue
 from mappings import BibDocument, match_keys
 from mappings.fingerprint import crosswalk_fingerprint, matcher_fingerprint
-from store.db import in_values, transaction
+from store.db import chunks, in_values, transaction
 from store.models import Cluster, ClusterOverride, SourceRecord
 from store.state import CROSSWALK_STATE, MATCHER_STATE, read_state
 
@@ -26,7 +26,6 @@ class OverrideError(ValueError):
 #: recently changed. Looking into all of them read every stored document (a million at a regional
 #: consortium's size) for one page.
 REVIEWED = 2000
-_DOCS_PER_QUERY = 500
 
 
 def duplicates_report(services: Services, *, top: int = 20, member: str | None = None,
@@ -75,8 +74,7 @@ def _seconds(moment: datetime | None) -> float:
 def _live_documents(session: Any, union_ids: list[str]) -> dict[str, list[tuple[str, dict[str, Any] | None]]]:
     """(member, stored document) of the live records of each union record, in record order."""
     found: dict[str, list[tuple[str, dict[str, Any] | None]]] = {}
-    for start in range(0, len(union_ids), _DOCS_PER_QUERY):
-        batch = union_ids[start:start + _DOCS_PER_QUERY]
+    for batch in chunks(union_ids):
         rows = session.execute(
             select(SourceRecord.cluster_id, SourceRecord.member_code, SourceRecord.document)
             .where(in_values(session, SourceRecord.cluster_id, batch), SourceRecord.deleted.is_(False))

@@ -31,12 +31,8 @@ from sqlalchemy.orm import Session
 from catalog.context import Services
 from indexer.clusterstore import KeyedRecord, recluster, write_keys
 from indexer.project import queue
-from store.db import transaction
+from store.db import chunks, transaction
 from store.models import HarvestRun, Member, PendingWithdrawal, SourceRecord, SweepSeen, utcnow
-
-
-def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
-    return [values[start : start + size] for start in range(0, len(values), size)]
 
 
 class WithdrawalError(LookupError):
@@ -103,7 +99,7 @@ def mark_seen(session: Session, member_code: str, feed: str, sweep: str, local_i
     A record seen twice (in two Z39.50 queries, or re-sent after a resume) is noted once."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    for batch in _chunks(list(dict.fromkeys(local_ids))):
+    for batch in chunks(list(dict.fromkeys(local_ids))):
         rows = [{"sweep": sweep, "local_id": lid, "member_code": member_code, "feed": feed} for lid in batch]
         session.execute(insert(SweepSeen).on_conflict_do_nothing(), rows)
 
@@ -127,7 +123,7 @@ def withdraw(session: Session, record_ids: list[int], *, max_size: int) -> set[s
     if not record_ids:
         return set()
     now = utcnow()
-    for batch in _chunks(record_ids):
+    for batch in chunks(record_ids):
         session.execute(
             update(SourceRecord).where(SourceRecord.id.in_(batch)).values(deleted=True, updated_at=now)
         )
@@ -192,7 +188,7 @@ def apply_withdrawal(services: Services, pending_id: int, *, by: str | None = No
     with transaction(services.db) as session:
         pending = _pending(session, pending_id)
         still = []
-        for batch in _chunks(list(pending.record_ids or [])):
+        for batch in chunks(list(pending.record_ids or [])):
             still.extend(
                 session.scalars(
                     select(SourceRecord.id).where(

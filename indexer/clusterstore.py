@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -22,13 +22,12 @@ from indexer.partition import Group, Item, partition
 from mappings.document import BibDocument
 from mappings.fingerprint import matcher_fingerprint
 from mappings.matchkeys import MatchKeys, match_keys
-from store.db import in_values
+from store.db import chunks, in_values
 from store.models import Cluster, ClusterOverride, MatchKeyRow, SourceRecord, UnionRedirect, utcnow
 from store.state import MATCHER_STATE, claim_empty_state, read_state, write_state
 
 #: A key shared by more records than this links nothing (e.g. a placeholder ISBN).
 DEFAULT_KEY_LIMIT = 1000
-_CHUNK = 500
 
 
 @dataclass
@@ -36,17 +35,6 @@ class ClusterChange:
     touched: set[str] = field(default_factory=set)
     removed: set[str] = field(default_factory=set)
     oversized: set[str] = field(default_factory=set)
-
-
-def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for value in values:
-        batch.append(value)
-        if len(batch) == _CHUNK:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 @dataclass
@@ -86,7 +74,7 @@ def write_keys(
     records = list(records)
     known = known or {}
     new = fresh.names if fresh else {}
-    for batch in _chunks([r.id for r in records if r.id not in new]):
+    for batch in chunks([r.id for r in records if r.id not in new]):
         session.execute(delete(MatchKeyRow).where(MatchKeyRow.record_id.in_(batch)))
     rows: list[dict[str, Any]] = []
     computed: dict[int, MatchKeys] = {}
@@ -109,7 +97,7 @@ def shared_key_counts(session: Session, keys: Iterable[str]) -> dict[str, int]:
     One statement per 500 keys instead of two: most keys of a new record are its own, and a key
     nobody else holds needs no look-up of its records (the caller holds that record already)."""
     counts: dict[str, int] = {}
-    for batch in _chunks(keys):
+    for batch in chunks(keys):
         stmt = (
             select(MatchKeyRow.key, func.count())
             .where(in_values(session, MatchKeyRow.key, batch))
@@ -132,7 +120,7 @@ def override_pairs(session: Session, kind: str) -> list[tuple[int, int]]:
         wanted.setdefault(o.b_member, set()).add(o.b_local_id)
     ident: dict[tuple[str, str], int] = {}
     for member, local_ids in wanted.items():
-        for batch in _chunks(local_ids):
+        for batch in chunks(local_ids):
             rows = session.execute(
                 select(SourceRecord.local_id, SourceRecord.id).where(
                     SourceRecord.member_code == member, in_values(session, SourceRecord.local_id, batch)
@@ -174,7 +162,7 @@ def component(
     while frontier:
         records |= frontier
         found: set[int] = set()
-        for batch in _chunks(frontier):
+        for batch in chunks(frontier):
             stored = [ref for ref in batch if ref not in fresh.names]  # a batch: one IN list
             new_clusters: set[str] = set()
             if stored:
@@ -187,7 +175,7 @@ def component(
                 )
             new_clusters -= clusters
             clusters |= new_clusters
-            for cbatch in _chunks(new_clusters):
+            for cbatch in chunks(new_clusters):
                 members = select(SourceRecord.id).where(in_values(session, SourceRecord.cluster_id, cbatch))
                 found.update(session.scalars(members))
             keys = {key for ref in batch if ref in fresh.names for key in _key_strings(fresh.keys[ref])}
@@ -198,7 +186,7 @@ def component(
             common = {key for key, n in counts.items() if n > key_limit}
             skipped |= common
             # A key only one record holds is held by a record of this batch: it links nothing.
-            for kbatch in _chunks(sorted(key for key, n in counts.items() if n <= key_limit)):
+            for kbatch in chunks(sorted(key for key, n in counts.items() if n <= key_limit)):
                 holders = select(MatchKeyRow.record_id).where(in_values(session, MatchKeyRow.key, kbatch))
                 found.update(session.scalars(holders))
             for ref in batch:
@@ -218,14 +206,14 @@ def _items(
     live = (SourceRecord.deleted.is_(False), SourceRecord.document.is_not(None))
     items = [Item(ref=ref, sort_key=fresh.names[ref], keys=fresh.keys[ref]) for ref in ids if ref in fresh.names]
     ids = [ref for ref in ids if ref not in fresh.names]
-    for batch in _chunks([i for i in ids if i in known]):
+    for batch in chunks([i for i in ids if i in known]):
         rows = session.execute(
             select(SourceRecord.id, SourceRecord.member_code, SourceRecord.local_id).where(
                 in_values(session, SourceRecord.id, batch), *live
             )
         )
         items.extend(Item(ref=ref, sort_key=(member, local_id), keys=known[ref]) for ref, member, local_id in rows)
-    for batch in _chunks([i for i in ids if i not in known]):
+    for batch in chunks([i for i in ids if i not in known]):
         rows = session.execute(
             select(SourceRecord.id, SourceRecord.member_code, SourceRecord.local_id, SourceRecord.document).where(
                 in_values(session, SourceRecord.id, batch), *live
@@ -247,7 +235,7 @@ def _candidate(anchor: tuple[str, str], attempt: int) -> str:
 
 def _existing_cluster_ids(session: Session, ids: Iterable[str]) -> set[str]:
     found: set[str] = set()
-    for batch in _chunks(ids):
+    for batch in chunks(ids):
         found.update(session.scalars(select(Cluster.id).where(in_values(session, Cluster.id, batch))))
     return found
 
@@ -338,7 +326,7 @@ def _redirect(
             if old in change.removed:
                 went.setdefault(old, Counter())[chosen[index]] += 1
     table = UnionRedirect.__table__
-    for batch in _chunks(change.touched):
+    for batch in chunks(change.touched):
         session.execute(delete(table).where(in_values(session, table.c.old_id, batch)))
     targets = {old: min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0] for old, counts in went.items()}
     now = utcnow()
@@ -376,7 +364,7 @@ def _apply(
 ) -> ClusterChange:
     fresh = fresh or Fresh()
     old_of: dict[int, str | None] = dict.fromkeys(ids & fresh.names.keys())
-    for batch in _chunks(ids - fresh.names.keys()):
+    for batch in chunks(ids - fresh.names.keys()):
         stmt = select(SourceRecord.id, SourceRecord.cluster_id).where(in_values(session, SourceRecord.id, batch))
         rows = session.execute(stmt)
         old_of.update({ref: cid for ref, cid in rows})
@@ -390,11 +378,11 @@ def _apply(
         force_split=_pairs_among(override_pairs(session, "split"), items),
         skip_keys=skip,
     )
-    for batch in _chunks([ref for ref in ids if ref not in live and old_of.get(ref)]):
+    for batch in chunks([ref for ref in ids if ref not in live and old_of.get(ref)]):
         table = SourceRecord.__table__
         session.execute(table.update().where(in_values(session, table.c.id, batch)).values(cluster_id=None))
     change = assign(session, groups, old_of, old_clusters)
-    for batch in _chunks(change.removed):
+    for batch in chunks(change.removed):
         session.execute(delete(Cluster).where(Cluster.id.in_(batch)))
     return change
 
@@ -431,7 +419,7 @@ def recluster_all(session: Session, *, max_size: int = 500, key_limit: int = DEF
     lock_clustering(session)
     ids = set(session.scalars(select(SourceRecord.id)))
     if read_state(session, MATCHER_STATE) != matcher_fingerprint():
-        for batch in _chunks(ids):
+        for batch in chunks(ids):
             rows = session.execute(
                 select(SourceRecord.id, SourceRecord.deleted, SourceRecord.document).where(SourceRecord.id.in_(batch))
             )

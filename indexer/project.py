@@ -16,7 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from indexer.union import MemberInfo, SourceView, build_union, to_es_document
-from store.db import in_values
+from store.db import chunks, in_values
 from store.models import Cluster, IndexFailure, Member, ProjectionQueue, SourceRecord, utcnow
 
 
@@ -224,8 +224,7 @@ def dequeue(session: Session, projected: Queued) -> None:
     table = ProjectionQueue.__table__
     connection = session.connection()
     for stamp, uids in by_stamp.items():
-        for start in range(0, len(uids), 500):
-            batch = uids[start : start + 500]
+        for batch in chunks(uids):
             connection.execute(
                 table.delete().where(table.c.queued_at == stamp, in_values(session, table.c.union_id, batch))
             )

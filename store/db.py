@@ -72,6 +72,22 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+#: Values per look-up, insert or delete of a batch job (one ``in_values`` list, one statement).
+CHUNK = 500
+
+
+def chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    """``values`` in lists of ``size`` (the last one shorter), for one statement each."""
+    batch: list[Any] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def in_values(session: Session, column: Any, values: Iterable[str | int]) -> ColumnElement[bool]:
     """``column IN (values)`` bound as one parameter, for the look-ups of hundreds of ids a page.
 
