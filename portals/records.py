@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from catalog.context import Services
 from indexer.project import load_sources, members_by_code
@@ -53,6 +54,11 @@ def source_records(services: Services, union_id: str) -> list[StoredSource]:
             .order_by(SourceRecord.member_code, SourceRecord.local_id)
         ).all()
     return [StoredSource(r.member_code, r.local_id, r.encoding, r.syntax, r.raw) for r in rows if not r.deleted]
+
+
+def live_union_count(session: Session) -> int:
+    """How many union records hold at least one live record (a pass over the whole union table)."""
+    return session.scalar(select(func.count()).select_from(Cluster).where(Cluster.size > 0)) or 0
 
 
 #: How many page ends are remembered, and for how long (seconds).
@@ -117,8 +123,7 @@ def union_id_page(services: Services, offset: int, limit: int) -> tuple[int, lis
     page = page.where(Cluster.id > previous.last_id) if previous else page.offset(offset)
     kept = previous if previous and time.monotonic() - previous.counted_at <= TOTAL_SECONDS else None
     with services.db() as session:
-        total = kept.total if kept else (
-            session.scalar(select(func.count()).select_from(Cluster).where(Cluster.size > 0)) or 0)
+        total = kept.total if kept else live_union_count(session)
         ids = list(session.scalars(page)) if limit else []
     more = len(ids) > limit
     ids = ids[:limit]

@@ -4,9 +4,10 @@ the sitemaps protocol), read from the store in id order."""
 from __future__ import annotations
 
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from catalog.context import Services
+from portals.records import live_union_count
 from store.models import Cluster
 
 SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -15,7 +16,7 @@ PAGE_SIZE = 50_000
 
 def page_count(services: Services) -> int:
     with services.db() as session:
-        total = session.scalar(select(func.count()).select_from(Cluster).where(Cluster.size > 0)) or 0
+        total = live_union_count(session)
     return max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
 
 
