@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from catalog.crosswalk_pool import CrosswalkJob, CrosswalkPool, Item, Mapped
 from harvesters.base import HarvestedRecord, Page
-from store.db import in_values
+from store.db import chunks, in_values
 from store.models import SourceRecord
 
 
@@ -67,11 +67,11 @@ def likely_to_map(
     live = [r for r in records if r.local_id and not r.error and not r.deleted]
     stored: dict[str, tuple[str, bool]] = {}
     ids = [r.local_id for r in live]
-    for start in range(0, len(ids), 500):
+    for batch in chunks(ids):
         rows = session.execute(
             select(SourceRecord.local_id, SourceRecord.checksum, SourceRecord.deleted).where(
                 SourceRecord.member_code == member_code,
-                in_values(session, SourceRecord.local_id, ids[start : start + 500]),
+                in_values(session, SourceRecord.local_id, batch),
             )
         )
         stored.update({local_id: (digest, bool(deleted)) for local_id, digest, deleted in rows})

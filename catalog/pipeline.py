@@ -32,7 +32,7 @@ from indexer.index import ensure_alias, refresh
 from indexer.project import DocCache, drain_queue, queue
 from mappings.fingerprint import crosswalk_fingerprint, matcher_fingerprint
 from mappings.matchkeys import MatchKeys
-from store.db import EncodedJson, decode_json, in_values, transaction
+from store.db import EncodedJson, chunks, decode_json, in_values, transaction
 from store.models import Checkpoint, HarvestRun, Member, Reject, SourceRecord, utcnow
 from store.state import CROSSWALK_STATE, MATCHER_STATE, claim_empty_state
 
@@ -110,11 +110,11 @@ class _Stored:
 
 def _existing(session: Session, member: str, local_ids: list[str]) -> dict[str, _Stored]:
     found: dict[str, _Stored] = {}
-    for start in range(0, len(local_ids), 500):
+    for batch in chunks(local_ids):
         rows = session.execute(
             select(SourceRecord.local_id, SourceRecord.id, SourceRecord.checksum, SourceRecord.deleted).where(
                 SourceRecord.member_code == member,
-                in_values(session, SourceRecord.local_id, local_ids[start : start + 500]),
+                in_values(session, SourceRecord.local_id, batch),
             )
         )
         found.update({local_id: _Stored(rid, digest, bool(deleted)) for local_id, rid, digest, deleted in rows})
@@ -526,8 +526,8 @@ class _ListHarvester:
         self.records = records
 
     def pages(self, checkpoint: dict[str, Any] | None) -> Iterable[Page]:
-        for start in range(0, len(self.records), 500):
-            yield Page(records=self.records[start : start + 500], checkpoint=checkpoint or {})
+        for batch in chunks(self.records, 500):
+            yield Page(records=batch, checkpoint=checkpoint or {})
 
 
 def ingest(

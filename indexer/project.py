@@ -51,8 +51,7 @@ def load_sources(
     picks the (useless) index on ``deleted`` and scans every live record for each batch."""
     cache = cache or {}
     out: dict[str, list[SourceView]] = {uid: [] for uid in union_ids}
-    for start in range(0, len(union_ids), 500):
-        batch = union_ids[start : start + 500]
+    for batch in chunks(union_ids):
         rows = [
             row
             for row in session.execute(
@@ -72,8 +71,7 @@ def load_sources(
         ]
         documents = {row.id: cache[row.id][1] for row in rows if cache.get(row.id, ("",))[0] == row.checksum}
         missing = [row.id for row in rows if row.id not in documents]
-        for chunk in range(0, len(missing), 500):
-            ids = missing[chunk : chunk + 500]
+        for ids in chunks(missing):
             stmt = select(SourceRecord.id, SourceRecord.document).where(in_values(session, SourceRecord.id, ids))
             documents.update(session.execute(stmt).all())
         for row in rows:
