@@ -30,6 +30,7 @@ from sqlalchemy import select, tuple_
 
 from catalog.context import Services
 from catalog.search import SearchQuery, search
+from store.db import chunks
 from store.models import SourceRecord
 
 MEASURES = {"nDCG@10": nDCG @ 10, "R@20": R @ 20, "MRR": RR}
@@ -125,8 +126,7 @@ def union_ids(services: Services, docids: set[str]) -> dict[str, str]:
     pairs = sorted(tuple(d.split(":", 1)) for d in docids if ":" in d)
     out: dict[str, str] = {}
     with services.db() as session:
-        for start in range(0, len(pairs), 500):
-            chunk = pairs[start : start + 500]
+        for chunk in chunks(pairs):
             rows = session.execute(
                 select(SourceRecord.member_code, SourceRecord.local_id, SourceRecord.cluster_id).where(
                     tuple_(SourceRecord.member_code, SourceRecord.local_id).in_(chunk), ~SourceRecord.deleted

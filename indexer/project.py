@@ -189,8 +189,7 @@ def queue(session: Session, union_ids: Iterable[str]) -> None:
         return
     now = utcnow()
     existing: set[str] = set()
-    for start in range(0, len(ids), 500):
-        batch = ids[start : start + 500]
+    for batch in chunks(ids):
         stmt = select(ProjectionQueue.union_id).where(in_values(session, ProjectionQueue.union_id, batch))
         found = list(session.scalars(stmt))
         if found:
