@@ -48,7 +48,7 @@ SQLITE_CACHE_KIB = 32 * 1024
 #: 1,000, about 4 MiB). One page of a large harvest dirties more than 1,000 pages, so the default
 #: checkpointed after every commit, copying the same index leaves back again and again. At 10,000
 #: (about 40 MiB of log) a checkpoint copies several commits' changes of a leaf once. Together with
-#: the larger cache: SQLite's CPU for a harvest's writes at 100,000 records 66 → 47 µs a record
+#: the larger cache: the pipeline thread's CPU for a 100,000-record harvest 348 → 320 µs a record
 #: (bench/RESULTS.md, "SQLite's page cache and checkpoints").
 SQLITE_CHECKPOINT_PAGES = 10_000
 
