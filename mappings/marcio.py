@@ -25,6 +25,7 @@ from xml.etree import ElementTree
 from lxml import etree
 
 from mappings._common import CrosswalkError, decode_ncr
+from mappings.indexed import IndexedRecord, MarcRecord
 from mappings.marclib import Field, Indicators, Record, Subfield, marc8_to_unicode, record_to_xml_node
 
 MARC21_NS = "http://www.loc.gov/MARC21/slim"
@@ -316,13 +317,13 @@ def _nfc(value: str) -> str:
     return value if value.isascii() else _repair(value)
 
 
-def detect_marc(record: Record, hint: str | None = None) -> str:
+def detect_marc(record: MarcRecord, hint: str | None = None) -> str:
     """MARC 21 or UNIMARC? A namespace/format hint wins unless the content plainly contradicts
     a MARC 21 hint (no 245 but a UNIMARC 200 $a with 100 general data: UNIMARC sent as MARCXML,
     as Koha and others do)."""
-    tags = {field.tag for field in record.fields}
-    unimarc_like = "200" in tags and any(f.get("a") for f in record.get_fields("200")) and (
-        _has_unimarc_100(record) or "801" in tags
+    tags = IndexedRecord.of(record)  # answers "tag in tags" without a walk
+    unimarc_like = "200" in tags and any(f.get("a") for f in tags.get_fields("200")) and (
+        _has_unimarc_100(tags) or "801" in tags
     )
     if hint == "unimarc":
         return "unimarc"
@@ -335,7 +336,7 @@ def detect_marc(record: Record, hint: str | None = None) -> str:
     return "marc21"
 
 
-def _has_unimarc_100(record: Record) -> bool:
+def _has_unimarc_100(record: MarcRecord) -> bool:
     for field in record.get_fields("100"):
         value = field.get("a") or "" if not field.control_field else ""
         if len(value) >= 12 and value[:8].isdigit():
