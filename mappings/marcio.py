@@ -98,8 +98,17 @@ def parse_iso2709(raw: bytes, charset: str | None = None) -> Record:
         _decode_fields(record, lambda data: _decode_either(data, order))
     if not record.fields:
         raise CrosswalkError("record has no fields")
-    _tidy(record, ncr=True, marc8=not utf8)
+    if utf8 and _plain_ascii(raw):
+        _set_utf8_leader(record)  # nothing else to tidy: every value is ASCII without an NCR
+    else:
+        _tidy(record, ncr=True, marc8=not utf8)
     return record
+
+
+def _plain_ascii(raw: bytes) -> bool:
+    """True when a record read as UTF-8 has only ASCII text without a character reference: each
+    value is then its bytes as they are (an escape byte would have sent a subfield to MARC-8)."""
+    return raw.isascii() and b"\x1b" not in raw and b"&#" not in raw
 
 
 def _parse_fast(raw: bytes, utf8: bool) -> Record | None:
@@ -110,9 +119,13 @@ def _parse_fast(raw: bytes, utf8: bool) -> Record | None:
         return None
     except Exception as exc:  # pymarc raises many types (and IndexError) on a broken structure
         raise CrosswalkError(f"unreadable ISO 2709 record: {type(exc).__name__}: {exc}") from exc
-    if not utf8 and any("\x1b" in sub.value for f in record.fields if not f.control_field for sub in f.subfields):
+    if not utf8 and b"\x1b" in raw and _escape_left(record):
         return None  # an escape MARC-8 could not follow: decode subfield by subfield
     return record
+
+
+def _escape_left(record: Record) -> bool:
+    return any("\x1b" in sub.value for f in record.fields if not f.control_field for sub in f.subfields)
 
 
 def _parse_raw(raw: bytes) -> Record:
@@ -191,8 +204,7 @@ def _tidy(record: Record, *, ncr: bool, marc8: bool = False) -> None:
     """NFC-normalise all text (MARC-8 yields decomposed letters), decode MARC-8 NCRs and repair
     UTF-8 that was read as Latin-1 on the way; reject a MARC-8 reading full of diacritics on no
     letter (another character set under a MARC-8 leader)."""
-    leader = str(record.leader)
-    record.leader = leader[:9] + "a" + leader[10:]
+    _set_utf8_leader(record)
     stray = 0
     for field in record.fields:
         if field.control_field:
@@ -215,6 +227,12 @@ def _tidy(record: Record, *, ncr: bool, marc8: bool = False) -> None:
             f"text is not MARC-8 as the leader says ({stray} diacritics on no letter): another character "
             f"set (cp1251, cp866 …)? Set charset in the member's files feed"
         )
+
+
+def _set_utf8_leader(record: Record) -> None:
+    """Leader/09 "a": the text is Unicode now, whatever the source's character set was."""
+    leader = str(record.leader)
+    record.leader = leader[:9] + "a" + leader[10:]
 
 
 _MOJIBAKE = re.compile("[\u00c2-\u00f4][\u0080-\u00bf]")

@@ -127,7 +127,9 @@ _HAN_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003
 
 def _latin_words(folded: str) -> list[str]:
     """The words of already folded text outside its Han runs."""
-    return _NON_WORD.sub(" ", _HAN_RUN.sub(" ", folded)).split()
+    if not folded.isascii():
+        folded = _HAN_RUN.sub(" ", folded)
+    return _NON_WORD.sub(" ", folded).split()
 
 
 def _tokens(text: str, *, keep_numbers: bool = False) -> list[str]:
@@ -135,7 +137,7 @@ def _tokens(text: str, *, keep_numbers: bool = False) -> list[str]:
     without stop words (and numbers, when asked), folded, in order."""
     text = fold(text)
     tokens: list[str] = []
-    for run in _HAN_RUN.findall(text):
+    for run in () if text.isascii() else _HAN_RUN.findall(text):
         tokens.extend(run[i : i + 2] for i in range(max(len(run) - 1, 1)))
     for word in _latin_words(text):
         if (len(word) >= 3 and word not in _STOP) or (keep_numbers and word.isdigit()):
@@ -171,7 +173,7 @@ def publisher_tokens(name: str | None) -> frozenset[str]:
     if not name:
         return frozenset()
     text = fold(name)
-    for generic in _PUBLISHER_GENERIC_HAN:
+    for generic in () if text.isascii() else _PUBLISHER_GENERIC_HAN:
         text = text.replace(generic, " ")
     return frozenset(t for t in _tokens(text) if t not in _PUBLISHER_GENERIC and t not in _PUBLISHER_COMMON_PAIRS)
 
@@ -420,7 +422,7 @@ def author_words(doc: BibDocument) -> tuple[str, ...]:
     name = _main_name(doc)
     words: list[str] = []
     for word in _NON_WORD.sub(" ", fold(name)).split():
-        if any(c.isdigit() for c in word):
+        if not word.isalpha() and any(c.isdigit() for c in word):  # a letter is never a digit
             break
         if word not in _DATE_QUALIFIERS:
             words.append(word)
