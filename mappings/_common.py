@@ -93,7 +93,7 @@ def decode_ncr(value: str) -> str:
 
 def join_clean(parts: Iterable[str | None], sep: str = " ") -> str | None:
     """Join the cleaned non-empty parts with ``sep``."""
-    out = [c for c in (clean(p) for p in parts) if c]
+    out = [c for p in parts if (c := clean(p))]
     return sep.join(out) if out else None
 
 

@@ -65,12 +65,12 @@ def _preferred(field: Field | None, linked: dict[tuple[str, str], Field]) -> Fie
 
 
 def _join(field: Field, codes: str, sep: str = " ") -> str | None:
-    return join_clean((s.value for s in field.subfields if s.code in codes), sep)
+    return join_clean([s.value for s in field.subfields if s.code in codes], sep)
 
 
 def _name(field: Field) -> str | None:
     if field.tag.endswith("00") or (field.get("6") or "").startswith(("100", "700")):
-        base = clean(" ".join(s.value for s in field.subfields if s.code in "abcq"))
+        base = clean(" ".join([s.value for s in field.subfields if s.code in "abcq"]))
         dates = clean(field.get("d"))
         return f"{base}, {dates}" if base and dates else base
     if field.tag.endswith("11") or (field.get("6") or "").startswith(("111", "711")):
@@ -249,9 +249,9 @@ def _online(record: MarcRecord, fixed: str) -> bool:
 def _subjects_and_classes(record: MarcRecord, doc: BibDocument) -> None:
     for field in record.fields:
         if field.tag.startswith("6") and not field.control_field and field.tag < "690":
-            main = " ".join(s.value for s in field.subfields if s.code in _SUBJECT_MAIN)
+            main = " ".join([s.value for s in field.subfields if s.code in _SUBJECT_MAIN])
             parts = [clean(main)] + [clean(s.value) for s in field.subfields if s.code in _SUBJECT_SUBDIVISIONS]
-            add_unique(doc.subjects, " -- ".join(p for p in parts if p) or None)
+            add_unique(doc.subjects, " -- ".join([p for p in parts if p]) or None)
     classes: dict[str, list[str]] = {}
     for field in record.get_fields("050", "090"):
         _add_class(classes, "lcc", _join(field, "ab"))
@@ -288,7 +288,7 @@ def _description(record: MarcRecord, doc: BibDocument, linked: dict[tuple[str, s
             doc.links.append(Link(url=url.strip(), label=clean(label)))
     extent_field = record.get("300")
     if extent_field is not None:
-        doc.extent = clean(" ".join(s.value for s in extent_field.subfields if s.code in "abce"))
+        doc.extent = clean(" ".join([s.value for s in extent_field.subfields if s.code in "abce"]))
         doc.pages = pages_from(extent_field.get("a"))
     source = record.get("040")
     if source is not None:
