@@ -118,14 +118,17 @@ def _keys_json(keys: Any) -> Any:
 
 
 def child_dump(items_path: Path, out_path: Path) -> None:
-    """Every record's (document text, reject, match keys), one JSON line each."""
-    from catalog.crosswalk_pool import map_one
+    """Every record's (document text, reject, match keys, match keys as the main process reads
+    them back from a worker), one JSON line each."""
+    from catalog.crosswalk_pool import SentKeys, map_one
 
     items: list[tuple[str, Item]] = pickle.loads(items_path.read_bytes())
     with open(out_path, "w", encoding="utf-8") as out:
         for source, item in items:
             text, problem, keys = map_one(item)
-            out.write(json.dumps([source, text, problem, _keys_json(keys)], ensure_ascii=False) + "\n")
+            sent = pickle.loads(pickle.dumps(SentKeys.of(keys), pickle.HIGHEST_PROTOCOL)) if keys else None
+            received = [sent.strong, sent.weak, _keys_json(sent.unpacked())] if sent else None
+            out.write(json.dumps([source, text, problem, _keys_json(keys), received], ensure_ascii=False) + "\n")
 
 
 #: Records mapped before the clock starts (imports, OpenCC, regular expressions), not timed.
