@@ -248,7 +248,7 @@ def _online(record: MarcRecord, fixed: str) -> bool:
 
 def _subjects_and_classes(record: MarcRecord, doc: BibDocument) -> None:
     for field in record.fields:
-        if field.tag.startswith("6") and not field.control_field and field.tag < "690":
+        if "6" <= field.tag < "690" and not field.control_field:  # 6XX below the local 69X
             main = " ".join([s.value for s in field.subfields if s.code in _SUBJECT_MAIN])
             parts = [clean(main)] + [clean(s.value) for s in field.subfields if s.code in _SUBJECT_SUBDIVISIONS]
             add_unique(doc.subjects, " -- ".join([p for p in parts if p]) or None)
