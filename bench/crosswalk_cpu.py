@@ -243,6 +243,11 @@ def summary(results: dict[str, list[dict[str, Any]]]) -> list[str]:
             values = [r[key] for r in runs]
             lines.append(f"{name} {key}: median {statistics.median(values):.0f} "
                          f"(range {min(values):.0f}-{max(values):.0f}, {len(values)} runs, {runs[0]['reader']})")
+    if "before" in results:
+        for key in ("map_one_us", "worker_us"):
+            ratios = [a[key] / b[key] for a, b in zip(results["after"], results["before"], strict=True)]
+            lines.append(f"after / before {key}, same round: median {statistics.median(ratios):.3f} "
+                         f"(range {min(ratios):.3f}-{max(ratios):.3f})")
     lines.append(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return lines
 

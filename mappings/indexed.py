@@ -70,8 +70,3 @@ class IndexedRecord:
 
     def __contains__(self, tag: str) -> bool:
         return tag in self._by_tag
-
-    @property
-    def tags(self) -> set[str]:
-        """The tags the record has."""
-        return set(self._by_tag)

@@ -339,17 +339,17 @@ def detect_marc(record: MarcRecord, hint: str | None = None) -> str:
     """MARC 21 or UNIMARC? A namespace/format hint wins unless the content plainly contradicts
     a MARC 21 hint (no 245 but a UNIMARC 200 $a with 100 general data: UNIMARC sent as MARCXML,
     as Koha and others do)."""
-    tags = IndexedRecord.of(record)  # answers "tag in tags" without a walk
-    unimarc_like = "200" in tags and any(f.get("a") for f in tags.get_fields("200")) and (
-        _has_unimarc_100(tags) or "801" in tags
+    record = IndexedRecord.of(record)  # "tag in record" without a walk of the fields
+    unimarc_like = "200" in record and any(f.get("a") for f in record.get_fields("200")) and (
+        _has_unimarc_100(record) or "801" in record
     )
     if hint == "unimarc":
         return "unimarc"
     if hint == "marc21":
-        return "unimarc" if unimarc_like and "245" not in tags else "marc21"
-    if "245" in tags:
+        return "unimarc" if unimarc_like and "245" not in record else "marc21"
+    if "245" in record:
         return "marc21"
-    if unimarc_like or ("200" in tags and "008" not in tags):
+    if unimarc_like or ("200" in record and "008" not in record):
         return "unimarc"
     return "marc21"
 
