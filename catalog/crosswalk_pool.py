@@ -71,8 +71,8 @@ class SentKeys:
     a few on most pages; unpickling the whole frozen dataclass (token sets, words) for every
     record cost ~10 µs a record on its serial thread, against ~1.5 µs for this.
 
-    The rest is pickled as the tuple of the fields' values, not as the dataclass: 3.5 µs a record
-    in the worker against 5.5-6.5 (the class's reduce protocol and a state dict per record)."""
+    The rest is pickled as the tuple of the fields' values, not as the dataclass: 3.5-4.2 µs a
+    record in the worker against 5.5-6.8 (the class's reduce protocol and a state dict per record)."""
 
     __slots__ = ("strong", "weak", "_packed", "_keys")
 
