@@ -15,6 +15,7 @@ from __future__ import annotations
 from mappings._common import CrosswalkError
 from mappings.dc import map_dc
 from mappings.document import BibDocument, Holding, Link
+from mappings.indexed import IndexedRecord
 from mappings.marc21 import map_marc21
 from mappings.marcio import dc_to_text, detect_marc, parse_iso2709, parse_xml, record_to_marcxml
 from mappings.matchkeys import MatchKeys, match_keys
@@ -67,8 +68,9 @@ def crosswalk(raw: bytes, encoding: str, syntax: str | None = None) -> BibDocume
         else:
             raise CrosswalkError(f"unknown encoding {encoding!r}")
         assert record is not None
-        chosen = syntax if syntax in ("marc21", "unimarc") else detect_marc(record, hint)
-        doc = map_unimarc(record) if chosen == "unimarc" else map_marc21(record)
+        indexed = IndexedRecord(record)
+        chosen = syntax if syntax in ("marc21", "unimarc") else detect_marc(indexed, hint)
+        doc = map_unimarc(indexed) if chosen == "unimarc" else map_marc21(indexed)
         if doc.title and "\ufffd" in doc.title:
             raise CrosswalkError(f"title has bytes that are neither UTF-8 nor MARC-8: {doc.title[:80]!r}")
         return doc

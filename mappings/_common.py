@@ -23,7 +23,6 @@ _NSB = ("\u0088", "\u0098")
 _NSE = ("\u0089", "\u009c")
 _MARKERS = dict.fromkeys(map(ord, "\u0088\u0089\u0098\u009c"))
 _TRAILING = " /:;,=.\t\u3000"
-_INITIAL_RE = re.compile(r"(?:^|[\s,.])[A-Z]$")
 _YEAR_RE = re.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2})(?!\d)")
 _NCR_RE = re.compile(r"&#(x[0-9a-fA-F]{1,6}|[0-9]{1,7});")
 #: MARC-8 puts a diacritic before its base letter; when the letter is a character reference the
@@ -54,13 +53,19 @@ def clean(value: str | None) -> str | None:
         value = value.translate(_MARKERS)
     text = " ".join(value.split())
     stripped = text.rstrip(_TRAILING)
-    if len(stripped) < len(text) and text[len(stripped)] == "." and _INITIAL_RE.search(stripped):
+    if len(stripped) < len(text) and text[len(stripped)] == "." and _ends_in_initial(stripped):
         stripped += "."
-    if stripped.startswith("[") and "]" not in stripped:
+    if stripped[:1] == "[" and "]" not in stripped:
         stripped = stripped[1:].lstrip()
-    elif stripped.endswith("]") and "[" not in stripped:
+    elif stripped[-1:] == "]" and "[" not in stripped:
         stripped = stripped[:-1].rstrip(_TRAILING)
     return stripped or None
+
+
+def _ends_in_initial(text: str) -> bool:
+    """``text`` ends in a lone capital (A-Z) after a space, comma or full stop, or is one: an
+    initial ("Smith, J"). ``text`` has had its white space collapsed to single spaces."""
+    return "A" <= text[-1:] <= "Z" and (len(text) == 1 or text[-2] in " ,.")
 
 
 def clean_title(value: str | None) -> tuple[str | None, int]:
@@ -88,7 +93,7 @@ def decode_ncr(value: str) -> str:
 
 def join_clean(parts: Iterable[str | None], sep: str = " ") -> str | None:
     """Join the cleaned non-empty parts with ``sep``."""
-    out = [c for c in (clean(p) for p in parts) if c]
+    out = [c for p in parts if (c := clean(p))]
     return sep.join(out) if out else None
 
 

@@ -25,10 +25,10 @@ Items with the same call number, location, collection and status are grouped int
 
 from __future__ import annotations
 
-from pymarc import Field, Record
-
 from mappings._common import clean, group_items, join_clean
 from mappings.document import Holding
+from mappings.indexed import MarcRecord
+from mappings.marclib import Field
 
 _SIRSI_STATES = frozenset(
     {"LOST", "LOSTCLOSED", "LOST-NRO", "LOST-ASSUM", "LOST-CLAIM", "MISSING", "WITHDRAWN", "DISCARD",
@@ -41,7 +41,7 @@ def _flag(field: Field, code: str) -> bool:
     return bool(value) and value != "0"
 
 
-def marc21_holdings(record: Record) -> list[Holding]:
+def marc21_holdings(record: MarcRecord) -> list[Holding]:
     """Holdings from 852, 952 and 999 (see module docstring)."""
     holdings = [
         Holding(
@@ -73,7 +73,7 @@ def marc21_holdings(record: Record) -> list[Holding]:
     return alma_holdings(record) + holdings + group_items(items)
 
 
-def alma_holdings(record: Record) -> list[Holding]:
+def alma_holdings(record: MarcRecord) -> list[Holding]:
     """Holdings from Alma's published availability fields (AVA)."""
     out = []
     for f in record.get_fields("AVA"):
@@ -83,7 +83,7 @@ def alma_holdings(record: Record) -> list[Holding]:
     return out
 
 
-def unimarc_holdings(record: Record) -> list[Holding]:
+def unimarc_holdings(record: MarcRecord) -> list[Holding]:
     """Holdings from CNMARC/UNIMARC 905 and 995 (see module docstring)."""
     alma = alma_holdings(record)
     if alma:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import re
 
-from pymarc import Field, Record
-
 from mappings._common import (
     CrosswalkError,
     add_unique,
@@ -32,6 +30,8 @@ from mappings._common import (
 )
 from mappings.document import BibDocument, Link
 from mappings.holdings import marc21_holdings
+from mappings.indexed import IndexedRecord, MarcRecord
+from mappings.marclib import Field
 
 _OCLC_RE = re.compile(r"^\(OCoLC\)\s*(?:ocm|ocn|on)?\s*0*(\d+)", re.IGNORECASE)
 _SUBJECT_MAIN = "abcdqtnpgk"
@@ -40,7 +40,7 @@ _CLC_SOURCES = ("clc", "中图法", "中国图书馆分类法", "cclc")
 _NAME_TAGS = ("100", "110", "111", "700", "710", "711")
 
 
-def _linked(record: Record) -> dict[tuple[str, str], Field]:
+def _linked(record: MarcRecord) -> dict[tuple[str, str], Field]:
     """880 fields by (tag they belong to, occurrence number)."""
     out: dict[tuple[str, str], Field] = {}
     for field in record.get_fields("880"):
@@ -65,12 +65,12 @@ def _preferred(field: Field | None, linked: dict[tuple[str, str], Field]) -> Fie
 
 
 def _join(field: Field, codes: str, sep: str = " ") -> str | None:
-    return join_clean((s.value for s in field.subfields if s.code in codes), sep)
+    return join_clean([s.value for s in field.subfields if s.code in codes], sep)
 
 
 def _name(field: Field) -> str | None:
     if field.tag.endswith("00") or (field.get("6") or "").startswith(("100", "700")):
-        base = clean(" ".join(s.value for s in field.subfields if s.code in "abcq"))
+        base = clean(" ".join([s.value for s in field.subfields if s.code in "abcq"]))
         dates = clean(field.get("d"))
         return f"{base}, {dates}" if base and dates else base
     if field.tag.endswith("11") or (field.get("6") or "").startswith(("111", "711")):
@@ -78,8 +78,9 @@ def _name(field: Field) -> str | None:
     return _join(field, "ab")
 
 
-def map_marc21(record: Record) -> BibDocument:
+def map_marc21(record: MarcRecord) -> BibDocument:
     """Map a decoded MARC 21 record; :class:`CrosswalkError` when it has no title at all."""
+    record = IndexedRecord.of(record)  # read ~25 tags without walking the fields for each
     linked = _linked(record)
     doc = BibDocument(source_format="marc21")
     doc.local_id = (_control(record, "001") or "").strip() or None
@@ -100,12 +101,12 @@ def map_marc21(record: Record) -> BibDocument:
     return doc
 
 
-def _control(record: Record, tag: str) -> str | None:
+def _control(record: MarcRecord, tag: str) -> str | None:
     field = record.get(tag)
     return field.data if field is not None and field.control_field else None
 
 
-def _titles(record: Record, doc: BibDocument, linked: dict[tuple[str, str], Field]) -> None:
+def _titles(record: MarcRecord, doc: BibDocument, linked: dict[tuple[str, str], Field]) -> None:
     f245 = record.get("245")
     main = _preferred(f245, linked)
     if main is not None:
@@ -143,7 +144,7 @@ def _subtitle(field: Field) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _names(record: Record, doc: BibDocument, linked: dict[tuple[str, str], Field]) -> None:
+def _names(record: MarcRecord, doc: BibDocument, linked: dict[tuple[str, str], Field]) -> None:
     """Names in tag order (1XX, then 700, 710, 711), each tag's fields in record order: LC records
     entered under title often give a 710 before the 700, and UNIMARC orders its 7XX by tag too, so
     both sides name the same first author."""
@@ -154,7 +155,7 @@ def _names(record: Record, doc: BibDocument, linked: dict[tuple[str, str], Field
         add_unique(doc.authors, _name(field))
 
 
-def _identifiers(record: Record, doc: BibDocument) -> None:
+def _identifiers(record: MarcRecord, doc: BibDocument) -> None:
     for field in record.get_fields("020"):
         split_isbns(field.get_subfields("a"), doc.isbns, doc.invalid_isbns)
         qualifier = " ".join(field.get_subfields("q"))
@@ -182,7 +183,7 @@ def _identifiers(record: Record, doc: BibDocument) -> None:
                 add_unique(doc.national_numbers, f"{source.upper()}:{number}" if source else number)
 
 
-def _publication(record: Record, doc: BibDocument, linked: dict[tuple[str, str], Field]) -> None:
+def _publication(record: MarcRecord, doc: BibDocument, linked: dict[tuple[str, str], Field]) -> None:
     f264 = record.get_fields("264")
     candidates = [f for f in f264 if f.indicator2 == "1"] + record.get_fields("260") + f264
     field = _preferred(candidates[0], linked) if candidates else None
@@ -203,7 +204,7 @@ def _publication(record: Record, doc: BibDocument, linked: dict[tuple[str, str],
         doc.edition = _join(edition, "ab")
 
 
-def _languages(record: Record, doc: BibDocument, fixed: str) -> None:
+def _languages(record: MarcRecord, doc: BibDocument, fixed: str) -> None:
     code = fixed[35:38].strip().lower()
     if len(code) == 3 and code.isalpha():
         doc.languages.append(code)
@@ -215,7 +216,7 @@ def _languages(record: Record, doc: BibDocument, fixed: str) -> None:
                     add_unique(doc.languages, value[i : i + 3])
 
 
-def marc21_format(record: Record, leader: str, fixed: str) -> str:
+def marc21_format(record: MarcRecord, leader: str, fixed: str) -> str:
     """The document format from leader/06-07, 007, 008 and 33X/502 (see module docstring)."""
     kind = leader[6:7]
     level = leader[7:8]
@@ -233,7 +234,7 @@ def marc21_format(record: Record, leader: str, fixed: str) -> str:
     return "book"
 
 
-def _online(record: Record, fixed: str) -> bool:
+def _online(record: MarcRecord, fixed: str) -> bool:
     if fixed[23:24] in ("o", "q", "s"):
         return True
     for field in record.get_fields("007"):
@@ -245,12 +246,12 @@ def _online(record: Record, fixed: str) -> bool:
     return any((f.get("b") or "").strip() == "c" for f in record.get_fields("337") if f.get("2") == "rdamedia")
 
 
-def _subjects_and_classes(record: Record, doc: BibDocument) -> None:
+def _subjects_and_classes(record: MarcRecord, doc: BibDocument) -> None:
     for field in record.fields:
-        if field.tag.startswith("6") and not field.control_field and field.tag < "690":
-            main = " ".join(s.value for s in field.subfields if s.code in _SUBJECT_MAIN)
+        if "6" <= field.tag < "690" and not field.control_field:  # 6XX below the local 69X
+            main = " ".join([s.value for s in field.subfields if s.code in _SUBJECT_MAIN])
             parts = [clean(main)] + [clean(s.value) for s in field.subfields if s.code in _SUBJECT_SUBDIVISIONS]
-            add_unique(doc.subjects, " -- ".join(p for p in parts if p) or None)
+            add_unique(doc.subjects, " -- ".join([p for p in parts if p]) or None)
     classes: dict[str, list[str]] = {}
     for field in record.get_fields("050", "090"):
         _add_class(classes, "lcc", _join(field, "ab"))
@@ -271,7 +272,7 @@ def _add_class(classes: dict[str, list[str]], scheme: str, value: str | None) ->
         add_unique(classes.setdefault(scheme, []), value)
 
 
-def _description(record: Record, doc: BibDocument, linked: dict[tuple[str, str], Field]) -> None:
+def _description(record: MarcRecord, doc: BibDocument, linked: dict[tuple[str, str], Field]) -> None:
     for field in record.get_fields("490", "440", "800", "810", "811", "830"):
         field = _preferred(field, linked) or field
         series_tag = (field.get("6") or "")[:3] if field.tag == "880" else field.tag
@@ -287,7 +288,7 @@ def _description(record: Record, doc: BibDocument, linked: dict[tuple[str, str],
             doc.links.append(Link(url=url.strip(), label=clean(label)))
     extent_field = record.get("300")
     if extent_field is not None:
-        doc.extent = clean(" ".join(s.value for s in extent_field.subfields if s.code in "abce"))
+        doc.extent = clean(" ".join([s.value for s in extent_field.subfields if s.code in "abce"]))
         doc.pages = pages_from(extent_field.get("a"))
     source = record.get("040")
     if source is not None:

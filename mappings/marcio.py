@@ -25,6 +25,7 @@ from xml.etree import ElementTree
 from lxml import etree
 
 from mappings._common import CrosswalkError, decode_ncr
+from mappings.indexed import IndexedRecord, MarcRecord
 from mappings.marclib import Field, Indicators, Record, Subfield, marc8_to_unicode, record_to_xml_node
 
 MARC21_NS = "http://www.loc.gov/MARC21/slim"
@@ -97,8 +98,17 @@ def parse_iso2709(raw: bytes, charset: str | None = None) -> Record:
         _decode_fields(record, lambda data: _decode_either(data, order))
     if not record.fields:
         raise CrosswalkError("record has no fields")
-    _tidy(record, ncr=True, marc8=not utf8)
+    if utf8 and _plain_ascii(raw):
+        _set_utf8_leader(record)  # nothing else to tidy: every value is ASCII without an NCR
+    else:
+        _tidy(record, ncr=True, marc8=not utf8)
     return record
+
+
+def _plain_ascii(raw: bytes) -> bool:
+    """True when a record read as UTF-8 has only ASCII text without a character reference: each
+    value is then its bytes as they are (an escape byte would have sent a subfield to MARC-8)."""
+    return raw.isascii() and b"\x1b" not in raw and b"&#" not in raw
 
 
 def _parse_fast(raw: bytes, utf8: bool) -> Record | None:
@@ -109,9 +119,13 @@ def _parse_fast(raw: bytes, utf8: bool) -> Record | None:
         return None
     except Exception as exc:  # pymarc raises many types (and IndexError) on a broken structure
         raise CrosswalkError(f"unreadable ISO 2709 record: {type(exc).__name__}: {exc}") from exc
-    if not utf8 and any("\x1b" in sub.value for f in record.fields if not f.control_field for sub in f.subfields):
+    if not utf8 and b"\x1b" in raw and _escape_left(record):
         return None  # an escape MARC-8 could not follow: decode subfield by subfield
     return record
+
+
+def _escape_left(record: Record) -> bool:
+    return any("\x1b" in sub.value for f in record.fields if not f.control_field for sub in f.subfields)
 
 
 def _parse_raw(raw: bytes) -> Record:
@@ -190,8 +204,7 @@ def _tidy(record: Record, *, ncr: bool, marc8: bool = False) -> None:
     """NFC-normalise all text (MARC-8 yields decomposed letters), decode MARC-8 NCRs and repair
     UTF-8 that was read as Latin-1 on the way; reject a MARC-8 reading full of diacritics on no
     letter (another character set under a MARC-8 leader)."""
-    leader = str(record.leader)
-    record.leader = leader[:9] + "a" + leader[10:]
+    _set_utf8_leader(record)
     stray = 0
     for field in record.fields:
         if field.control_field:
@@ -214,6 +227,12 @@ def _tidy(record: Record, *, ncr: bool, marc8: bool = False) -> None:
             f"text is not MARC-8 as the leader says ({stray} diacritics on no letter): another character "
             f"set (cp1251, cp866 …)? Set charset in the member's files feed"
         )
+
+
+def _set_utf8_leader(record: Record) -> None:
+    """Leader/09 "a": the text is Unicode now, whatever the source's character set was."""
+    leader = str(record.leader)
+    record.leader = leader[:9] + "a" + leader[10:]
 
 
 _MOJIBAKE = re.compile("[\u00c2-\u00f4][\u0080-\u00bf]")
@@ -316,26 +335,26 @@ def _nfc(value: str) -> str:
     return value if value.isascii() else _repair(value)
 
 
-def detect_marc(record: Record, hint: str | None = None) -> str:
+def detect_marc(record: MarcRecord, hint: str | None = None) -> str:
     """MARC 21 or UNIMARC? A namespace/format hint wins unless the content plainly contradicts
     a MARC 21 hint (no 245 but a UNIMARC 200 $a with 100 general data: UNIMARC sent as MARCXML,
     as Koha and others do)."""
-    tags = {field.tag for field in record.fields}
-    unimarc_like = "200" in tags and any(f.get("a") for f in record.get_fields("200")) and (
-        _has_unimarc_100(record) or "801" in tags
+    record = IndexedRecord.of(record)  # "tag in record" without a walk of the fields
+    unimarc_like = "200" in record and any(f.get("a") for f in record.get_fields("200")) and (
+        _has_unimarc_100(record) or "801" in record
     )
     if hint == "unimarc":
         return "unimarc"
     if hint == "marc21":
-        return "unimarc" if unimarc_like and "245" not in tags else "marc21"
-    if "245" in tags:
+        return "unimarc" if unimarc_like and "245" not in record else "marc21"
+    if "245" in record:
         return "marc21"
-    if unimarc_like or ("200" in tags and "008" not in tags):
+    if unimarc_like or ("200" in record and "008" not in record):
         return "unimarc"
     return "marc21"
 
 
-def _has_unimarc_100(record: Record) -> bool:
+def _has_unimarc_100(record: MarcRecord) -> bool:
     for field in record.get_fields("100"):
         value = field.get("a") or "" if not field.control_field else ""
         if len(value) >= 12 and value[:8].isdigit():

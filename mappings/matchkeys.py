@@ -127,7 +127,9 @@ _HAN_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003
 
 def _latin_words(folded: str) -> list[str]:
     """The words of already folded text outside its Han runs."""
-    return _NON_WORD.sub(" ", _HAN_RUN.sub(" ", folded)).split()
+    if not folded.isascii():
+        folded = _HAN_RUN.sub(" ", folded)
+    return _NON_WORD.sub(" ", folded).split()
 
 
 def _tokens(text: str, *, keep_numbers: bool = False) -> list[str]:
@@ -135,7 +137,7 @@ def _tokens(text: str, *, keep_numbers: bool = False) -> list[str]:
     without stop words (and numbers, when asked), folded, in order."""
     text = fold(text)
     tokens: list[str] = []
-    for run in _HAN_RUN.findall(text):
+    for run in () if text.isascii() else _HAN_RUN.findall(text):
         tokens.extend(run[i : i + 2] for i in range(max(len(run) - 1, 1)))
     for word in _latin_words(text):
         if (len(word) >= 3 and word not in _STOP) or (keep_numbers and word.isdigit()):
@@ -171,7 +173,7 @@ def publisher_tokens(name: str | None) -> frozenset[str]:
     if not name:
         return frozenset()
     text = fold(name)
-    for generic in _PUBLISHER_GENERIC_HAN:
+    for generic in () if text.isascii() else _PUBLISHER_GENERIC_HAN:
         text = text.replace(generic, " ")
     return frozenset(t for t in _tokens(text) if t not in _PUBLISHER_GENERIC and t not in _PUBLISHER_COMMON_PAIRS)
 
@@ -206,12 +208,13 @@ def series_tokens(doc: BibDocument) -> frozenset[str]:
 _MULTIVOLUME = re.compile(r"^\s*(?:(\d+)\s*v\b|v\.?\s*(?:<|$|:|;|\())|^\s*(\d+)\s*(?:册|冊|卷)", re.IGNORECASE)
 
 
+_EXTENT_AREA_END = re.compile(r"[;:]")
 _DIMENSIONS = re.compile(r"\d+(?:\s*x\s*\d+)?\s*(?:cm|mm|in)\b.*$", re.IGNORECASE)
 
 
 def extent_numbers(extent: str | None) -> tuple[int, ...]:
     """The numbers of an extent statement, dimensions and illustration statements left out."""
-    text = re.split(r"[;:]", extent or "", maxsplit=1)[0]
+    text = _EXTENT_AREA_END.split(extent or "", maxsplit=1)[0]
     return tuple(int(n) for n in _NUMBER.findall(_DIMENSIONS.sub("", text)))
 
 
@@ -290,9 +293,11 @@ def match_keys(doc: BibDocument) -> MatchKeys:
     strong += [f"lccn:{i}" for i in doc.lccn]
     strong += [f"nbn:{fold(n).replace(' ', '')}" for n in doc.national_numbers]
     part = normalise_part(doc.part)
+    proper = _title_words(doc.title, doc.title_nonfiling) if doc.title else ""
+    author = author_key(doc)
     return MatchKeys(
         strong=tuple(dict.fromkeys(strong)),
-        weak=weak_key(doc, part),
+        weak=weak_key(doc, part, proper=proper, author=author),
         year=doc.year,
         format=doc.format,
         part=part,
@@ -301,9 +306,9 @@ def match_keys(doc: BibDocument) -> MatchKeys:
         issns=frozenset(doc.issns),
         title_tokens=title_tokens(doc),
         edition=edition_number(doc.edition),
-        author=author_key(doc),
+        author=author,
         language=primary_language(doc),
-        title_full=full_title(doc),
+        title_full=full_title(doc, proper=proper),
         subtitle_tokens=frozenset(_tokens(doc.subtitle or "", keep_numbers=True)),
         publisher_tokens=publisher_tokens(doc.publisher),
         multivolume=is_multivolume(doc.extent),
@@ -373,12 +378,13 @@ def _title_words(text: str, nonfiling: int) -> str:
     return " ".join(w for w in _NON_WORD.sub(" ", folded).split() if w not in _DROP_WORDS)
 
 
-def full_title(doc: BibDocument, *, with_short_subtitle: bool = False) -> str:
+def full_title(doc: BibDocument, *, with_short_subtitle: bool = False, proper: str | None = None) -> str:
     """The normalised title proper, whole; Han script without spaces. ``with_short_subtitle``
-    adds the subtitle to a short title (see module docstring)."""
+    adds the subtitle to a short title (see module docstring). ``proper``: the title proper's
+    words (``_title_words``) when the caller has them already."""
     if not doc.title:
         return ""
-    words = _title_words(doc.title, doc.title_nonfiling)
+    words = _title_words(doc.title, doc.title_nonfiling) if proper is None else proper
     han = has_han(words)
     short = len(words.replace(" ", "")) < 3 if han else len(words.split()) < 3
     if with_short_subtitle and short and doc.subtitle and has_han(doc.subtitle) == han:
@@ -386,9 +392,9 @@ def full_title(doc: BibDocument, *, with_short_subtitle: bool = False) -> str:
     return words.replace(" ", "") if han else " ".join(words.split())
 
 
-def title_key(doc: BibDocument) -> str:
+def title_key(doc: BibDocument, *, proper: str | None = None) -> str:
     """The title part of the weak key: the first words / Han characters of :func:`full_title`."""
-    words = full_title(doc, with_short_subtitle=True)
+    words = full_title(doc, with_short_subtitle=True, proper=proper)
     if has_han(words):
         return words[:HAN_CHARS]
     return " ".join(words.split()[:LATIN_WORDS])
@@ -416,11 +422,15 @@ def author_words(doc: BibDocument) -> tuple[str, ...]:
     name = _main_name(doc)
     words: list[str] = []
     for word in _NON_WORD.sub(" ", fold(name)).split():
-        if any(c.isdigit() for c in word):
+        if not word.isalpha() and any(c.isdigit() for c in word):  # a letter is never a digit
             break
         if word not in _DATE_QUALIFIERS:
             words.append(word)
     return tuple(words)
+
+
+#: Where a Han name's heading stops being the name: a comma, dates, a bracketed addition.
+_HAN_NAME_END = re.compile(r"[,，\d(（]")
 
 
 def author_key(doc: BibDocument) -> str:
@@ -429,19 +439,22 @@ def author_key(doc: BibDocument) -> str:
         return ""
     name = _main_name(doc)
     if has_han(name):
-        name = re.split(r"[,，\d(（]", name, maxsplit=1)[0]
+        name = _HAN_NAME_END.split(name, maxsplit=1)[0]
         return _HAN_ONLY.sub("", fold(name))[:AUTHOR_HAN_CHARS]
     surname = fold(name.split(",", 1)[0])
     words = _NON_WORD.sub(" ", surname).split()
     return words[0] if words else ""
 
 
-def weak_key(doc: BibDocument, part: str | None = None) -> str | None:
-    """``w:<title>|<author>|<year>|<part>``, or ``None`` when missing or too generic."""
-    title = title_key(doc)
+def weak_key(
+    doc: BibDocument, part: str | None = None, *, proper: str | None = None, author: str | None = None
+) -> str | None:
+    """``w:<title>|<author>|<year>|<part>``, or ``None`` when missing or too generic. ``proper``
+    and ``author``: the title proper's words and :func:`author_key` when the caller has them."""
+    title = title_key(doc, proper=proper)
     if not title:
         return None
-    author = author_key(doc)
+    author = author_key(doc) if author is None else author
     generic = title in _GENERIC or len(title.replace(" ", "")) < (2 if has_han(title) else 4)
     if generic and not author:
         return None

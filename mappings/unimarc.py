@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import re
 
-from pymarc import Field, Record
-
 from mappings._common import (
     CrosswalkError,
     add_unique,
@@ -33,6 +31,8 @@ from mappings._common import (
 )
 from mappings.document import BibDocument, Link
 from mappings.holdings import unimarc_holdings
+from mappings.indexed import IndexedRecord, MarcRecord
+from mappings.marclib import Field
 from mappings.textnorm import has_han
 
 _OCLC_RE = re.compile(r"^\(OCoLC\)\s*(?:ocm|ocn|on)?\s*0*(\d+)", re.IGNORECASE)
@@ -41,8 +41,9 @@ _SUBJECT_TAGS = ("600", "601", "602", "604", "605", "606", "607", "608", "610")
 _NB_PREFIX = {"CN": "CNB", "FR": "BNF"}
 
 
-def map_unimarc(record: Record) -> BibDocument:
+def map_unimarc(record: MarcRecord) -> BibDocument:
     """Map a decoded UNIMARC/CNMARC record; :class:`CrosswalkError` when it has no title."""
+    record = IndexedRecord.of(record)
     doc = BibDocument(source_format="unimarc")
     f001 = record.get("001")
     doc.local_id = f001.data.strip() if f001 is not None and f001.control_field else None
@@ -61,12 +62,12 @@ def map_unimarc(record: Record) -> BibDocument:
     return doc
 
 
-def _first(record: Record, tag: str) -> Field | None:
+def _first(record: MarcRecord, tag: str) -> Field | None:
     fields = record.get_fields(tag)
     return fields[0] if fields and not fields[0].control_field else None
 
 
-def _title(record: Record, doc: BibDocument) -> None:
+def _title(record: MarcRecord, doc: BibDocument) -> None:
     field = _first(record, "200")
     if field is not None:
         doc.title, doc.title_nonfiling = clean_title(field.get("a"))
@@ -105,13 +106,13 @@ def name_of(field: Field) -> str | None:
     return join_clean(field.get_subfields("a", "b", "d", "e", "f"), " ")
 
 
-def _names(record: Record, doc: BibDocument) -> None:
+def _names(record: MarcRecord, doc: BibDocument) -> None:
     for tag in _NAME_ORDER:
         for field in record.get_fields(tag):
             add_unique(doc.authors, name_of(field))
 
 
-def _identifiers(record: Record, doc: BibDocument) -> None:
+def _identifiers(record: MarcRecord, doc: BibDocument) -> None:
     for field in record.get_fields("010"):
         split_isbns(field.get_subfields("a"), doc.isbns, doc.invalid_isbns)
         qualifier = " ".join(field.get_subfields("b"))
@@ -132,7 +133,7 @@ def _identifiers(record: Record, doc: BibDocument) -> None:
             add_unique(doc.oclc, match.group(1))
 
 
-def _publication(record: Record, doc: BibDocument) -> None:
+def _publication(record: MarcRecord, doc: BibDocument) -> None:
     fields = [f for f in record.get_fields("214") if f.indicator2 in ("0", " ")] + record.get_fields("210")
     if fields:
         doc.place = clean(fields[0].get("a"))
@@ -154,7 +155,7 @@ def _publication(record: Record, doc: BibDocument) -> None:
                 add_unique(doc.languages, code)
 
 
-def unimarc_format(record: Record, leader: str) -> str:
+def unimarc_format(record: MarcRecord, leader: str) -> str:
     """The document format from leader/06-07, 105, 106, 135 and 328 (see module docstring)."""
     kind, level = leader[6:7], leader[7:8]
     simple = {"e": "map", "f": "map", "c": "score", "d": "score", "i": "audio", "j": "audio", "g": "video"}
@@ -173,7 +174,7 @@ def unimarc_format(record: Record, leader: str) -> str:
     return "book"
 
 
-def _subjects_and_classes(record: Record, doc: BibDocument) -> None:
+def _subjects_and_classes(record: MarcRecord, doc: BibDocument) -> None:
     for field in record.get_fields(*_SUBJECT_TAGS):
         main = name_of(field) if field.tag in ("600", "601") else clean(field.get("a"))
         parts = [main] + [clean(s.value) for s in field.subfields if s.code in "jxyz"]
@@ -192,7 +193,7 @@ def _subjects_and_classes(record: Record, doc: BibDocument) -> None:
     doc.classification = classes
 
 
-def _description(record: Record, doc: BibDocument) -> None:
+def _description(record: MarcRecord, doc: BibDocument) -> None:
     for field in record.get_fields("225"):
         title = clean(field.get("a"))
         volume = clean(field.get("v"))
