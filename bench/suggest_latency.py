@@ -50,7 +50,7 @@ def prefixes(es_url: str, alias: str, count: int = 60) -> list[str]:
     """What a box sends while 30 Han titles and 30 Latin titles are typed (fixed: lowest ids)."""
     out: list[str] = []
     for han in (True, False):
-        query = {"exists": {"field": "suggest"}}
+        query = {"exists": {"field": "suggest_title"}}
         body = {"size": 2000, "query": query, "sort": [{"id": "asc"}], "_source": ["display.title", "display.authors"]}
         hits = httpx.post(f"{es_url}/{alias}/_search", json=body, timeout=60).json()["hits"]["hits"]
         taken = 0

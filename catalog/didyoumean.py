@@ -25,7 +25,7 @@ from elasticsearch import TransportError
 
 from catalog.context import Services
 from catalog.search import SearchError, SearchQuery, search
-from mappings.suggest import KINDS, candidates, compact, han_prefix_for_pinyin, pinyin_key, text_key
+from mappings.suggest import FIELDS, KINDS, candidates, compact, han_prefix_for_pinyin, pinyin_key, text_key
 from mappings.textnorm import fold, has_han
 
 #: A search with at most this many hits gets a suggestion (if a better one exists).
@@ -96,15 +96,22 @@ def _same_sound(services: Services, folded: str) -> list[str]:
 
 
 def _han_forms(services: Services, key: str) -> list[str]:
+    """The Han forms whose pinyin is ``key``, from the ten best completions of it over every kind
+    (one completion field per kind: their options merged by score, a text offered once)."""
     response = services.es.search(
         index=services.settings.records_alias,
         size=0,
-        suggest={"sound": {"prefix": key, "completion": {"field": "suggest", "size": 10, "skip_duplicates": True,
-                                                          "contexts": {"kind": list(KINDS)}}}},
+        suggest={kind: {"prefix": key, "completion": {"field": FIELDS[kind], "size": SOUNDS, "skip_duplicates": True}}
+                 for kind in KINDS},
         source_includes=["display.title", "display.authors", "display.subjects"],
     )
+    options = sorted((option for kind in KINDS for option in response["suggest"][kind][0]["options"]),
+                     key=lambda option: -float(option.get("_score") or 0))  # stable: kinds in order on a tie
+    best: dict[str, dict[str, Any]] = {}
+    for option in options:
+        best.setdefault(option["text"], option)
     forms: list[str] = []
-    for option in response["suggest"]["sound"][0]["options"]:
+    for option in list(best.values())[:SOUNDS]:
         display = option.get("_source", {}).get("display") or {}
         for kind in KINDS:
             for value in candidates(display, kind):
@@ -112,6 +119,10 @@ def _han_forms(services: Services, key: str) -> list[str]:
                 if form and form not in forms:
                     forms.append(form)
     return forms
+
+
+#: Completions of a pinyin key whose Han forms are offered.
+SOUNDS = 10
 
 
 def _spelling(services: Services, folded: str) -> list[str]:

@@ -1,12 +1,13 @@
 """Search-box suggestions: titles, authors and subjects completing what the reader has typed.
 
-Why a completion field on the records index (``suggest``, see :mod:`mappings.suggest`) rather than
+Why completion fields on the records index (``suggest_title``, ``suggest_author``,
+``suggest_subject``, see :mod:`mappings.suggest`) rather than
 edge n-grams or a separate suggestion index: the completion suggester answers from an in-memory FST
 in about a millisecond, it is in the core server (so it runs on the minimal node), the field is
 written by the same projection as the rest of the record (a harvest or rebuild keeps it current
 with nothing else to maintain), and ``skip_duplicates`` folds the many records sharing one
 title or heading into one suggestion. Titles, authors and subjects are asked for in one request,
-each through its ``kind`` context, so a common subject heading cannot crowd out the titles.
+each from its own field, so a common subject heading cannot crowd out the titles.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog.context import Services
-from mappings.suggest import KINDS, matching_display, query_prefixes, text_key
+from mappings.suggest import FIELDS, KINDS, matching_display, query_prefixes, text_key
 
 #: How many of each kind one answer holds at most (titles first, then authors, then subjects).
 PER_KIND = {"title": 5, "author": 3, "subject": 3}
@@ -39,12 +40,7 @@ def suggest_body(prefixes: list[str]) -> dict[str, Any]:
         for i, prefix in enumerate(prefixes):
             suggesters[f"{kind}-{i}"] = {
                 "prefix": prefix,
-                "completion": {
-                    "field": "suggest",
-                    "size": PER_KIND[kind] * 2,
-                    "skip_duplicates": True,
-                    "contexts": {"kind": [kind]},
-                },
+                "completion": {"field": FIELDS[kind], "size": PER_KIND[kind] * 2, "skip_duplicates": True},
             }
     return suggesters
 

@@ -12,7 +12,7 @@ from typing import Any
 import isbnlib
 
 from mappings.analysis import cjk_text, pinyin_text
-from mappings.suggest import suggestion_inputs
+from mappings.suggest import suggestion_fields
 from mappings.textnorm import fold
 
 #: Display record preference for records catalogued by consortium centres.
@@ -228,7 +228,7 @@ def to_es_document(union: dict[str, Any], updated_at: str | None = None) -> dict
         "id": union["id"],
         **searchable,
         "all_t": all_text,
-        "suggest": suggestion_inputs(display, union["holdings_count"]),
+        **suggestion_fields(display, union["holdings_count"]),
         **_analysed_fields(searchable, publisher, all_text),
         "callnumber": _call_numbers(union),
         "title_sort": fold(union.get("title") or "")[:200],

@@ -1,4 +1,4 @@
-"""What the search box completes: the inputs of the ``suggest`` completion field, and the prefixes
+"""What the search box completes: the inputs of the ``suggest_*`` completion fields, and the prefixes
 a typed query is looked up by.
 
 One union record gives three kinds of suggestion: its title, its authors and its subject headings
@@ -11,7 +11,7 @@ One union record gives three kinds of suggestion: its title, its authors and its
   ``hongloumeng``; pypinyin's phrase dictionary picks the reading of polyphonic characters), so
   ``hongl``, ``hong lou`` and ``Hóng lóu`` all find it.
 
-The completion field is analysed with the ``keyword`` analyzer, so Elasticsearch matches these keys
+The completion fields are analysed with the ``keyword`` analyzer, so Elasticsearch matches these keys
 exactly as built here (the minimal server has no pinyin or ICU analysis); the query side
 (:func:`query_prefixes`) applies the same folding. Keys are cut to :data:`MAX_KEY` characters: a
 reader types a prefix, never a whole long title.
@@ -29,6 +29,9 @@ from pypinyin import Style, lazy_pinyin
 from mappings.textnorm import fold, has_han
 
 KINDS = ("title", "author", "subject")
+#: The completion field of each kind (index mapping v4: a field per kind costs Elasticsearch less
+#: than one field with the kind as a category context, whose prefix every input carries).
+FIELDS = {kind: f"suggest_{kind}" for kind in KINDS}
 MAX_KEY = 50
 #: At most this many headings and names of one record are offered (a few records carry dozens).
 MAX_PER_KIND = 5
@@ -86,17 +89,17 @@ def candidates(display: dict[str, Any], kind: str) -> list[str]:
     return list(out)
 
 
-def suggestion_inputs(display: dict[str, Any], holdings_count: int = 1) -> list[dict[str, Any]]:
-    """The ``suggest`` field value of a record: per kind, the keys of its display strings with the
-    kind as a context and a weight (records held by more libraries are offered first). One entry
-    per kind, not per string: the same matches, a smaller ``_source``."""
+def suggestion_fields(display: dict[str, Any], holdings_count: int = 1) -> dict[str, dict[str, Any]]:
+    """The completion fields of a record (:data:`FIELDS`): per kind, the keys of its display strings
+    and a weight (records held by more libraries are offered first). A kind the record has nothing
+    of is left out."""
     weight = max(1, int(holdings_count or 1))
-    entries: list[dict[str, Any]] = []
+    fields: dict[str, dict[str, Any]] = {}
     for kind in KINDS:
         inputs = list(dict.fromkeys(k for value in candidates(display, kind) for k in keys(value)))
         if inputs:
-            entries.append({"input": inputs, "weight": weight, "contexts": {"kind": [kind]}})
-    return entries
+            fields[FIELDS[kind]] = {"input": inputs, "weight": weight}
+    return fields
 
 
 def clean_typed(text: str) -> str:

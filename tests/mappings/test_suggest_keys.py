@@ -10,7 +10,7 @@ from mappings.suggest import (
     matching_display,
     pinyin_key,
     query_prefixes,
-    suggestion_inputs,
+    suggestion_fields,
 )
 
 
@@ -38,10 +38,10 @@ def test_nothing_searchable_gives_no_prefix(typed: str) -> None:
 
 def test_a_record_offers_its_title_authors_and_subjects_with_a_weight() -> None:
     display = {"title": "红楼梦之谜 /", "authors": ["赵国栋"], "subjects": ["Hong lou meng"]}
-    entries = suggestion_inputs(display, holdings_count=3)
-    assert [e["contexts"]["kind"] for e in entries] == [["title"], ["author"], ["subject"]]
-    assert entries[0]["input"] == ["红楼梦之谜", "hongloumengzhimi"]  # ISBD slash removed
-    assert {e["weight"] for e in entries} == {3}
+    fields = suggestion_fields(display, holdings_count=3)
+    assert list(fields) == ["suggest_title", "suggest_author", "suggest_subject"]
+    assert fields["suggest_title"]["input"] == ["红楼梦之谜", "hongloumengzhimi"]  # ISBD slash removed
+    assert {e["weight"] for e in fields.values()} == {3}
     assert matching_display(display, "title", "hongloumengzhimi") == "红楼梦之谜"
     assert matching_display(display, "author", "hongloumengzhimi") is None
 
