@@ -96,8 +96,7 @@ def _same_sound(services: Services, folded: str) -> list[str]:
 
 
 def _han_forms(services: Services, key: str) -> list[str]:
-    """The Han forms whose pinyin is ``key``, from the ten best completions of it over every kind
-    (one completion field per kind: their options merged by score, a text offered once)."""
+    """The Han forms whose pinyin is ``key``, from the best completions of it over every kind."""
     response = services.es.search(
         index=services.settings.records_alias,
         size=0,
@@ -105,13 +104,8 @@ def _han_forms(services: Services, key: str) -> list[str]:
                  for kind in KINDS},
         source_includes=["display.title", "display.authors", "display.subjects"],
     )
-    options = sorted((option for kind in KINDS for option in response["suggest"][kind][0]["options"]),
-                     key=lambda option: -float(option.get("_score") or 0))  # stable: kinds in order on a tie
-    best: dict[str, dict[str, Any]] = {}
-    for option in options:
-        best.setdefault(option["text"], option)
     forms: list[str] = []
-    for option in list(best.values())[:SOUNDS]:
+    for option in _best_options(response["suggest"]):
         display = option.get("_source", {}).get("display") or {}
         for kind in KINDS:
             for value in candidates(display, kind):
@@ -123,6 +117,24 @@ def _han_forms(services: Services, key: str) -> list[str]:
 
 #: Completions of a pinyin key whose Han forms are offered.
 SOUNDS = 10
+
+
+def _best_options(answers: dict[str, Any]) -> list[dict[str, Any]]:
+    """The :data:`SOUNDS` best options of the per-kind answers as one completion over every kind
+    gives them: by score, a record once (a completion suggester answers documents, not inputs),
+    a text once (``skip_duplicates``)."""
+    options = sorted((option for kind in KINDS for option in answers[kind][0]["options"]),
+                     key=lambda option: -float(option.get("_score") or 0))  # stable: kinds in order on a tie
+    best: list[dict[str, Any]] = []
+    records: set[str] = set()
+    texts: set[str] = set()
+    for option in options:
+        if option.get("_id") in records or option["text"] in texts:
+            continue
+        records.add(option.get("_id"))
+        texts.add(option["text"])
+        best.append(option)
+    return best[:SOUNDS]
 
 
 def _spelling(services: Services, folded: str) -> list[str]:

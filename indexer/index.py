@@ -8,6 +8,8 @@ A rebuild writes a new index and swaps the alias in one atomic ``_aliases`` call
 from __future__ import annotations
 
 import json
+import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError
 
 MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings" / "es"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,13 +74,52 @@ def create_index(
 
 
 def ensure_alias(es: Elasticsearch, alias: str, layout: IndexLayout | None = None) -> str:
-    """Return the index behind ``alias``, creating the first one (with ``layout``) if there is none."""
+    """Return the index behind ``alias``, creating the first one (with ``layout``) if there is none.
+    An index made with an older mapping gets the newer mapping's fields (see :func:`add_new_fields`)."""
     targets = alias_targets(es, alias)
     if targets:
+        add_new_fields(es, targets[0])
         return targets[0]
     name = create_index(es, alias, layout=layout)
     es.indices.update_aliases(actions=[{"add": {"index": name, "alias": alias, "is_write_index": True}}])
     return name
+
+
+def mapping_version(index: str) -> int | None:
+    """The mapping version in a versioned index's name (``<alias>-v<N>-<stamp>``)."""
+    found = _VERSION_IN_NAME.search(index)
+    return int(found.group(1)) if found else None
+
+
+_VERSION_IN_NAME = re.compile(r"-v(\d+)-\d{14}-\d{6}$")
+#: Indices already brought up to the running code's mapping by this process.
+_CURRENT: set[str] = set()
+
+
+def add_new_fields(es: Elasticsearch, index: str) -> list[str]:
+    """Add to ``index`` the fields of the latest mapping it lacks; return their names.
+
+    After an upgrade the live index keeps the mapping it was made with until ``unicat reindex``,
+    but the code sends documents shaped for the latest mapping, which a strict mapping would refuse
+    whole. Adding fields is allowed on a live index, so the new ones are added: every document is
+    indexed again, and the records indexed before the upgrade lack the new fields until the rebuild
+    (a warning says so). A field whose definition changed cannot be changed in place; that needs
+    the rebuild in any case."""
+    if index in _CURRENT:
+        return []
+    spec = latest_spec()
+    version = mapping_version(index)
+    added: list[str] = []
+    if version is not None and version < spec.version:
+        have = es.indices.get_mapping(index=index)[index]["mappings"].get("properties", {})
+        missing = {k: v for k, v in spec.body["mappings"]["properties"].items() if k not in have}
+        if missing:
+            es.indices.put_mapping(index=index, properties=missing)
+            added = sorted(missing)
+            log.warning("index %s has mapping v%d; added the fields of v%d (%s): run `unicat reindex` so that "
+                        "the records indexed before have them too", index, version, spec.version, ", ".join(added))
+    _CURRENT.add(index)
+    return added
 
 
 def switch_alias(es: Elasticsearch, alias: str, new_index: str, *, delete_old: bool = True) -> list[str]:
