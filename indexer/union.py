@@ -190,8 +190,9 @@ def to_es_document(union: dict[str, Any], updated_at: str | None = None) -> dict
     word; a field left out costs it nothing. No answer changes: an empty string indexes no term,
     so a document without it matches, scores and sorts exactly as before (Lucene's field
     statistics count only documents with terms), facets count terms, and the display copy is
-    sent whole. See bench/es_doc_cost.py for what it saves."""
-    return {k: v for k, v in full_es_document(union, updated_at).items() if v not in _EMPTY}
+    sent whole. ``title_sort`` is the exception: an empty title sorts first, a missing one last, so
+    it is always sent. See bench/es_doc_cost.py for what it saves."""
+    return {k: v for k, v in full_es_document(union, updated_at).items() if k == "title_sort" or v not in _EMPTY}
 
 
 #: What "empty" means for a search field: no text, no values, no value.
