@@ -38,13 +38,13 @@ from typing import Any
 from elasticsearch import Elasticsearch, helpers
 
 from bench.common import es_node, machine, shared_data, stamp, write_section
-from bench.index_fields import raw_records, unions
+from bench.index_fields import V3_ONLY, raw_records, unions
 from catalog.profiles import load_profile
 from catalog.relevance import read_set
 from catalog.search import SearchError, SearchQuery, search
 from catalog.suggest import suggest
 from indexer.index import MAPPINGS_DIR
-from indexer.union import full_es_document, to_es_document
+from indexer.union import to_es_document
 from unicat.settings import Settings
 
 HEADING = "## Consortium scale: cluster and faults (issue 19)"
@@ -75,6 +75,8 @@ class Variant:
     docs: list[Doc]
     #: True when the variant removes something searched on purpose (its answers may differ).
     pricing_only: bool = False
+    #: False when the application's queries cannot run against it (fields renamed).
+    comparable: bool = True
 
 
 def _with(body: Doc, change: Callable[[Doc], None]) -> Doc:
@@ -116,14 +118,27 @@ def _per_kind(doc: Doc) -> Doc:
     return out
 
 
+def without_empty(doc: Doc) -> Doc:
+    """The document without empty strings, empty lists and nulls, except ``title_sort`` (an empty
+    sort key sorts first, a missing one last)."""
+    return {k: v for k, v in doc.items() if k == "title_sort" or v not in ("", [], None)}
+
+
+def _combined(mappings: Doc) -> None:
+    _no_doc_values(mappings)
+    _not_indexed(mappings)
+
+
 def _drop(docs: list[Doc], *names: str) -> list[Doc]:
     return [{k: v for k, v in d.items() if k not in names} for d in docs]
 
 
-def variants(full: list[Doc], sparse: list[Doc], with_v4: bool) -> list[Variant]:
-    """The baseline (mapping v3, every field sent) and each change alone against it."""
+def variants(full: list[Doc]) -> list[Variant]:
+    """The baseline (mapping v3, every field sent), each change alone against it, and the
+    result-preserving changes together."""
     v3 = mapping(3)
-    out = [
+    sparse = [without_empty(d) for d in full]
+    return [
         Variant("v3", "mapping v3, documents as v3 sent them (empty fields included)", v3, full),
         Variant("no-empty", "v3, documents without empty strings, empty lists and nulls", v3, sparse),
         Variant("no-docvalues", f"v3 with `doc_values: false` on {', '.join(UNSORTED_KEYWORDS)}",
@@ -138,13 +153,15 @@ def variants(full: list[Doc], sparse: list[Doc], with_v4: bool) -> list[Variant]
                 "on `suggest`", _with(v3, _suggest_flags), full),
         Variant("suggest-fields", "v3 with a completion field per kind instead of the `kind` context "
                 "(its suggestions need other queries: not compared)", _with(v3, _suggest_fields),
-                [_per_kind(d) for d in full], pricing_only=True),
+                [_per_kind(d) for d in full], pricing_only=True, comparable=False),
         Variant("no-catchall", "v3 documents without `all_t` and `all_cjk` (prices the catch-all copies)", v3,
                 _drop(full, "all_t", "all_cjk"), pricing_only=True),
+        Variant("no-v3-fields", "v3 documents without the issue 13 search fields (every `*_cjk` incl. "
+                "`all_cjk`, `*_py`, `publisher_t`, `callnumber`; prices them)", v3, _drop(full, *V3_ONLY),
+                pricing_only=True),
+        Variant("combined", "`no-empty` + `no-docvalues` + `no-index` together (a candidate mapping v4)",
+                _with(v3, _combined), sparse),
     ]
-    if with_v4:
-        out.append(Variant("v4", "mapping v4 and the documents `to_es_document` sends now", mapping(4), sparse))
-    return out
 
 
 def node_cpu(es: Elasticsearch) -> float:
@@ -177,7 +194,7 @@ def load(es: Elasticsearch, variant: Variant, name: str) -> tuple[float, int]:
     return used, size
 
 
-def warm(es: Elasticsearch, variant: Variant, least: int = 12, most: int = 20) -> list[float]:
+def warm(es: Elasticsearch, variant: Variant, least: int = 12, most: int = 16) -> list[float]:
     """Load the baseline until three loads in a row lie within 5 % of their median (at least
     ``least`` loads: after 8 the node was still getting cheaper by a few per cent a load)."""
     per_doc: list[float] = []
@@ -259,12 +276,15 @@ def load_in_order(es: Elasticsearch, variant: Variant, name: str) -> None:
     es.options(request_timeout=600).indices.forcemerge(index=name, max_num_segments=1)
 
 
-def check(es: Elasticsearch, chosen: list[Variant], queries: list[str], prefixes: list[str]) -> dict[str, int]:
+def check(es: Elasticsearch, chosen: list[Variant], queries: list[str], prefixes: list[str]) -> dict[str, int | str]:
     """How many answers of each variant differ from the baseline's; ``v3 again`` (the baseline
     loaded a second time) shows the comparison itself is stable."""
-    changed: dict[str, int] = {}
+    changed: dict[str, int | str] = {}
     reference: dict[str, Any] | None = None
     for variant in [*chosen, Variant("v3 again", "", chosen[0].body, chosen[0].docs)]:
+        if not variant.comparable:
+            changed[variant.name] = "not compared"
+            continue
         name = f"bench19-esdoc-check-{variant.name.replace(' ', '-')}"
         load_in_order(es, variant, name)
         got = answers(es, name, queries, prefixes)
@@ -279,14 +299,15 @@ def report(chosen: list[Variant], n: int, warmup: list[float], result: tuple[Any
            rounds: int) -> str:
     cpu, sizes, loads, changed = result
     base = statistics.median(cpu["v3"])
-    rows = ["| variant | node CPU µs/doc, median | range | vs v3 | index size, MB (unmerged) | "
-            f"answers changed (of {checks:,}) |", "|---|---|---|---|---|---|"]
+    rows = ["| variant | node CPU µs/doc, median | range | vs v3 | same-round ratio to v3: median (range) | "
+            f"index size, MB (unmerged) | answers changed (of {checks:,}) |", "|---|---|---|---|---|---|---|"]
     for v in chosen:
         med = statistics.median(cpu[v.name])
+        ratios = [x / b for x, b in zip(cpu[v.name], cpu["v3"], strict=True)]
         note = " (pricing a field)" if v.pricing_only else ""
         rows.append(f"| `{v.name}`: {v.what} | **{med:.0f}** | {min(cpu[v.name]):.0f}–{max(cpu[v.name]):.0f} | "
-                    f"{med - base:+.0f} µs ({med / base:.2f}) | {sizes[v.name] / 1e6:.1f} | "
-                    f"{changed[v.name]}{note} |")
+                    f"{med - base:+.0f} µs | {statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}) | "
+                    f"{sizes[v.name] / 1e6:.1f} | {changed[v.name]}{note} |")
     return "\n".join([
         f"{stamp()}. Machine: {machine()}; shared with other engineers' runs, load average "
         f"{min(loads):.1f}–{max(loads):.1f} at the rounds' starts. `bench/es_doc_cost.py`.",
@@ -322,9 +343,8 @@ def main() -> None:
     data = shared_data() / "marc21"
     records = unions(raw_records(data / "lc-booksall-2016-part01.mrc.gz", args.latin)
                      + raw_records(data / "lc-booksall-2016-part01-chinese.mrc.gz", None))
-    full = [full_es_document(u) for u in records]
-    sparse = [to_es_document(u) for u in records]
-    chosen = variants(full, sparse, with_v4=(MAPPINGS_DIR / "records-v4.json").exists())
+    full = [to_es_document(u) for u in records]
+    chosen = variants(full)
     if args.only:
         chosen = [v for v in chosen if v.name == "v3" or v.name in args.only]
     queries, prefixes = judged_queries(), suggest_prefixes(full)

@@ -22,7 +22,7 @@ from elasticsearch import Elasticsearch, helpers
 from bench.cjk_analysis import HEADING
 from bench.common import shared_data, stamp, write_section
 from indexer.index import MAPPINGS_DIR
-from indexer.union import MemberInfo, SourceView, _analysed_fields, _call_numbers, build_union, full_es_document
+from indexer.union import MemberInfo, SourceView, _analysed_fields, _call_numbers, build_union, to_es_document
 from mappings import crosswalk
 
 V3_ONLY = ("publisher_t", "title_cjk", "author_cjk", "subject_cjk", "series_cjk", "publisher_cjk", "all_cjk",
@@ -75,7 +75,7 @@ def main() -> None:
     records = unions(raw_records(data / "lc-booksall-2016-part01.mrc.gz", args.latin)
                      + raw_records(data / "lc-booksall-2016-part01-chinese.mrc.gz", None))
     started = time.process_time()
-    v3 = [full_es_document(u) for u in records]
+    v3 = [to_es_document(u) for u in records]
     whole = time.process_time() - started
     started = time.process_time()
     for union, doc in zip(records, v3, strict=True):

@@ -181,26 +181,7 @@ def _folded(*values: Any) -> str:
 
 
 def to_es_document(union: dict[str, Any], updated_at: str | None = None) -> dict[str, Any]:
-    """The Elasticsearch document for a union record (folded search fields + display copy), without
-    its empty fields.
-
-    A Latin record has no Han text, so about half of its search fields (``*_cjk``, ``*_py``) are
-    empty strings, and many records have no ISSN, series or call number. Elasticsearch parses and
-    maps every field it is sent, and writes a norm for every text field even when it holds no
-    word; a field left out costs it nothing. No answer changes: an empty string indexes no term,
-    so a document without it matches, scores and sorts exactly as before (Lucene's field
-    statistics count only documents with terms), facets count terms, and the display copy is
-    sent whole. ``title_sort`` is the exception: an empty title sorts first, a missing one last, so
-    it is always sent. See bench/es_doc_cost.py for what it saves."""
-    return {k: v for k, v in full_es_document(union, updated_at).items() if k == "title_sort" or v not in _EMPTY}
-
-
-#: What "empty" means for a search field: no text, no values, no value.
-_EMPTY: tuple[Any, ...] = ("", [], None)
-
-
-def full_es_document(union: dict[str, Any], updated_at: str | None = None) -> dict[str, Any]:
-    """Every field of the Elasticsearch document, the empty ones too (as mapping v3 was sent)."""
+    """The Elasticsearch document for a union record (folded search fields + display copy)."""
     titles = [union.get("title"), union.get("subtitle"), union.get("part"), *union.get("parallel_titles", [])]
     isbn10s = [_isbn10(i) for i in union["isbns"]]
     ids = [*union["oclc"], *union["lccn"], *union["national_numbers"]]
