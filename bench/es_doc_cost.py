@@ -48,6 +48,7 @@ from catalog.search import SearchError, SearchQuery, search
 from catalog.suggest import suggest
 from indexer.index import MAPPINGS_DIR
 from indexer.union import to_es_document
+from mappings.suggest import FIELDS
 from unicat.settings import Settings
 
 HEADING = "## Consortium scale: cluster and faults (issue 19)"
@@ -56,12 +57,15 @@ JUDGEMENTS = Path(__file__).resolve().parent / "judgements"
 UNSORTED_KEYWORDS = ("isbn", "issn", "ids", "classification", "callnumber")
 #: Fields only ever sorted on or read as values (or not read at all), never searched.
 UNSEARCHED = ("title_sort", "holdings_count", "source_count", "updated_at")
+SUGGEST_FIELDS = tuple(FIELDS.values())
 #: Fields derived for searching only: no reader takes them back from ``_source``.
 DERIVED = ("title_t", "author_t", "subject_t", "series_t", "all_t", "publisher_t", "title_cjk", "author_cjk",
            "subject_cjk", "series_cjk", "publisher_cjk", "all_cjk", "title_py", "author_py", "subject_py",
-           "suggest", "title_sort")
+           *SUGGEST_FIELDS, "title_sort")
 
 Doc = dict[str, Any]
+#: The baseline: the latest mapping, documents as :func:`indexer.union.to_es_document` sends them.
+BASE = "v4"
 
 
 def mapping(version: int) -> Doc:
@@ -104,20 +108,14 @@ def _source_excludes(mappings: Doc) -> None:
 
 def _suggest_flags(mappings: Doc) -> None:
     """One keyword token per input: no separators or position gaps to preserve."""
-    mappings["properties"]["suggest"].update(preserve_separators=False, preserve_position_increments=False)
+    for name in SUGGEST_FIELDS:
+        mappings["properties"][name].update(preserve_separators=False, preserve_position_increments=False)
 
 
-def _suggest_fields(mappings: Doc) -> None:
-    """A completion field per kind instead of one field with a ``kind`` context."""
-    spec = {k: v for k, v in mappings["properties"].pop("suggest").items() if k != "contexts"}
-    for kind in ("title", "author", "subject"):
-        mappings["properties"][f"suggest_{kind}"] = dict(spec)
-
-
-def _per_kind(doc: Doc) -> Doc:
-    out = {k: v for k, v in doc.items() if k != "suggest"}
-    for entry in doc["suggest"]:
-        out[f"suggest_{entry['contexts']['kind'][0]}"] = {"input": entry["input"], "weight": entry["weight"]}
+def _with_context(doc: Doc) -> Doc:
+    """A v4 document as mapping v3 took it: one ``suggest`` field, the kind as a context."""
+    out = {k: v for k, v in doc.items() if k not in SUGGEST_FIELDS}
+    out["suggest"] = [{**doc[name], "contexts": {"kind": [kind]}} for kind, name in FIELDS.items() if name in doc]
     return out
 
 
@@ -137,33 +135,33 @@ def _drop(docs: list[Doc], *names: str) -> list[Doc]:
 
 
 def variants(full: list[Doc]) -> list[Variant]:
-    """The baseline (mapping v3, every field sent), each change alone against it, and the
+    """The baseline (the latest mapping, every field sent), each change alone against it, and the
     result-preserving changes together."""
-    v3 = mapping(3)
+    v4 = mapping(4)
     sparse = [without_empty(d) for d in full]
     return [
-        Variant("v3", "mapping v3, documents as v3 sent them (empty fields included)", v3, full),
-        Variant("no-empty", "v3, documents without empty strings, empty lists and nulls", v3, sparse),
-        Variant("no-docvalues", f"v3 with `doc_values: false` on {', '.join(UNSORTED_KEYWORDS)}",
-                _with(v3, _no_doc_values), full),
-        Variant("no-index", f"v3 with `index: false` on {', '.join(UNSEARCHED)} (doc values kept)",
-                _with(v3, _not_indexed), full),
-        Variant("src-excludes", "v3 with the search-only fields left out of `_source`",
-                _with(v3, _source_excludes), full),
-        Variant("no-suggest", "v3 documents without `suggest` (prices the completion field)", v3,
-                _drop(full, "suggest"), pricing_only=True),
-        Variant("suggest-flags", "v3 with `preserve_separators` and `preserve_position_increments` off "
-                "on `suggest`", _with(v3, _suggest_flags), full),
-        Variant("suggest-fields", "v3 with a completion field per kind instead of the `kind` context "
-                "(its suggestions need other queries: not compared)", _with(v3, _suggest_fields),
-                [_per_kind(d) for d in full], pricing_only=True, comparable=False),
-        Variant("no-catchall", "v3 documents without `all_t` and `all_cjk` (prices the catch-all copies)", v3,
+        Variant(BASE, "mapping v4, documents as sent now (empty fields included)", v4, full),
+        Variant("v3-context", "mapping v3: one completion field with the kind as a category context (the "
+                "search box's queries are v4's: not compared)", mapping(3), [_with_context(d) for d in full],
+                comparable=False),
+        Variant("no-empty", "v4, documents without empty strings, empty lists and nulls", v4, sparse),
+        Variant("no-docvalues", f"v4 with `doc_values: false` on {', '.join(UNSORTED_KEYWORDS)}",
+                _with(v4, _no_doc_values), full),
+        Variant("no-index", f"v4 with `index: false` on {', '.join(UNSEARCHED)} (doc values kept)",
+                _with(v4, _not_indexed), full),
+        Variant("src-excludes", "v4 with the search-only fields left out of `_source`",
+                _with(v4, _source_excludes), full),
+        Variant("no-suggest", "v4 documents without the completion fields (prices them)", v4,
+                _drop(full, *SUGGEST_FIELDS), pricing_only=True),
+        Variant("suggest-flags", "v4 with `preserve_separators` and `preserve_position_increments` off "
+                "on the completion fields", _with(v4, _suggest_flags), full),
+        Variant("no-catchall", "v4 documents without `all_t` and `all_cjk` (prices the catch-all copies)", v4,
                 _drop(full, "all_t", "all_cjk"), pricing_only=True),
-        Variant("no-v3-fields", "v3 documents without the issue 13 search fields (every `*_cjk` incl. "
-                "`all_cjk`, `*_py`, `publisher_t`, `callnumber`; prices them)", v3, _drop(full, *V3_ONLY),
+        Variant("no-v3-fields", "v4 documents without the issue 13 search fields (every `*_cjk` incl. "
+                "`all_cjk`, `*_py`, `publisher_t`, `callnumber`; prices them)", v4, _drop(full, *V3_ONLY),
                 pricing_only=True),
-        Variant("combined", "`no-empty` + `no-docvalues` + `no-index` together (a candidate mapping v4)",
-                _with(v3, _combined), sparse),
+        Variant("combined", "`no-empty` + `no-docvalues` + `no-index` together",
+                _with(v4, _combined), sparse),
     ]
 
 
@@ -280,11 +278,11 @@ def load_in_order(es: Elasticsearch, variant: Variant, name: str) -> None:
 
 
 def check(es: Elasticsearch, chosen: list[Variant], queries: list[str], prefixes: list[str]) -> dict[str, int | str]:
-    """How many answers of each variant differ from the baseline's; ``v3 again`` (the baseline
+    """How many answers of each variant differ from the baseline's; ``v4 again`` (the baseline
     loaded a second time) shows the comparison itself is stable."""
     changed: dict[str, int | str] = {}
     reference: dict[str, Any] | None = None
-    for variant in [*chosen, Variant("v3 again", "", chosen[0].body, chosen[0].docs)]:
+    for variant in [*chosen, Variant(f"{BASE} again", "", chosen[0].body, chosen[0].docs)]:
         if not variant.comparable:
             changed[variant.name] = "not compared"
             continue
@@ -301,12 +299,12 @@ def check(es: Elasticsearch, chosen: list[Variant], queries: list[str], prefixes
 def report(chosen: list[Variant], n: int, warmup: list[float], result: tuple[Any, ...], checks: int,
            rounds: int) -> str:
     cpu, sizes, loads, changed = result
-    base = statistics.median(cpu["v3"])
-    rows = ["| variant | node CPU µs/doc, median | range | vs v3 | same-round ratio to v3: median (range) | "
+    base = statistics.median(cpu[BASE])
+    rows = [f"| variant | node CPU µs/doc, median | range | vs {BASE} | same-round ratio to {BASE}: median (range) | "
             f"index size, MB (unmerged) | answers changed (of {checks:,}) |", "|---|---|---|---|---|---|---|"]
     for v in chosen:
         med = statistics.median(cpu[v.name])
-        ratios = [x / b for x, b in zip(cpu[v.name], cpu["v3"], strict=True)]
+        ratios = [x / b for x, b in zip(cpu[v.name], cpu[BASE], strict=True)]
         note = " (pricing a field)" if v.pricing_only else ""
         rows.append(f"| `{v.name}`: {v.what} | **{med:.0f}** | {min(cpu[v.name]):.0f}–{max(cpu[v.name]):.0f} | "
                     f"{med - base:+.0f} µs | {statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}) | "
@@ -329,7 +327,7 @@ def report(chosen: list[Variant], n: int, warmup: list[float], result: tuple[Any
         *rows,
         "",
         f"The baseline loaded a second time for the comparison differed from the first in "
-        f"{changed['v3 again']} answers.",
+        f"{changed[BASE + ' again']} answers.",
     ])
 
 
@@ -338,7 +336,7 @@ def main() -> None:
     parser.add_argument("--latin", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warm-loads", type=int, default=12, help="least warm-up loads of the baseline")
-    parser.add_argument("--only", action="append", help="variants to run (v3 always runs)")
+    parser.add_argument("--only", action="append", help=f"variants to run ({BASE} always runs)")
     parser.add_argument("--section", default="Elasticsearch CPU per indexed document, by mapping variant",
                         help="the RESULTS.md section --write replaces")
     parser.add_argument("--write", action="store_true")
@@ -349,7 +347,7 @@ def main() -> None:
     full = [to_es_document(u) for u in records]
     chosen = variants(full)
     if args.only:
-        chosen = [v for v in chosen if v.name == "v3" or v.name in args.only]
+        chosen = [v for v in chosen if v.name == BASE or v.name in args.only]
     queries, prefixes = judged_queries(), suggest_prefixes(full)
     work = Path(Settings().var_dir) / "bench" / "es_doc_cost"
     with es_node(work) as url:
