@@ -112,7 +112,7 @@ def _suggest_flags(mappings: Doc) -> None:
         mappings["properties"][name].update(preserve_separators=False, preserve_position_increments=False)
 
 
-def _with_context(doc: Doc) -> Doc:
+def with_context(doc: Doc) -> Doc:
     """A v4 document as mapping v3 took it: one ``suggest`` field, the kind as a context."""
     out = {k: v for k, v in doc.items() if k not in SUGGEST_FIELDS}
     out["suggest"] = [{**doc[name], "contexts": {"kind": [kind]}} for kind, name in FIELDS.items() if name in doc]
@@ -142,7 +142,7 @@ def variants(full: list[Doc]) -> list[Variant]:
     return [
         Variant(BASE, "mapping v4, documents as sent now (empty fields included)", v4, full),
         Variant("v3-context", "mapping v3: one completion field with the kind as a category context (the "
-                "search box's queries are v4's: not compared)", mapping(3), [_with_context(d) for d in full],
+                "search box's queries are v4's: not compared)", mapping(3), [with_context(d) for d in full],
                 comparable=False),
         Variant("no-empty", "v4, documents without empty strings, empty lists and nulls", v4, sparse),
         Variant("no-docvalues", f"v4 with `doc_values: false` on {', '.join(UNSORTED_KEYWORDS)}",

@@ -123,8 +123,10 @@ def _best_options(answers: dict[str, Any]) -> list[dict[str, Any]]:
     """The :data:`SOUNDS` best options of the per-kind answers as one completion over every kind
     gives them: by score, a record once (a completion suggester answers documents, not inputs),
     a text once (``skip_duplicates``)."""
-    options = sorted((option for kind in KINDS for option in answers[kind][0]["options"]),
-                     key=lambda option: -float(option.get("_score") or 0))  # stable: kinds in order on a tie
+    # Ties by kind name: one completion over every kind met most ties in the order of its inputs, which
+    # began with the kind (the context) — author, subject, title.
+    options = sorted((option for kind in sorted(KINDS) for option in answers[kind][0]["options"]),
+                     key=lambda option: -float(option.get("_score") or 0))
     best: list[dict[str, Any]] = []
     records: set[str] = set()
     texts: set[str] = set()
