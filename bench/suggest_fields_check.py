@@ -23,7 +23,7 @@ from bench.es_doc_cost import mapping, with_context
 from bench.index_fields import raw_records, unions
 from catalog import didyoumean
 from indexer.union import to_es_document
-from mappings.suggest import KINDS, candidates, han_prefix_for_pinyin, pinyin_key
+from mappings.suggest import KINDS, pinyin_key
 
 
 def v3_forms(es: Elasticsearch, index: str, key: str) -> list[str]:
@@ -32,15 +32,7 @@ def v3_forms(es: Elasticsearch, index: str, key: str) -> list[str]:
                   "contexts": {"kind": list(KINDS)}}
     response = es.search(index=index, size=0, suggest={"sound": {"prefix": key, "completion": completion}},
                          source_includes=["display.title", "display.authors", "display.subjects"])
-    forms: list[str] = []
-    for option in response["suggest"]["sound"][0]["options"]:
-        display = option.get("_source", {}).get("display") or {}
-        for kind in KINDS:
-            for value in candidates(display, kind):
-                form = han_prefix_for_pinyin(value, key)
-                if form and form not in forms:
-                    forms.append(form)
-    return forms
+    return didyoumean.han_forms_of(response["suggest"]["sound"][0]["options"], key)
 
 
 def load(es: Elasticsearch, name: str, body: dict[str, Any], docs: list[dict[str, Any]]) -> None:

@@ -104,8 +104,13 @@ def _han_forms(services: Services, key: str) -> list[str]:
                  for kind in KINDS},
         source_includes=["display.title", "display.authors", "display.subjects"],
     )
+    return han_forms_of(_best_options(response["suggest"]), key)
+
+
+def han_forms_of(options: list[dict[str, Any]], key: str) -> list[str]:
+    """The Han prefixes of the completions' display strings that read as ``key``, in their order."""
     forms: list[str] = []
-    for option in _best_options(response["suggest"]):
+    for option in options:
         display = option.get("_source", {}).get("display") or {}
         for kind in KINDS:
             for value in candidates(display, kind):
