@@ -25,6 +25,7 @@ from elasticsearch import TransportError
 
 from catalog.context import Services
 from catalog.search import SearchError, SearchQuery, search
+from indexer.index import alias_up_to_date
 from mappings.suggest import FIELDS, KINDS, candidates, compact, han_prefix_for_pinyin, pinyin_key, text_key
 from mappings.textnorm import fold, has_han
 
@@ -97,6 +98,7 @@ def _same_sound(services: Services, folded: str) -> list[str]:
 
 def _han_forms(services: Services, key: str) -> list[str]:
     """The Han forms whose pinyin is ``key``, from the best completions of it over every kind."""
+    alias_up_to_date(services.es, services.settings.records_alias)
     response = services.es.search(
         index=services.settings.records_alias,
         size=0,

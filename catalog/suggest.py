@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog.context import Services
+from indexer.index import alias_up_to_date
 from mappings.suggest import FIELDS, KINDS, matching_display, query_prefixes, text_key
 
 #: How many of each kind one answer holds at most (titles first, then authors, then subjects).
@@ -52,6 +53,7 @@ def suggest(services: Services, typed: str) -> list[Suggestion]:
     prefixes = query_prefixes(typed)
     if not prefixes:
         return []
+    alias_up_to_date(services.es, services.settings.records_alias)
     response = services.es.search(
         index=services.settings.records_alias,
         suggest=suggest_body(prefixes),

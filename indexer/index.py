@@ -85,6 +85,18 @@ def ensure_alias(es: Elasticsearch, alias: str, layout: IndexLayout | None = Non
     return name
 
 
+def alias_up_to_date(es: Elasticsearch, alias: str) -> None:
+    """Make sure the index behind ``alias`` has the latest mapping's fields (once per process),
+    for a reader of fields a newer mapping added: after an upgrade the search box asks for fields
+    the live index may not have been given yet by a harvest (Elasticsearch refuses a completion
+    on an unknown field)."""
+    if alias in _CURRENT:
+        return
+    for index in alias_targets(es, alias):
+        add_new_fields(es, index)
+    _CURRENT.add(alias)
+
+
 def mapping_version(index: str) -> int | None:
     """The mapping version in a versioned index's name (``<alias>-v<N>-<stamp>``)."""
     found = _VERSION_IN_NAME.search(index)
@@ -92,7 +104,7 @@ def mapping_version(index: str) -> int | None:
 
 
 _VERSION_IN_NAME = re.compile(r"-v(\d+)-\d{14}-\d{6}$")
-#: Indices already brought up to the running code's mapping by this process.
+#: Indices (and aliases) already brought up to the running code's mapping by this process.
 _CURRENT: set[str] = set()
 
 
