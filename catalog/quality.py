@@ -6,10 +6,13 @@ import heapq
 from datetime import datetime
 from typing import Any
 
+from elasticsearch import ApiError as EsApiError
+from elasticsearch import TransportError as EsTransportError
 from sqlalchemy import func, select
 
 from catalog.context import Services
 from indexer.clusterstore import recluster
+from indexer.index import latest_spec, mapping_state
 from indexer.project import queue
 from mappings import BibDocument, match_keys
 from mappings.fingerprint import crosswalk_fingerprint, matcher_fingerprint
@@ -121,6 +124,16 @@ def derivation_state(services: Services) -> dict[str, Any]:
         "crosswalked_by": crosswalk,
         "documents_stale": crosswalk not in (None, current_crosswalk),
     }
+
+
+def store_state(services: Services) -> dict[str, Any]:
+    """:func:`derivation_state` and the live index's mapping version against the running code's
+    (``index_stale`` is None when the index cannot be reached)."""
+    try:
+        index = mapping_state(services.es, services.settings.records_alias)
+    except (EsApiError, EsTransportError):
+        index = {"index_mapping": None, "latest_mapping": latest_spec().version, "index_stale": None}
+    return {**derivation_state(services), **index}
 
 
 #: What to tell an operator whose store was clustered by another matcher.

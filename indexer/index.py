@@ -97,6 +97,16 @@ def alias_up_to_date(es: Elasticsearch, alias: str) -> None:
     _CURRENT.add(alias)
 
 
+def mapping_state(es: Elasticsearch, alias: str) -> dict[str, Any]:
+    """The mapping version of the live index against the running code's, for administrators:
+    after an upgrade to a newer mapping, ``index_stale`` says a ``unicat reindex`` is due."""
+    latest = latest_spec().version
+    live = [mapping_version(name) for name in alias_targets(es, alias)]
+    version = live[0] if live else None
+    return {"index_mapping": version, "latest_mapping": latest,
+            "index_stale": version is not None and version < latest}
+
+
 def mapping_version(index: str) -> int | None:
     """The mapping version in a versioned index's name (``<alias>-v<N>-<stamp>``)."""
     found = _VERSION_IN_NAME.search(index)

@@ -14,7 +14,7 @@ from admin.roles import AdminError, member_scope
 from api.console import AdminActor, ConsoleActor, api_error
 from api.deps import ServicesDep
 from catalog.harvests import harvest_runs, index_failures, members_overview, rejects
-from catalog.quality import derivation_state
+from catalog.quality import store_state as derivation_and_index_state
 from catalog.withdrawals import list_withdrawals
 
 router = APIRouter(tags=["harvests"])
@@ -74,7 +74,8 @@ def list_index_failures(
 
 @router.get(
     "/store-state",
-    summary="Which crosswalk and matcher made the stored documents and union records, and whether a rebuild is due",
+    summary="Which crosswalk, matcher and index mapping made the stored documents, union records and live index, "
+    "and whether a rebuild is due",
 )
 def store_state(services: ServicesDep, actor: AdminActor) -> dict[str, Any]:
-    return derivation_state(services)
+    return derivation_and_index_state(services)

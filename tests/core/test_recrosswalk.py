@@ -54,6 +54,7 @@ def test_recrosswalk_brings_documents_clusters_and_search_up_to_date(services) -
     with TestClient(create_app(services.settings, services=services)) as http:
         watched = http.get("/api/v1/store-state", headers=admin_headers(services)).json()
     assert watched["documents_stale"] is True and watched["crosswalk"] == crosswalk_fingerprint()
+    assert watched["index_stale"] is False and watched["index_mapping"] == watched["latest_mapping"]
 
     report = recrosswalk(services)
     assert (report.records, report.changed, report.failed) == (2, 1, []), "only p1's document differs"

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from catalog.pipeline import ingest
 from indexer.index import MAPPINGS_DIR, IndexSpec, alias_targets, create_index
-from tests.core.helpers import DEMO, RECORDS, as_harvested, read_marc
+from tests.core.helpers import DEMO, RECORDS, admin_headers, as_harvested, read_marc
 from unicat.app import create_app
 
 HONGLOU = RECORDS / "marc21-lc-chinese-honglou.mrc"  # 紅楼圆明隐秘, 红楼真本, 红楼梦之谜, 红楼真味
@@ -114,3 +114,5 @@ def test_a_live_index_of_mapping_v3_takes_the_new_documents_after_an_upgrade(ser
         assert alias_targets(services.es, alias) == [old]
         assert "suggest_title" in services.es.indices.get_mapping(index=old)[old]["mappings"]["properties"]
         assert "红楼梦之谜" in completions(http, "hongl")
+        state = http.get("/api/v1/store-state", headers=admin_headers(services)).json()
+        assert (state["index_mapping"], state["latest_mapping"], state["index_stale"]) == (3, 4, True)
