@@ -126,7 +126,7 @@ def derivation_state(services: Services) -> dict[str, Any]:
     }
 
 
-def store_state(services: Services) -> dict[str, Any]:
+def derivation_and_index_state(services: Services) -> dict[str, Any]:
     """:func:`derivation_state` and the live index's mapping version against the running code's
     (``index_stale`` is None when the index cannot be reached)."""
     try:

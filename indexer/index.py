@@ -90,19 +90,19 @@ def alias_up_to_date(es: Elasticsearch, alias: str) -> None:
     for a reader of fields a newer mapping added: after an upgrade the search box asks for fields
     the live index may not have been given yet by a harvest (Elasticsearch refuses a completion
     on an unknown field)."""
-    if alias in _CURRENT:
+    if alias in _CHECKED_ALIASES:
         return
     for index in alias_targets(es, alias):
         add_new_fields(es, index)
-    _CURRENT.add(alias)
+    _CHECKED_ALIASES.add(alias)
 
 
 def mapping_state(es: Elasticsearch, alias: str) -> dict[str, Any]:
     """The mapping version of the live index against the running code's, for administrators:
     after an upgrade to a newer mapping, ``index_stale`` says a ``unicat reindex`` is due."""
     latest = latest_spec().version
-    live = [mapping_version(name) for name in alias_targets(es, alias)]
-    version = live[0] if live else None
+    targets = alias_targets(es, alias)
+    version = mapping_version(targets[0]) if targets else None
     return {"index_mapping": version, "latest_mapping": latest,
             "index_stale": version is not None and version < latest}
 
@@ -114,8 +114,10 @@ def mapping_version(index: str) -> int | None:
 
 
 _VERSION_IN_NAME = re.compile(r"-v(\d+)-\d{14}-\d{6}$")
-#: Indices (and aliases) already brought up to the running code's mapping by this process.
+#: Indices already brought up to the running code's mapping by this process.
 _CURRENT: set[str] = set()
+#: Aliases whose indices :func:`alias_up_to_date` has brought up to date in this process.
+_CHECKED_ALIASES: set[str] = set()
 
 
 def add_new_fields(es: Elasticsearch, index: str) -> list[str]:

@@ -14,7 +14,7 @@ from admin.roles import AdminError, member_scope
 from api.console import AdminActor, ConsoleActor, api_error
 from api.deps import ServicesDep
 from catalog.harvests import harvest_runs, index_failures, members_overview, rejects
-from catalog.quality import store_state as derivation_and_index_state
+from catalog.quality import derivation_and_index_state
 from catalog.withdrawals import list_withdrawals
 
 router = APIRouter(tags=["harvests"])
