@@ -92,6 +92,12 @@ def _with(body: Doc, change: Callable[[Doc], None]) -> Doc:
     return out
 
 
+def _with_settings(body: Doc, settings: Doc) -> Doc:
+    out = copy.deepcopy(body)
+    out["settings"].update(settings)
+    return out
+
+
 def _no_doc_values(mappings: Doc) -> None:
     for name in UNSORTED_KEYWORDS:
         mappings["properties"][name]["doc_values"] = False
@@ -160,6 +166,10 @@ def variants(full: list[Doc]) -> list[Variant]:
         Variant("no-v3-fields", "v4 documents without the issue 13 search fields (every `*_cjk` incl. "
                 "`all_cjk`, `*_py`, `publisher_t`, `callnumber`; prices them)", v4, _drop(full, *V3_ONLY),
                 pricing_only=True),
+        Variant("merge-wide", "v4 with the merge policy allowing 30 segments a tier (Lucene's default: 10)",
+                _with_settings(v4, {"merge.policy.segments_per_tier": 30}), full),
+        Variant("no-subject-suggest", "v4 documents without `suggest_subject` (prices it)", v4,
+                _drop(full, "suggest_subject"), pricing_only=True),
         Variant("combined", "`no-empty` + `no-docvalues` + `no-index` together",
                 _with(v4, _combined), sparse),
     ]

@@ -75,7 +75,12 @@ def likely_to_map(
             )
         )
         stored.update({local_id: (digest, bool(deleted)) for local_id, digest, deleted in rows})
-    return [crosswalk_item(r, default_syntax) for r in live if stored.get(r.local_id) != (checksum(r), False)]
+    return [crosswalk_item(r, default_syntax) for r in live if _changed(stored.get(r.local_id), r)]
+
+
+def _changed(stored: tuple[str, bool] | None, rec: HarvestedRecord) -> bool:
+    """Whether ``rec`` differs from what the store holds (a new record needs no checksum)."""
+    return stored is None or stored != (checksum(rec), False)
 
 
 def mapper_with(pool: CrosswalkPool, ahead: CrosswalkJob | None) -> Callable[[list[Item]], list[Mapped]]:

@@ -2,10 +2,11 @@
 
 Only OAI-PMH has a deletion signal, and only from a provider that keeps deletions. A file dump, a
 Z39.50 or SRU harvest of the whole catalogue, or a full OAI-PMH run says what the member holds
-*now*; whatever the member's feed held before and the pass did not see has been withdrawn. The
-pipeline notes the local ids of every page of a full pass under the pass's id (``sweep_seen``, kept
-while a killed pass resumes); when the pass's last page is stored, :func:`close_sweep` runs in the
-same transaction:
+*now*; whatever the member's feed held before and the pass did not see has been withdrawn. A record
+a full pass writes (new or changed) carries the run that wrote it, and that run the pass's id
+(``harvest_run.sweep``); the pipeline notes the local ids of the other records a page of the pass
+saw, unchanged or rejected, under the pass's id (``sweep_seen``, kept while a killed pass resumes).
+When the pass's last page is stored, :func:`close_sweep` runs in the same transaction:
 
 - the records of that member and feed still live and not seen by the pass are the withdrawals;
 - if they are more than the member's share limit (``withdraw_limit`` in the members file, else the
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session
 from catalog.context import Services
 from indexer.clusterstore import KeyedRecord, recluster, write_keys
 from indexer.project import queue
-from store.db import chunks, transaction
+from store.db import chunks, execute_many, transaction
 from store.models import HarvestRun, Member, PendingWithdrawal, SourceRecord, SweepSeen, utcnow
 
 
@@ -64,9 +65,13 @@ def close_sweep(
     """Withdraw (or hold) the member's records of ``feed`` that the full pass ``sweep`` did not see."""
     live = session.scalar(select(func.count()).select_from(SourceRecord).where(*_live(member.code, feed))) or 0
     seen = select(SweepSeen.local_id).where(SweepSeen.sweep == sweep, SweepSeen.local_id == SourceRecord.local_id)
+    written = select(HarvestRun.id).where(HarvestRun.sweep == sweep)
+    not_written = or_(SourceRecord.harvest_run_id.is_(None), SourceRecord.harvest_run_id.not_in(written))
     unseen = list(
         session.scalars(
-            select(SourceRecord.id).where(*_live(member.code, feed), ~seen.exists()).order_by(SourceRecord.id)
+            select(SourceRecord.id)
+            .where(*_live(member.code, feed), not_written, ~seen.exists())
+            .order_by(SourceRecord.id)
         )
     )
     # this pass is over, and so is any abandoned one of the same feed (e.g. restarted with --full)
@@ -94,14 +99,19 @@ def close_sweep(
     return SweepOutcome(withdrawn=len(unseen), touched=touched, note=note)
 
 
+_INSERT_SEEN = {
+    "postgresql": pg_insert(SweepSeen.__table__).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(SweepSeen.__table__).on_conflict_do_nothing(),
+}
+
+
 def mark_seen(session: Session, member_code: str, feed: str, sweep: str, local_ids: list[str]) -> None:
-    """Note that the full pass ``sweep`` saw these records (changed, unchanged or rejected alike).
+    """Note that the full pass ``sweep`` saw these records (the pipeline passes those it did not write).
     A record seen twice (in two Z39.50 queries, or re-sent after a resume) is noted once."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = _INSERT_SEEN["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
     for batch in chunks(list(dict.fromkeys(local_ids))):
         rows = [{"sweep": sweep, "local_id": lid, "member_code": member_code, "feed": feed} for lid in batch]
-        session.execute(insert(SweepSeen).on_conflict_do_nothing(), rows)
+        execute_many(session, stmt, rows)
 
 
 def _supersede(session: Session, member_code: str, feed: str) -> None:

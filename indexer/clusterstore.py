@@ -22,7 +22,7 @@ from indexer.partition import Group, Item, partition
 from mappings.document import BibDocument
 from mappings.fingerprint import matcher_fingerprint
 from mappings.matchkeys import MatchKeys, match_keys
-from store.db import chunks, in_values
+from store.db import chunks, execute_many, in_values
 from store.models import Cluster, ClusterOverride, MatchKeyRow, SourceRecord, UnionRedirect, utcnow
 from store.state import MATCHER_STATE, claim_empty_state, read_state, write_state
 
@@ -51,6 +51,20 @@ class Fresh:
 def _key_strings(keys: MatchKeys) -> set[str]:
     """The key strings :func:`write_keys` stores for these keys."""
     return {*keys.strong, keys.weak} if keys.weak else set(keys.strong)
+
+
+_INSERT_KEY = insert(MatchKeyRow.__table__)
+_INSERT_CLUSTER = insert(Cluster.__table__)
+_UPDATE_CLUSTER = (
+    update(Cluster.__table__)
+    .where(Cluster.__table__.c.id == bindparam("cid"))
+    .values(size=bindparam("size"), oversized=bindparam("oversized"), updated_at=bindparam("updated_at"))
+)
+_MOVE_RECORD = (
+    update(SourceRecord.__table__)
+    .where(SourceRecord.__table__.c.id == bindparam("rid"))
+    .values(cluster_id=bindparam("cid"))
+)
 
 
 class KeyedRecord(NamedTuple):
@@ -86,8 +100,7 @@ def write_keys(
         rows.extend({"record_id": record.id, "key": k, "strong": True} for k in dict.fromkeys(keys.strong))
         if keys.weak:
             rows.append({"record_id": record.id, "key": keys.weak, "strong": False})
-    if rows:
-        session.execute(MatchKeyRow.__table__.insert(), rows)
+    execute_many(session, _INSERT_KEY, rows)
     return computed
 
 
@@ -278,18 +291,9 @@ def assign(
         if group.oversized:
             change.oversized.add(cid)
         change.touched.add(cid)
-    if inserts:
-        session.execute(insert(Cluster.__table__), inserts)
-    if updates:
-        session.execute(
-            update(Cluster.__table__)
-            .where(Cluster.__table__.c.id == bindparam("cid"))
-            .values(size=bindparam("size"), oversized=bindparam("oversized"), updated_at=bindparam("updated_at")),
-            updates,
-        )
-    if moves:
-        table = SourceRecord.__table__
-        session.execute(update(table).where(table.c.id == bindparam("rid")).values(cluster_id=bindparam("cid")), moves)
+    execute_many(session, _INSERT_CLUSTER, inserts)
+    execute_many(session, _UPDATE_CLUSTER, updates)
+    execute_many(session, _MOVE_RECORD, moves)
     change.removed = old_clusters - change.touched
     _redirect(session, groups, chosen, old_of, change)
     return change

@@ -16,7 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from indexer.union import MemberInfo, SourceView, build_union, to_es_document
-from store.db import chunks, in_values
+from store.db import chunks, execute_many, in_values
 from store.models import Cluster, IndexFailure, Member, ProjectionQueue, SourceRecord, utcnow
 
 
@@ -179,6 +179,9 @@ def project(
     return report
 
 
+_INSERT_QUEUED = insert(ProjectionQueue.__table__)
+
+
 def queue(session: Session, union_ids: Iterable[str]) -> None:
     """Note, inside the caller's transaction, that these union records must be re-projected.
 
@@ -195,9 +198,7 @@ def queue(session: Session, union_ids: Iterable[str]) -> None:
         if found:
             session.execute(update(ProjectionQueue).where(ProjectionQueue.union_id.in_(found)).values(queued_at=now))
             existing.update(found)
-    rows = [{"union_id": uid, "queued_at": now} for uid in ids if uid not in existing]
-    if rows:
-        session.execute(insert(ProjectionQueue), rows)
+    execute_many(session, _INSERT_QUEUED, [{"union_id": uid, "queued_at": now} for uid in ids if uid not in existing])
 
 
 #: What a drain read from the outbox: union id → the ``queued_at`` it saw.

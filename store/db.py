@@ -120,3 +120,65 @@ def in_values(session: Session, column: Any, values: Iterable[str | int]) -> Col
     if dialect == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
     return column.in_(values)
+
+
+_PREPARED: dict[tuple[str, Any, tuple[str, ...]], tuple[str, list[tuple[str, Any]]] | None] = {}
+
+
+def _prepared(session: Session, stmt: Any, keys: tuple[str, ...]) -> tuple[str, list[tuple[str, Any]]] | None:
+    """The SQL of ``stmt`` for this database and, per parameter in the driver's order, its name
+    and the type's bind processor; None when the statement binds a value the rows do not carry
+    (a column default), which only SQLAlchemy's own path fills in."""
+    dialect = session.get_bind().dialect
+    cache_key = (dialect.name, stmt, keys)
+    if cache_key not in _PREPARED:
+        compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+        names = list(compiled.positiontup or []) if dialect.positional else list(compiled.binds)
+        if set(names) - set(keys):
+            _PREPARED[cache_key] = None
+        else:
+            binds = compiled.binds
+            procs = [(n, binds[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names]
+            _PREPARED[cache_key] = (str(compiled), procs)
+    return _PREPARED[cache_key]
+
+
+def execute_many(session: Session, stmt: Any, rows: list[dict[str, Any]]) -> None:
+    """Run ``stmt`` (an INSERT or UPDATE without RETURNING, built once by the caller and reused)
+    once per row, in one driver ``executemany``. Every row has the same keys.
+
+    ``session.execute(stmt, rows)`` compiles and processes each row's parameters in Python
+    (``construct_params``, per-row dictionaries): for the pages of match keys, union records and
+    outbox rows a harvest writes, more CPU than SQLite's own work. Here the statement is compiled
+    once per database and key set, and each row becomes a tuple through the column types' own
+    bind processors, so what reaches the database is what SQLAlchemy would have sent."""
+    if not rows:
+        return
+    keys = tuple(rows[0])
+    prepared = _prepared(session, stmt, keys)
+    if prepared is None:
+        session.execute(stmt, rows)
+        return
+    sql, procs = prepared
+    procs = [(n, _memoised(p) if p else None) for n, p in procs]
+    if session.get_bind().dialect.positional:
+        params: list[Any] = [tuple(p(row[n]) if p else row[n] for n, p in procs) for row in rows]
+    else:
+        params = [{n: p(row[n]) if p else row[n] for n, p in procs} for row in rows]
+    session.connection().exec_driver_sql(sql, params)
+
+
+def _memoised(process: Any) -> Any:
+    """``process`` remembering its last value: a page's rows share their timestamps (one ``now``),
+    which SQLite's date type would otherwise format again for every row."""
+    last: list[Any] = [_UNSET, None]
+
+    def remembered(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, process(value)
+        return last[1]
+
+    return remembered
+
+
+_UNSET = object()

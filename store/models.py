@@ -143,6 +143,8 @@ class HarvestRun(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     #: Records a complete full pass did not see, marked deleted at its end.
     withdrawn: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The full pass this run stored pages of (see :mod:`catalog.withdrawals`), or None.
+    sweep: Mapped[str | None] = mapped_column(String(32), default=None)
     error: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
