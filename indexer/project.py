@@ -109,11 +109,18 @@ def actions_for(
             yield {"_op_type": "index", "_index": index, "_id": uid, "_source": doc}
 
 
+#: What is read of a bulk response: each item's id, status and error. Elasticsearch otherwise
+#: writes, and the client parses, index, version, shard counts and sequence numbers for every
+#: document of every request.
+BULK_RESPONSE = "errors,items.*._id,items.*.status,items.*.error"
+
+
 def send(es: Elasticsearch, actions: Iterable[dict], chunk_size: int = 500) -> Iterator[tuple[bool, dict]]:
     """Bulk requests; each action's outcome, failures included (nothing raised per document)."""
     return streaming_bulk(
-        es, actions, chunk_size=chunk_size, raise_on_error=False, raise_on_exception=False, max_retries=2
-    )
+        es, actions, chunk_size=chunk_size, raise_on_error=False, raise_on_exception=False, max_retries=2,
+        filter_path=BULK_RESPONSE,
+    )  # fmt: skip
 
 
 def send_overlapped(
