@@ -24,8 +24,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-from pypinyin import Style, lazy_pinyin
-
+from mappings.analysis.pinyin import toneless
 from mappings.textnorm import fold, has_han
 
 KINDS = ("title", "author", "subject")
@@ -59,7 +58,7 @@ def pinyin_key(value: str) -> str | None:
     characters are folded and kept in place. ``None`` for text without Han."""
     if not has_han(value):
         return None
-    syllables = lazy_pinyin(fold(value[: MAX_KEY * 2]), style=Style.NORMAL)
+    syllables = toneless(fold(value[: MAX_KEY * 2]))
     return compact(" ".join(syllables))[:MAX_KEY] or None
 
 

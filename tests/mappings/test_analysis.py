@@ -43,3 +43,18 @@ def test_typed_pinyin_splits_into_syllables():
     assert ("xian",) in pinyin_splits("xian") and ("xi", "an") in pinyin_splits("xian")
     assert pinyin_splits("nvren") == (("nu", "ren"),)
     assert pinyin_splits("pride") == () and pinyin_splits("history") == ()
+
+
+def test_remembered_readings_are_pypinyins_every_time():
+    from pypinyin import Style, lazy_pinyin
+
+    from mappings.analysis.pinyin import toneless
+
+    # polyphonic words, a character without a reading (kept as itself), Latin text between runs
+    texts = ["重庆银行行长", "长江 长大了", "战略 lüe 绿色", "〇一二年 𠀁 abc", "紅樓夢 2 / 曹雪芹"]
+    for _ in range(3):  # the second and third answers come from the converter's memory
+        for text in texts:
+            assert toneless(text) == lazy_pinyin(text, style=Style.NORMAL)
+    first = toneless("银行")
+    first.append("changed by a caller")
+    assert toneless("银行") == ["yin", "hang"]
