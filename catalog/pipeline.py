@@ -243,8 +243,6 @@ def _new(now: Any) -> dict[str, Any]:
     return {"first_seen": now, "cluster_id": None}
 
 
-
-
 _INSERT_RECORD = insert(SourceRecord.__table__)
 
 
@@ -257,21 +255,9 @@ def _insert(session: Session, member_code: str, rows: list[dict[str, Any]]) -> d
     if not rows:
         return {}
     execute_many(session, _INSERT_RECORD, rows)
-    ids = _ids(session, member_code, [row["local_id"] for row in rows])
+    ids = {local_id: row.id for local_id, row in _existing(session, member_code, [r["local_id"] for r in rows]).items()}
     assert len(ids) == len(rows), "local ids are unique within a page's inserts"
     return ids
-
-
-def _ids(session: Session, member_code: str, local_ids: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for batch in chunks(local_ids):
-        rows = session.execute(
-            select(SourceRecord.local_id, SourceRecord.id).where(
-                SourceRecord.member_code == member_code, in_values(session, SourceRecord.local_id, batch)
-            )
-        )
-        found.update(rows.tuples().all())
-    return found
 
 
 def _update(session: Session, updates: dict[int, dict[str, Any]]) -> None:

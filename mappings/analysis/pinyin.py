@@ -12,6 +12,7 @@ split into the syllables it can be read as; a word that cannot be read as pinyin
 
 from __future__ import annotations
 
+import functools
 import re
 from functools import lru_cache
 from typing import Any
@@ -55,26 +56,20 @@ def pinyin_syllables(text: str) -> list[str]:
 def toneless(text: str) -> list[str]:
     """``pypinyin.lazy_pinyin(text, style=Style.NORMAL)``: a toneless reading per Han character,
     other text kept as it is; the same answer, each word's reading computed once per process."""
-    return _pinyin().lazy_pinyin(text, style=_normal())
+    return _toneless_reader()(text)
 
 
 @lru_cache(maxsize=1)
-def _normal() -> Any:
-    from pypinyin import Style
-
-    return Style.NORMAL
-
-
-@lru_cache(maxsize=1)
-def _pinyin() -> Any:
-    """pypinyin's ``lazy_pinyin`` machinery (a :class:`~pypinyin.core.Pinyin` around the converter
-    it builds on every call, with its defaults) with a converter that remembers its words.
+def _toneless_reader() -> Any:
+    """pypinyin's ``lazy_pinyin`` in the NORMAL style (a :class:`~pypinyin.core.Pinyin` around the
+    converter it builds on every call, with its defaults) with a converter that remembers its words.
 
     pypinyin took 28 µs a run of Han characters (4.7 characters on average: the titles, names and
     headings of the Han records among the first 100,000 of LC Books All), most of a Chinese
     record's document, and words recur: a title read for its field and for the search box's keys,
     the same names and headings in many records, a union record built again as each member's copy
     joins it."""
+    from pypinyin import Style
     from pypinyin.converter import UltimateConverter
     from pypinyin.core import Pinyin
 
@@ -88,7 +83,8 @@ def _pinyin() -> Any:
     def _remembered(converter: Any, *args: Any) -> tuple[tuple[str, ...], ...]:
         return tuple(tuple(item) for item in UltimateConverter.convert(converter, *args))
 
-    return Pinyin(RememberingConverter(v_to_u=False, neutral_tone_with_five=False, tone_sandhi=False))
+    reader = Pinyin(RememberingConverter(v_to_u=False, neutral_tone_with_five=False, tone_sandhi=False))
+    return functools.partial(reader.lazy_pinyin, style=Style.NORMAL)
 
 
 def pinyin_text(text: str) -> str:
