@@ -26,6 +26,8 @@ from lxml import etree
 
 from mappings._common import CrosswalkError, decode_ncr
 from mappings.indexed import IndexedRecord, MarcRecord
+from mappings.iso2709 import decode_utf8
+from mappings.marclib import NAME as MARC_LIBRARY
 from mappings.marclib import Field, Indicators, Record, Subfield, marc8_to_unicode, record_to_xml_node
 
 MARC21_NS = "http://www.loc.gov/MARC21/slim"
@@ -67,6 +69,9 @@ CHARSETS = ("marc8", "utf-8", "cp1251", "cp866", "koi8-r", "cp1252", "latin-1", 
 STRAY_MARKS_LIMIT = 3
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _ESCAPE = re.compile(rb"\x1b[\x20-\x2f]*[\x30-\x7e]?")
+#: UTF-8 records are decoded by :mod:`mappings.iso2709` into pymarc's objects (rmarc has its own
+#: quicker decoder).
+QUICK_UTF8 = MARC_LIBRARY == "pymarc"
 
 
 def parse_iso2709(raw: bytes, charset: str | None = None) -> Record:
@@ -112,7 +117,12 @@ def _plain_ascii(raw: bytes) -> bool:
 
 
 def _parse_fast(raw: bytes, utf8: bool) -> Record | None:
-    """pymarc's own decoding of the whole record; None when any subfield fails in it."""
+    """pymarc's own decoding of the whole record (or :func:`mappings.iso2709.decode_utf8`'s
+    quicker one of the same objects); None when any subfield fails in it."""
+    if utf8 and QUICK_UTF8:
+        record = decode_utf8(raw)
+        if record is not None:
+            return record
     try:
         record = Record(data=raw, to_unicode=True, force_utf8=utf8, hide_utf8_warnings=True, utf8_handling="strict")
     except (UnicodeDecodeError, ValueError):
