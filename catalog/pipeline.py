@@ -29,7 +29,7 @@ from harvesters.base import HarvestedRecord, Harvester, HarvestError, Page
 from indexer.clusterlock import connection_lost, held_since, is_retryable
 from indexer.clusterstore import Fresh, KeyedRecord, recluster, write_keys
 from indexer.index import ensure_alias, refresh
-from indexer.project import DocCache, drain_queue, queue
+from indexer.project import CachedDoc, DocCache, drain_queue, queue
 from mappings.fingerprint import crosswalk_fingerprint, matcher_fingerprint
 from mappings.matchkeys import MatchKeys
 from store.db import EncodedJson, chunks, decode_json, execute_many, in_values, transaction
@@ -195,7 +195,11 @@ def store_records(
     final = [*updates.items(), *((ids[local_id], values) for local_id, values in inserts.items())]
     by_id = {ids[local_id]: doc for local_id, doc in docs.items()}
     changed = [KeyedRecord(rid, bool(values.get("deleted")), by_id.get(rid)) for rid, values in final]
-    documents = {rid: (v["checksum"], by_id[rid]) for rid, v in final if not v.get("deleted") and rid in by_id}
+    local_of = {rid: local_id for local_id, rid in ids.items()}
+    documents = DocCache({
+        rid: CachedDoc(v["checksum"], by_id[rid], member.code, local_of[rid], v["datestamp"], v["syntax"])
+        for rid, v in final if not v.get("deleted") and rid in by_id
+    })  # fmt: skip
     known = {ids[local_id]: k for local_id, k in keys.items()}
     live_inserts = [local_id for local_id, values in inserts.items() if not values["deleted"]]
     fresh = Fresh(
@@ -342,6 +346,8 @@ def _commit_page_once(
         mapper = mapper_with(shared_pool(services), ahead)
         seeds, known, documents, fresh = store_records(session, member, feed, page.records, run, mapper, page.sweep)
         change = recluster(session, seeds, max_size=services.settings.max_cluster_size, known=known, fresh=fresh)
+        documents.alone = {uid: rid for uid, rid in change.alone.items() if rid in documents}
+        documents.stamp = change.stamp
         touched = change.touched | change.removed
         queue(session, touched)
         notes = list(page.notes)

@@ -12,6 +12,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
@@ -35,6 +36,10 @@ class ClusterChange:
     touched: set[str] = field(default_factory=set)
     removed: set[str] = field(default_factory=set)
     oversized: set[str] = field(default_factory=set)
+    #: Touched union records of one live record: union id → that record's id.
+    alone: dict[str, int] = field(default_factory=dict)
+    #: The ``updated_at`` written to every touched union record.
+    stamp: datetime | None = None
 
 
 @dataclass
@@ -278,7 +283,7 @@ def assign(
     kept = list(chosen.values())
     chosen.update(_mint(session, groups, [i for i in range(len(groups)) if i not in chosen], used | old_clusters))
     existing = _existing_cluster_ids(session, kept)  # a minted id is one the store does not hold
-    now = utcnow()
+    now = change.stamp = utcnow()
     inserts, updates, moves = [], [], []
     for index, group in enumerate(groups):
         cid = chosen[index]
@@ -290,6 +295,8 @@ def assign(
         moves.extend({"rid": it.ref, "cid": cid} for it in group.items if old_of.get(it.ref) != cid)
         if group.oversized:
             change.oversized.add(cid)
+        if len(group.items) == 1:
+            change.alone[cid] = group.items[0].ref
         change.touched.add(cid)
     execute_many(session, _INSERT_CLUSTER, inserts)
     execute_many(session, _UPDATE_CLUSTER, updates)

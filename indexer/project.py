@@ -8,7 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import streaming_bulk
@@ -35,8 +35,32 @@ def members_by_code(session: Session) -> dict[str, MemberInfo]:
     }
 
 
-#: Documents the caller already holds: record id → (checksum of the raw record, document).
-DocCache = dict[int, tuple[str, dict[str, Any]]]
+class CachedDoc(NamedTuple):
+    """A source record the caller has just stored, as the projection reads it."""
+
+    checksum: str  # of the raw record: the stored row must still have it
+    document: dict[str, Any]
+    member_code: str
+    local_id: str
+    datestamp: str | None
+    syntax: str | None
+
+
+class DocCache(dict[int, CachedDoc]):
+    """Documents the caller already holds, by record id; and the union records known to consist
+    of one of them alone (``alone``: union id → record id), as the clustering that wrote
+    ``stamp`` as their ``updated_at`` left them.
+
+    A union record in ``alone`` whose stored ``updated_at`` is still ``stamp`` has not been
+    re-clustered since (every clustering writes every group it touches): its document is built
+    from the cache without reading its source records. That is most union records of a harvest,
+    whose records match nothing, and saved ~10 µs a record of the pipeline's thread."""
+
+    def __init__(self, docs: dict[int, CachedDoc] | None = None, alone: dict[str, int] | None = None,
+                 stamp: datetime | None = None) -> None:
+        super().__init__(docs or {})
+        self.alone = alone or {}
+        self.stamp = stamp
 
 
 def load_sources(
@@ -49,9 +73,15 @@ def load_sources(
 
     Liveness is filtered here, not in SQL: with ``deleted`` in the WHERE clause SQLite's planner
     picks the (useless) index on ``deleted`` and scans every live record for each batch."""
-    cache = cache or {}
+    cache = cache if cache is not None else DocCache()
     out: dict[str, list[SourceView]] = {uid: [] for uid in union_ids}
-    for batch in chunks(union_ids):
+    for whole in chunks(union_ids):
+        built = _built_alone(session, whole, members, cache)
+        for uid, view in built.items():
+            out[uid].append(view)
+        batch = [uid for uid in whole if uid not in built]
+        if not batch:
+            continue
         rows = [
             row
             for row in session.execute(
@@ -69,7 +99,8 @@ def load_sources(
             )
             if row.mapped and not row.deleted
         ]
-        documents = {row.id: cache[row.id][1] for row in rows if cache.get(row.id, ("",))[0] == row.checksum}
+        documents = {row.id: cached.document for row in rows
+                     if (cached := cache.get(row.id)) is not None and cached.checksum == row.checksum}
         missing = [row.id for row in rows if row.id not in documents]
         for ids in chunks(missing):
             stmt = select(SourceRecord.id, SourceRecord.document).where(in_values(session, SourceRecord.id, ids))
@@ -79,6 +110,29 @@ def load_sources(
                 SourceView(members[row.member_code], row.local_id, documents[row.id], row.datestamp, row.syntax)
             )
     return out
+
+
+def _built_alone(
+    session: Session, union_ids: list[str], members: dict[str, MemberInfo], cache: DocCache
+) -> dict[str, SourceView]:
+    """The one source of each union record of ``cache.alone`` not re-clustered since (see
+    :class:`DocCache`)."""
+    candidates = [uid for uid in union_ids if uid in cache.alone]
+    if not candidates or cache.stamp is None:
+        return {}
+    stamp = _utc(cache.stamp)
+    rows = session.execute(select(Cluster.id, Cluster.updated_at).where(in_values(session, Cluster.id, candidates)))
+    views: dict[str, SourceView] = {}
+    for uid, updated_at in rows:
+        if _utc(updated_at) == stamp:
+            doc = cache[cache.alone[uid]]
+            views[uid] = SourceView(members[doc.member_code], doc.local_id, doc.document, doc.datestamp, doc.syntax)
+    return views
+
+
+def _utc(moment: datetime) -> datetime:
+    """``moment`` as a naive UTC time: SQLite gives back the naive time it was written as."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def union_documents(

@@ -12,7 +12,7 @@ field inside the record, two ASCII indicators, ASCII subfield codes, strict UTF-
 else it returns None and the caller lets pymarc decide, with its own warnings and errors. What it
 returns equals pymarc's record field for field (leader, tags, indicators, codes, values, control
 data): ``tests/mappings/test_iso2709.py`` compares the two on every record of the test samples, and
-``bench/marc_readers.py`` on the LC files.
+``bench/quick_iso2709.py`` on the LC files and every peer fixture.
 
 Only pymarc's classes are built this way; with rmarc installed (:mod:`mappings.marclib`) its own
 Rust decoder is used.

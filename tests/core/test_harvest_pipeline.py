@@ -370,3 +370,71 @@ def test_a_record_sent_twice_in_one_page_is_stored_once(services):
     assert report.status == "ok" and report.added == 5 and report.updated == 1
     with services.db() as session:
         assert session.scalar(select(func.count()).select_from(SourceRecord)) == 5
+
+
+def _stored_page(services, records: list[HarvestedRecord]):  # type: ignore[no-untyped-def]
+    """Store one page as a harvest does; its documents as the projection receives them, and the
+    union ids it queued."""
+    from catalog.pipeline import _commit_page
+
+    with transaction(services.db) as session:
+        run = HarvestRun(member_code="pku", feed="files")
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    documents, touched, _held = _commit_page(services, "pku", "files", run_id, Page(records=records))
+    return documents, sorted(touched)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_page_s_union_records_of_one_record_are_built_without_reading_the_store_again(
+    request, settings, database  # type: ignore[no-untyped-def]
+):
+    """The projection builds a union record that holds one record of the page just stored from
+    the page's own documents; once the union record has been re-clustered since (here by a twin
+    from the next page, as another harvest process could do), it reads the store."""
+    from tests.core.test_postgres import fresh_database
+
+    overrides = {}
+    if database == "postgresql":
+        overrides["database_url"] = fresh_database(request.getfixturevalue("postgres_url"))
+    services = build_services(settings(es=False, **overrides))
+    try:
+        with transaction(services.db) as session:
+            sync_members(session, [dict(m) for m in MEMBERS])
+        _built_from_the_page(services)
+    finally:
+        services.close()
+
+
+def _built_from_the_page(services) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import event
+
+    from indexer.project import load_sources, members_by_code
+
+    records = as_harvested(read_marc(UVA, limit=40))
+    documents, touched = _stored_page(services, records)
+    assert len(documents.alone) == len(touched) == 40
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(services.engine, "before_cursor_execute", seen)
+    try:
+        with services.db() as session:
+            members = members_by_code(session)
+            statements.clear()
+            from_page = load_sources(session, touched, members, documents)
+            assert not [s for s in statements if "FROM source_record" in s]
+            assert from_page == load_sources(session, touched, members)
+        twin = HarvestedRecord(local_id="twin", raw=records[7].raw, encoding="iso2709")
+        _stored_page(services, [twin])
+        union_id = find_by_source(services, "pku", records[7].local_id)["id"]
+        with services.db() as session:
+            statements.clear()
+            sources = load_sources(session, [union_id], members, documents)[union_id]
+            assert [s for s in statements if "FROM source_record" in s]
+            assert sorted(view.local_id for view in sources) == sorted([records[7].local_id, "twin"])
+    finally:
+        event.remove(services.engine, "before_cursor_execute", seen)
