@@ -35,12 +35,14 @@ MAX_KEY = 50
 #: At most this many headings and names of one record are offered (a few records carry dozens).
 MAX_PER_KIND = 5
 _NOT_WORD = re.compile(r"[\W_]+")
-_TRAILING = re.compile(r"[\s/:;,.=]+$")
+#: ISBD punctuation a display string may end in (after its white space is collapsed to single
+#: spaces, a space is the only white space left: what ``str.split`` splits on is what ``\s`` matches).
+_TRAILING = " /:;,.="
 
 
 def display_text(value: str) -> str:
     """A display string tidied for the box: ISBD punctuation at the end removed."""
-    return _TRAILING.sub("", " ".join(value.split()))
+    return " ".join(value.split()).rstrip(_TRAILING)
 
 
 def text_key(value: str) -> str:
