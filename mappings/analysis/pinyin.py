@@ -55,8 +55,22 @@ def pinyin_syllables(text: str) -> list[str]:
 
 def toneless(text: str) -> list[str]:
     """``pypinyin.lazy_pinyin(text, style=Style.NORMAL)``: a toneless reading per Han character,
-    other text kept as it is; the same answer, each word's reading computed once per process."""
+    other text kept as it is; the same answer, each word's reading computed once per process, and
+    each short text's (a run of Han, a name, a heading) remembered whole."""
+    if len(text) <= TEXT_CACHE_CHARS:
+        return list(_toneless_text(text))
     return _toneless_reader()(text)
+
+
+#: Texts up to this long are remembered whole by :func:`toneless`: pypinyin cuts a text into the
+#: words of its phrase dictionary on every call before it looks any word up, and the same runs
+#: come back (a title for its field and for the search box, names and headings across records).
+TEXT_CACHE_CHARS = 64
+
+
+@lru_cache(maxsize=16384)
+def _toneless_text(text: str) -> tuple[str, ...]:
+    return tuple(_toneless_reader()(text))
 
 
 @lru_cache(maxsize=1)
