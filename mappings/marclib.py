@@ -4,7 +4,9 @@ rmarc (``pip install unicat[rmarc]``) is a fork of pymarc with the same API whos
 and MARC-8 conversion run in Rust; ``bench/marc_readers.py`` found its documents identical to
 pymarc's on every shared sample and the first 2,000 LC records, at about 0.4 of pymarc's parse CPU.
 pymarc stays the fallback, and ``UNICAT_MARC_READER=pymarc`` keeps it even where rmarc is installed
-(to compare, or should an rmarc release ever disagree).
+(to compare, or should an rmarc release ever disagree). With pymarc, ordinary UTF-8 records are
+decoded into its objects by :mod:`mappings.iso2709`, which made pymarc's parse about as quick as
+rmarc's (``bench/quick_iso2709.py``).
 """
 
 from __future__ import annotations
