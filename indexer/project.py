@@ -11,10 +11,10 @@ from itertools import islice
 from typing import Any, NamedTuple
 
 from elasticsearch import Elasticsearch
-from elasticsearch.helpers import streaming_bulk
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from indexer import bulk
 from indexer.union import MemberInfo, SourceView, build_union, to_es_document
 from store.db import chunks, execute_many, in_values
 from store.models import Cluster, IndexFailure, Member, ProjectionQueue, SourceRecord, utcnow
@@ -163,18 +163,10 @@ def actions_for(
             yield {"_op_type": "index", "_index": index, "_id": uid, "_source": doc}
 
 
-#: What is read of a bulk response: each item's id, status and error. Elasticsearch otherwise
-#: writes, and the client parses, index, version, shard counts and sequence numbers for every
-#: document of every request.
-BULK_RESPONSE = "errors,items.*._id,items.*.status,items.*.error"
-
-
 def send(es: Elasticsearch, actions: Iterable[dict], chunk_size: int = 500) -> Iterator[tuple[bool, dict]]:
-    """Bulk requests; each action's outcome, failures included (nothing raised per document)."""
-    return streaming_bulk(
-        es, actions, chunk_size=chunk_size, raise_on_error=False, raise_on_exception=False, max_retries=2,
-        filter_path=BULK_RESPONSE,
-    )  # fmt: skip
+    """Bulk requests; each action's outcome, failures included (nothing raised per document; see
+    :mod:`indexer.bulk`)."""
+    return bulk.send(es, actions, chunk_size)
 
 
 def send_overlapped(
