@@ -24,13 +24,18 @@ from catalog.context import Services
 from catalog.members import member_feeds, schedule_interval
 from ill.access import Actor
 from store.db import transaction
-from store.models import Checkpoint, HarvestRun, IndexFailure, Member, ProjectionQueue, Reject, SourceRecord
+from store.models import (
+    Checkpoint,
+    HarvestRun,
+    IndexFailure,
+    Member,
+    ProjectionQueue,
+    Reject,
+    SourceRecord,
+    as_utc,
+)
 
 log = logging.getLogger(__name__)
-
-
-def _aware(when: datetime | None) -> datetime | None:
-    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -66,9 +71,9 @@ def member_rows(services: Services, member: str | None = None, now: datetime | N
 def _member_row(m: Member, runs: Any, records: int, now: datetime) -> dict[str, Any]:
     last = runs[0] if runs else None
     last_ok = next((r for r in runs if r.status == "ok"), None)
-    ok_at = _aware(last_ok.finished_at) if last_ok else None
+    ok_at = as_utc(last_ok.finished_at) if last_ok else None
     interval = schedule_interval((m.config or {}).get("schedule", "1d"))
-    started = _aware(last.started_at) if last else None
+    started = as_utc(last.started_at) if last else None
     next_run = None if interval is None else (started + interval if started else now)
     return {
         "code": m.code, "name": {"zh": m.name_zh, "en": m.name_en}, "region": m.region,

@@ -23,7 +23,7 @@ from admin.roles import Invalid, require_admin, require_member
 from catalog.context import Services
 from ill.access import Actor
 from store.db import transaction
-from store.models import utcnow
+from store.models import as_utc, utcnow
 
 KINDS = ("rebuild", "recluster", "recrosswalk", "full_harvest")
 log = logging.getLogger(__name__)
@@ -115,12 +115,8 @@ def start_task(services: Services, actor: Actor, kind: str, target: str | None =
     return task_id
 
 
-def _aware(when: datetime | None) -> datetime | None:
-    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
-
-
 def _view(t: AdminTask, now: datetime) -> dict[str, Any]:
-    started = _aware(t.phase_started_at) or now
+    started = as_utc(t.phase_started_at) or now
     running = t.status == "running"
     return {"id": t.id, "kind": t.kind, "target": t.target, "by": t.started_by, "status": t.status,
             "phase": t.phase, "done": t.done, "total": t.total,

@@ -8,7 +8,7 @@ removes it), so there is never a delivery without its file or a file without its
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -21,6 +21,7 @@ from ill.errors import Conflict, Invalid, NotFound, TooLarge
 from ill.models import Delivery
 from ill.service import Details, apply, load_request, now_utc
 from store.db import transaction
+from store.models import as_utc
 
 
 def upload_dir(services: Services) -> Path:
@@ -89,10 +90,6 @@ def current(services: Services, request_id: int, actor: Actor,
         if actor.kind != "admin" and not roles_for(actor, req) & {"patron", "borrowing"}:
             raise NotFound("no delivery for you on this request")
         row = session.scalar(select(Delivery).where(Delivery.request_id == request_id).order_by(Delivery.id.desc()))
-        if row is None or _aware(row.expires_at) < now:
+        if row is None or as_utc(row.expires_at) < now:
             raise NotFound("no delivery, or it has expired")
         return row, (upload_dir(services) / row.path) if row.path else None
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo else when.replace(tzinfo=UTC)

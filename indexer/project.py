@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from indexer import bulk
 from indexer.union import MemberInfo, SourceView, build_union, to_es_document
 from store.db import chunks, execute_many, in_values
-from store.models import Cluster, IndexFailure, Member, ProjectionQueue, SourceRecord, utcnow
+from store.models import Cluster, IndexFailure, Member, ProjectionQueue, SourceRecord, as_utc, utcnow
 
 
 @dataclass
@@ -56,11 +56,10 @@ class DocCache(dict[int, CachedDoc]):
     from the cache without reading its source records. That is most union records of a harvest,
     whose records match nothing, and saved ~10 µs a record of the pipeline's thread."""
 
-    def __init__(self, docs: dict[int, CachedDoc] | None = None, alone: dict[str, int] | None = None,
-                 stamp: datetime | None = None) -> None:
+    def __init__(self, docs: dict[int, CachedDoc] | None = None) -> None:
         super().__init__(docs or {})
-        self.alone = alone or {}
-        self.stamp = stamp
+        self.alone: dict[str, int] = {}
+        self.stamp: datetime | None = None
 
 
 def load_sources(
@@ -120,19 +119,13 @@ def _built_alone(
     candidates = [uid for uid in union_ids if uid in cache.alone]
     if not candidates or cache.stamp is None:
         return {}
-    stamp = _utc(cache.stamp)
     rows = session.execute(select(Cluster.id, Cluster.updated_at).where(in_values(session, Cluster.id, candidates)))
     views: dict[str, SourceView] = {}
     for uid, updated_at in rows:
-        if _utc(updated_at) == stamp:
+        if as_utc(updated_at) == cache.stamp:
             doc = cache[cache.alone[uid]]
             views[uid] = SourceView(members[doc.member_code], doc.local_id, doc.document, doc.datestamp, doc.syntax)
     return views
-
-
-def _utc(moment: datetime) -> datetime:
-    """``moment`` as a naive UTC time: SQLite gives back the naive time it was written as."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def union_documents(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import (
     JSON,
@@ -27,6 +27,16 @@ MAX_STORED_INT = 2**31 - 1
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@overload
+def as_utc(when: datetime) -> datetime: ...
+@overload
+def as_utc(when: None) -> None: ...
+def as_utc(when: datetime | None) -> datetime | None:
+    """A time read back from the store, time zone aware: SQLite gives back the naive UTC time it
+    was written as, PostgreSQL an aware one."""
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
 
 class Base(DeclarativeBase):
