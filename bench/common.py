@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,6 +132,14 @@ def git_revision() -> str:
         return out.stdout.strip() or "unknown"
     except OSError:
         return "unknown"
+
+
+def cpu_us(fn: Callable[[bytes], object], raws: list[bytes]) -> float:
+    """CPU µs of this process per call of ``fn`` over ``raws``, one call each."""
+    started = time.process_time()
+    for raw in raws:
+        fn(raw)
+    return (time.process_time() - started) / len(raws) * 1e6
 
 
 def stamp() -> str:

@@ -34,7 +34,6 @@ import importlib.metadata
 import os
 import statistics
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -55,7 +54,7 @@ from mappings import CrosswalkError, crosswalk, match_keys, to_marcxml
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import LC_FILE, machine, shared_data, stamp, write_section  # noqa: E402
+from bench.common import LC_FILE, cpu_us, machine, shared_data, stamp, write_section  # noqa: E402
 
 READERS = ("pymarc", "rmarc", "mrrc")
 ROOT = Path(__file__).resolve().parent.parent
@@ -295,17 +294,10 @@ def parse_costs(raws: list[bytes], rounds: int) -> dict[str, list[float]]:
             if label.endswith("parse_iso2709"):  # patch once around the loop, not per record
                 name = label.partition(":")[0]
                 with reader(name):
-                    costs[label].append(_cpu_us(marcio.parse_iso2709, raws))
+                    costs[label].append(cpu_us(marcio.parse_iso2709, raws))
             else:
-                costs[label].append(_cpu_us(fn, raws))
+                costs[label].append(cpu_us(fn, raws))
     return costs
-
-
-def _cpu_us(fn: Callable[[bytes], object], raws: list[bytes]) -> float:
-    started = time.process_time()
-    for raw in raws:
-        fn(raw)
-    return (time.process_time() - started) / len(raws) * 1e6
 
 
 # ---- report ------------------------------------------------------------------------------------

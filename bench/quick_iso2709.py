@@ -20,10 +20,9 @@ import gzip
 import logging
 import statistics
 import sys
-import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from pymarc import Record
@@ -31,7 +30,7 @@ from pymarc import Record
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import LC_FILE, machine, shared_data, stamp, write_section  # noqa: E402
+from bench.common import LC_FILE, cpu_us, machine, shared_data, stamp, write_section  # noqa: E402
 from harvesters.files import split_iso2709  # noqa: E402
 from mappings.iso2709 import decode_utf8  # noqa: E402
 
@@ -41,9 +40,8 @@ SUFFIXES = (".mrc", ".dat", ".marc", ".iso", ".usm", ".bin", ".mrc.gz")
 
 
 def files(data: Path) -> list[Path]:
-    found = [p for folder in ("marc21", "unimarc", "peer-fixtures") for p in sorted((data / folder).rglob("*"))
-             if p.is_file() and p.name.lower().endswith(SUFFIXES)]
-    return found
+    return [p for folder in ("marc21", "unimarc", "peer-fixtures") for p in sorted((data / folder).rglob("*"))
+            if p.is_file() and p.name.lower().endswith(SUFFIXES)]
 
 
 def records(path: Path) -> Iterator[bytes]:
@@ -81,13 +79,6 @@ def compare(path: Path, counts: Counter[str]) -> list[str]:
         elif shape(quick) != shape(slow):
             differences.append(f"{path.name} #{number}: fields differ")
     return differences
-
-
-def cpu_us(decode: Callable[[bytes], object], raws: list[bytes]) -> float:
-    started = time.process_time()
-    for raw in raws:
-        decode(raw)
-    return (time.process_time() - started) / len(raws) * 1e6
 
 
 def costs(raws: list[bytes], rounds: int) -> dict[str, list[float]]:
