@@ -87,7 +87,7 @@ def _control(tag: str, text: str) -> Field:
 
 def _data(tag: str, text: str) -> Field | None:
     indicators, *parts = text.split("\x1f")
-    if len(indicators) != 2 or not tag.isascii():
+    if len(indicators) != 2:
         return None  # pymarc warns and pads or drops indicators; its reading, not ours
     if not text.isascii() and not (indicators.isascii() and all(part[:1].isascii() for part in parts)):
         return None  # pymarc warns and normalises a code that is not ASCII
