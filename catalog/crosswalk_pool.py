@@ -134,20 +134,40 @@ class CrosswalkJob:
         return self._done
 
 
+#: At most this many worker processes are started by default.
+MAX_AUTO_WORKERS = 4
+
+
+def auto_workers() -> int:
+    """Worker processes for ``crosswalk_workers = 0``: one per core but one, at most
+    :data:`MAX_AUTO_WORKERS`; none (map in process) on one core.
+
+    The core left over is the harvest's own process (store, clustering, union records), which
+    with Elasticsearch needs about as much CPU as the crosswalk. On 2 cores one worker process
+    keeps up with a harvest (the harvest waited 0.4 s of 47 for the crosswalk with two), and with
+    one process fewer competing for the cores every process used less CPU per record: 100,000 LC
+    records, 2 alternating pairs, the crosswalk 215 and 228 µs a record against 232 and 231, wall
+    43.7 and 45.7 s against 47.5 and 47.0 (bench/RESULTS.md)."""
+    return min((os.cpu_count() or 1) - 1, MAX_AUTO_WORKERS)
+
+
 class CrosswalkPool:
+    """Worker processes mapping pages: ``workers`` of them (``0``: :func:`auto_workers`; ``1``:
+    none, pages are mapped in process)."""
+
     def __init__(self, workers: int = 0) -> None:
-        self.workers = workers if workers > 0 else min(os.cpu_count() or 1, 4)
+        self.processes = auto_workers() if workers < 1 else 0 if workers == 1 else workers
         self._pool: ProcessPoolExecutor | None = None
 
     def submit(self, items: list[Item]) -> CrosswalkJob:
         """Start mapping a batch in the worker processes and return at once."""
-        if self.workers < 2 or len(items) < MIN_PARALLEL:
+        if self.processes < 1 or len(items) < MIN_PARALLEL:
             return CrosswalkJob(items)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("fork"), initializer=_yield_to_the_pipeline
+                self.processes, mp_context=multiprocessing.get_context("fork"), initializer=_yield_to_the_pipeline
             )
-        size = -(-len(items) // (self.workers * 2))
+        size = -(-len(items) // (self.processes * 2))
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
         return CrosswalkJob(items, [self._pool.submit(_map_in_worker, chunk) for chunk in chunks])
 

@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     max_cluster_size: int = 500
     #: Secret for signing session cookies and CSRF tokens; refused when left empty in production.
     secret_key: str = Field(default="dev-only-not-secret", repr=False)
-    #: Processes that crosswalk harvested pages (0 = one per core, at most 4; 1 = in process).
+    #: Processes that crosswalk harvested pages (0 = one per core but one, at most 4, none on one
+    #: core: see catalog.crosswalk_pool.auto_workers; 1 = in process; 2 or more = that many).
     crosswalk_workers: int = 0
     #: The largest share of a member's records one full harvest may withdraw without an
     #: administrator (a member's ``withdraw_limit`` in the members file overrides it).

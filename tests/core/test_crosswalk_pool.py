@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from catalog.crosswalk_pool import MIN_PARALLEL, CrosswalkPool, _document_json
+import os
+
+from catalog.crosswalk_pool import MAX_AUTO_WORKERS, MIN_PARALLEL, CrosswalkPool, _document_json
 from mappings import CrosswalkError, crosswalk
 from store.db import decode_json, encode_json
 from tests.core.helpers import DEMO, as_harvested, read_marc
@@ -22,6 +24,15 @@ def test_worker_processes_map_exactly_like_the_main_process():
     assert parallel == in_process
     assert parallel[5][0] is None and parallel[5][1] and parallel[5][2] is None
     assert all(text and decode_json(text)["title"] and keys for text, _, keys in parallel[:5] + parallel[6:])
+
+
+def test_the_default_leaves_a_core_to_the_harvest_and_one_means_in_process():
+    cores = os.cpu_count() or 1
+    assert CrosswalkPool().processes == min(cores - 1, MAX_AUTO_WORKERS)
+    assert CrosswalkPool(workers=1).processes == 0
+    assert CrosswalkPool(workers=3).processes == 3
+    job = CrosswalkPool(workers=1).submit([(b"not a MARC record at all", "iso2709", None)] * MIN_PARALLEL)
+    assert job._futures is None  # mapped in process, on the first result() call
 
 
 def test_documents_are_stored_as_their_dict_would_be():
