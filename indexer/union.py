@@ -74,6 +74,11 @@ def best_source(sources: list[SourceView]) -> SourceView:
 
 
 def _merged(sources: list[SourceView], name: str, *, key=lambda v: v) -> list[Any]:  # type: ignore[no-untyped-def]
+    """The values of list field ``name`` of every source, in order, each ``key`` once."""
+    if len(sources) == 1:  # most union records: nothing to merge, and nothing to fold for one value
+        values = sources[0].document.get(name) or []
+        if len(values) < 2:
+            return list(values)
     seen: set[Any] = set()
     merged: list[Any] = []
     for source in sources:
