@@ -2,7 +2,7 @@
 
 What a worker process of :mod:`catalog.crosswalk_pool` does for a page is timed as the pool does
 it: ``_map_in_worker`` over pages of ``--page`` records (parse, crosswalk, match keys, JSON text of
-the document, :class:`~catalog.crosswalk_pool.SentKeys`) and the pickling of the page's result,
+the document, :class:`~catalog.crosswalk_pool.PageKeys`) and the pickling of the page's result,
 which is what crosses back to the main process. CPU time (``time.process_time``) of one process,
 no pool: the worker's share of the build CPU, without the scheduler's noise.
 
@@ -117,18 +117,42 @@ def _keys_json(keys: Any) -> Any:
     return {f.name: _canonical(getattr(keys, f.name)) for f in dataclasses.fields(keys)}
 
 
+def _whole(keys: Any) -> Any:
+    """The :class:`MatchKeys` of a mapped record's keys (a checkout may hand them out lazily)."""
+    return keys.unpacked() if keys is not None and hasattr(keys, "unpacked") else keys
+
+
+def _through_a_worker(item: Item) -> list[Any]:
+    """Each way a worker process can send a record's match keys, as the main process reads them
+    back: ``[strong, weak, every field]`` per way (a checkout of before ``PageKeys`` has one)."""
+    import catalog.crosswalk_pool as pool
+
+    def wire(value: Any) -> Any:
+        return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+
+    if hasattr(pool, "SentKeys"):
+        _, _, keys = pool.map_one(item)
+        ways = [wire(pool.SentKeys.of(keys))] if keys else []
+    else:
+        ways = [pool._received(wire(pool._map_in_worker([item], whole)))[0][2] for whole in (False, True)]
+    return [[k.strong, k.weak, _keys_json(k.unpacked())] for k in ways if k is not None]
+
+
 def child_dump(items_path: Path, out_path: Path) -> None:
     """Every record's (document text, reject, match keys, match keys as the main process reads
     them back from a worker), one JSON line each."""
-    from catalog.crosswalk_pool import SentKeys, map_one
+    from catalog.crosswalk_pool import map_one
 
     items: list[tuple[str, Item]] = pickle.loads(items_path.read_bytes())
     with open(out_path, "w", encoding="utf-8") as out:
         for source, item in items:
             text, problem, keys = map_one(item)
-            sent = pickle.loads(pickle.dumps(SentKeys.of(keys), pickle.HIGHEST_PROTOCOL)) if keys else None
-            received = [sent.strong, sent.weak, _keys_json(sent.unpacked())] if sent else None
-            out.write(json.dumps([source, text, problem, _keys_json(keys), received], ensure_ascii=False) + "\n")
+            received = _through_a_worker(item)
+            if len(received) == 2:  # both ways must agree; one is written, as a checkout of before sends one
+                assert received[0] == received[1], source
+                received = received[:1]
+            line = [source, text, problem, _keys_json(_whole(keys)), received[0] if received else None]
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
 #: Records mapped before the clock starts (imports, OpenCC, regular expressions), not timed.
@@ -137,7 +161,7 @@ WARMUP = 200
 
 def child_time(items_path: Path, page: int, kind: str) -> dict[str, Any]:
     """CPU µs per record of a fresh process mapping the records once: ``kind`` "worker" for the
-    worker's whole page (crosswalk, SentKeys, pickling the result), "map_one" for the crosswalk,
+    worker's whole page (crosswalk, PageKeys, pickling the result), "map_one" for the crosswalk,
     match keys and JSON text alone."""
     import catalog.crosswalk_pool as pool
 

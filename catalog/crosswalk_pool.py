@@ -4,8 +4,9 @@ Parsing MARC is most of a harvest's CPU time, so pages are mapped in worker proc
 main process does the database and index work. Small pages, and machines with one core, map in
 process. The result of each record is its document as the JSON text the store writes (encoded
 here, so the main process neither unpickles a nested dict nor encodes it again to store it) and
-its match keys (computed here too, where the document is at hand), or the :class:`CrosswalkError`
-text.
+its match keys (computed here too, where the document is at hand: the key strings always, the
+fields only compared when records share a key when they are likely to be, see :class:`PageKeys`),
+or the :class:`CrosswalkError` text.
 """
 
 from __future__ import annotations
@@ -15,30 +16,42 @@ import multiprocessing
 import operator
 import os
 import pickle
+from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from catalog.context import Services
-from mappings import CrosswalkError, MatchKeys, crosswalk, match_keys
+from mappings import CrosswalkError, MatchKeys, crosswalk, key_strings, match_keys
 from mappings.document import BibDocument
-from store.db import encode_json
+from store.db import decode_json, encode_json
 
 Item = tuple[bytes, str, str | None]  # raw, encoding, syntax
-#: (the document's JSON text, None, its match keys), or (None, the reason it could not be mapped, None);
-#: match keys mapped in a worker process come back as :class:`SentKeys`.
-Mapped = tuple[str | None, str | None, "MatchKeys | SentKeys | None"]
+#: (the document's JSON text, None, its match keys), or (None, the reason it could not be mapped, None).
+Mapped = tuple[str | None, str | None, "PageKeys | None"]
+#: A record as a worker process sends it back: as :data:`Mapped`, with its keys as
+#: ``(strong, weak, every other field pickled or None)``.
+Sent = tuple[str | None, str | None, tuple[tuple[str, ...], str | None, bytes | None] | None]
 
 #: Pages smaller than this are mapped in process (a round trip to the workers costs more).
 MIN_PARALLEL = 64
+#: When more than this share of a page's records had their keys compared (they shared a key with
+#: another record), the worker processes compute every record's keys whole (see :class:`PageKeys`).
+WHOLE_KEYS_SHARE = 0.2
 
 
-def map_one(item: Item) -> Mapped:
+def map_one(item: Item, whole_keys: bool = False) -> Mapped:
+    """Crosswalk one record; its match keys whole, or (``whole_keys`` False) only the key strings
+    until a comparison asks for the rest (see :class:`PageKeys`)."""
     raw, encoding, syntax = item
     try:
         doc = crosswalk(raw, encoding, syntax)
     except CrosswalkError as exc:
         return None, str(exc), None
-    return _document_json(doc), None, match_keys(doc)
+    text = _document_json(doc)
+    if whole_keys:
+        keys = match_keys(doc)
+        return text, None, PageKeys(keys.strong, keys.weak, text, keys=keys)
+    return text, None, PageKeys(*key_strings(doc), text)
 
 
 def _document_json(doc: BibDocument) -> str:
@@ -54,7 +67,7 @@ def _document_json(doc: BibDocument) -> str:
 
 
 def map_all(items: list[Item]) -> list[Mapped]:
-    """Map a batch in this process."""
+    """Map a batch in this process (match keys computed whole only where compared)."""
     return [map_one(item) for item in items]
 
 
@@ -62,47 +75,75 @@ def map_all(items: list[Item]) -> list[Mapped]:
 _key_values = operator.attrgetter(*(field.name for field in dataclasses.fields(MatchKeys)))
 
 
-class SentKeys:
-    """A record's :class:`MatchKeys` as a worker process sends them back: the key strings at once,
-    every other field unpickled the first time one is read.
+class PageKeys:
+    """A crosswalked record's :class:`MatchKeys`: the key strings at once, every other field the
+    first time one is read (:meth:`unpacked`).
 
-    The main process writes every record's key strings, but compares the other fields
-    (:func:`mappings.matchrules.compatible`) only for records that share a key with another one,
-    a few on most pages; unpickling the whole frozen dataclass (token sets, words) for every
-    record cost ~10 µs a record on its serial thread, against ~1.5 µs for this.
+    The store writes and looks up every record's key strings (``strong``, ``weak``), but compares
+    the other fields (:func:`mappings.matchrules.compatible`) only for records that share a key
+    with another one. When a member's records match nothing yet (a consortium's first harvest of
+    it, the build bench), computing those fields for every record was ~30 µs a record of the
+    crosswalk; they are then computed here, from the stored document's text, for the few records
+    compared. When most records of a page are compared (a member whose records the union
+    catalogue already holds), the worker processes compute them whole instead
+    (:meth:`CrosswalkPool.observe`), as the harvest's own process is its serial part; they arrive
+    pickled and are unpickled when first read (~1.5 µs a record, against ~10 for unpickling the
+    dataclass of every record)."""
 
-    The rest is pickled as the tuple of the fields' values, not as the dataclass: 3.5-4.2 µs a
-    record in the worker against 5.5-6.8 (the class's reduce protocol and a state dict per record)."""
+    __slots__ = ("strong", "weak", "compared", "_text", "_packed", "_keys")
 
-    __slots__ = ("strong", "weak", "_packed", "_keys")
-
-    def __init__(self, strong: tuple[str, ...], weak: str | None, packed: bytes, keys: MatchKeys | None = None) -> None:
-        self.strong, self.weak, self._packed, self._keys = strong, weak, packed, keys
-
-    @classmethod
-    def of(cls, keys: MatchKeys) -> SentKeys:
-        return cls(keys.strong, keys.weak, pickle.dumps(_key_values(keys), pickle.HIGHEST_PROTOCOL), keys)
+    def __init__(
+        self,
+        strong: tuple[str, ...],
+        weak: str | None,
+        text: str,
+        packed: bytes | None = None,
+        keys: MatchKeys | None = None,
+    ) -> None:
+        self.strong, self.weak, self._text, self._packed, self._keys = strong, weak, text, packed, keys
+        self.compared = False
 
     def unpacked(self) -> MatchKeys:
+        self.compared = True
         if self._keys is None:
-            self._keys = MatchKeys(*pickle.loads(self._packed))
+            if self._packed is not None:
+                self._keys = MatchKeys(*pickle.loads(self._packed))
+            else:
+                self._keys = match_keys(BibDocument.from_dict(decode_json(self._text)))
         return self._keys
 
+    def sent(self) -> tuple[tuple[str, ...], str | None, bytes | None]:
+        """What a worker process sends of these keys (the document's text travels beside them)."""
+        packed = pickle.dumps(_key_values(self._keys), pickle.HIGHEST_PROTOCOL) if self._keys is not None else None
+        return self.strong, self.weak, packed
+
     def __getattr__(self, name: str) -> Any:  # called for the fields that are not slots
+        if name.startswith("_"):
+            raise AttributeError(name)
         return getattr(self.unpacked(), name)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return SentKeys, (self.strong, self.weak, self._packed)
-
     def __eq__(self, other: object) -> bool:
-        return self.unpacked() == (other.unpacked() if isinstance(other, SentKeys) else other)
+        return self.unpacked() == (other.unpacked() if isinstance(other, PageKeys) else other)
 
     def __hash__(self) -> int:
         return hash(self.unpacked())
 
 
-def _map_in_worker(items: list[Item]) -> list[Mapped]:
-    return [(text, problem, SentKeys.of(keys) if keys else None) for text, problem, keys in map_all(items)]
+def _map_in_worker(items: list[Item], whole_keys: bool = False) -> list[Sent]:
+    return [(text, problem, keys.sent() if keys else None) for text, problem, keys in
+            (map_one(item, whole_keys) for item in items)]
+
+
+def _received(sent: list[Sent]) -> list[Mapped]:
+    """A worker's records as the main process uses them."""
+    out: list[Mapped] = []
+    for text, problem, keys in sent:
+        if keys is None or text is None:
+            out.append((text, problem, None))
+        else:
+            strong, weak, packed = keys
+            out.append((text, problem, PageKeys(strong, weak, text, packed)))
+    return out
 
 
 #: Niceness of the worker processes. The main process is the harvest's serial path (store,
@@ -120,7 +161,7 @@ class CrosswalkJob:
     """A batch handed to the pool; :meth:`result` waits for it (a batch mapped in process is
     mapped on the first call)."""
 
-    def __init__(self, items: list[Item], futures: list[Future[list[Mapped]]] | None = None) -> None:
+    def __init__(self, items: list[Item], futures: list[Future[list[Sent]]] | None = None) -> None:
         self.items = items
         self._futures = futures
         self._done: list[Mapped] | None = None
@@ -130,7 +171,7 @@ class CrosswalkJob:
             if self._futures is None:
                 self._done = map_all(self.items)
             else:
-                self._done = [mapped for future in self._futures for mapped in future.result()]
+                self._done = _received([sent for future in self._futures for sent in future.result()])
         return self._done
 
 
@@ -157,7 +198,17 @@ class CrosswalkPool:
 
     def __init__(self, workers: int = 0) -> None:
         self.processes = auto_workers() if workers < 1 else 0 if workers == 1 else workers
+        #: Whether the worker processes compute every record's match keys whole (see :meth:`observe`).
+        self.whole_keys = False
         self._pool: ProcessPoolExecutor | None = None
+
+    def observe(self, keys: Iterable[object]) -> None:
+        """After a page is clustered: have the worker processes compute the next pages' match
+        keys whole when more than :data:`WHOLE_KEYS_SHARE` of this page's were compared, so that
+        the harvest's own process (its serial part) does not compute them (see :class:`PageKeys`)."""
+        page = [k for k in keys if isinstance(k, PageKeys)]
+        if page:
+            self.whole_keys = sum(k.compared for k in page) > WHOLE_KEYS_SHARE * len(page)
 
     def submit(self, items: list[Item]) -> CrosswalkJob:
         """Start mapping a batch in the worker processes and return at once."""
@@ -169,7 +220,7 @@ class CrosswalkPool:
             )
         size = -(-len(items) // (self.processes * 2))
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
-        return CrosswalkJob(items, [self._pool.submit(_map_in_worker, chunk) for chunk in chunks])
+        return CrosswalkJob(items, [self._pool.submit(_map_in_worker, chunk, self.whole_keys) for chunk in chunks])
 
     def map(self, items: list[Item]) -> list[Mapped]:
         return self.submit(items).result()

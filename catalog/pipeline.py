@@ -346,6 +346,7 @@ def _commit_page_once(
         mapper = mapper_with(shared_pool(services), ahead)
         seeds, known, documents, fresh = store_records(session, member, feed, page.records, run, mapper, page.sweep)
         change = recluster(session, seeds, max_size=services.settings.max_cluster_size, known=known, fresh=fresh)
+        shared_pool(services).observe(known.values())
         documents.alone = {uid: rid for uid, rid in change.alone.items() if rid in documents}
         documents.stamp = change.stamp
         touched = change.touched | change.removed

@@ -18,7 +18,7 @@ from mappings.document import BibDocument, Holding, Link
 from mappings.indexed import IndexedRecord
 from mappings.marc21 import map_marc21
 from mappings.marcio import dc_to_text, detect_marc, parse_iso2709, parse_xml, record_to_marcxml
-from mappings.matchkeys import MatchKeys, match_keys
+from mappings.matchkeys import MatchKeys, key_strings, match_keys
 from mappings.matchrules import compatible
 from mappings.textnorm import fold, has_han
 from mappings.unimarc import map_unimarc
@@ -34,6 +34,7 @@ __all__ = [
     "detect_syntax",
     "fold",
     "has_han",
+    "key_strings",
     "match_keys",
     "to_marcxml",
 ]

@@ -285,18 +285,29 @@ def edition_words(edition: str | None) -> frozenset[str] | None:
     return frozenset(latin | han)
 
 
-def match_keys(doc: BibDocument) -> MatchKeys:
-    """Compute the match keys of a crosswalked document."""
+def strong_keys(doc: BibDocument) -> tuple[str, ...]:
+    """The identifier keys of a document (``isbn:``, ``issn:``, ``oclc:``, ``lccn:``, ``nbn:``)."""
     strong: list[str] = [f"isbn:{i}" for i in doc.isbns]
     strong += [f"issn:{i}" for i in doc.issns]
     strong += [f"oclc:{i}" for i in doc.oclc]
     strong += [f"lccn:{i}" for i in doc.lccn]
     strong += [f"nbn:{fold(n).replace(' ', '')}" for n in doc.national_numbers]
+    return tuple(dict.fromkeys(strong))
+
+
+def key_strings(doc: BibDocument) -> tuple[tuple[str, ...], str | None]:
+    """``(strong, weak)`` of :func:`match_keys`, without the fields that are only compared when
+    two records share a key: what the store writes and looks up for every record."""
+    return strong_keys(doc), weak_key(doc, normalise_part(doc.part))
+
+
+def match_keys(doc: BibDocument) -> MatchKeys:
+    """Compute the match keys of a crosswalked document."""
     part = normalise_part(doc.part)
     proper = _title_words(doc.title, doc.title_nonfiling) if doc.title else ""
     author = author_key(doc)
     return MatchKeys(
-        strong=tuple(dict.fromkeys(strong)),
+        strong=strong_keys(doc),
         weak=weak_key(doc, part, proper=proper, author=author),
         year=doc.year,
         format=doc.format,

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import os
+import pickle
 
-from catalog.crosswalk_pool import MAX_AUTO_WORKERS, MIN_PARALLEL, CrosswalkPool, _document_json
-from mappings import CrosswalkError, crosswalk
+from catalog.crosswalk_pool import (
+    MAX_AUTO_WORKERS,
+    MIN_PARALLEL,
+    WHOLE_KEYS_SHARE,
+    CrosswalkPool,
+    _document_json,
+    _map_in_worker,
+    _received,
+    map_one,
+)
+from mappings import CrosswalkError, crosswalk, match_keys
 from store.db import decode_json, encode_json
 from tests.core.helpers import DEMO, as_harvested, read_marc
 from tests.mappings.golden import SAMPLES, split_records
@@ -49,3 +59,48 @@ def test_documents_are_stored_as_their_dict_would_be():
             formats.add(doc.source_format)
             assert _document_json(doc) == encode_json(doc.to_dict()), name
     assert formats == {"marc21", "unimarc", "dc"}
+
+
+def test_keys_computed_when_compared_equal_the_keys_computed_whole():
+    """A record's match keys are computed whole only when compared (catalog.crosswalk_pool.PageKeys):
+    in process, or after a worker sent the key strings alone or every field, they must equal
+    ``match_keys`` of the crosswalked document, for every sample record of every crosswalk."""
+    checked = 0
+    demo = [(r.raw, r.encoding) for r in as_harvested(read_marc(DEMO / "calis-lc-chinese.mrc", limit=200))]
+    for name, records in [*((name, split_records(name)) for name in SAMPLES), ("calis-lc-chinese.mrc", demo)]:
+        for raw, encoding in records:
+            item = (raw, encoding, None)
+            try:
+                whole = match_keys(crosswalk(raw, encoding))
+            except CrosswalkError:
+                assert map_one(item)[2] is None
+                continue
+            lazy = map_one(item)[2]
+            assert lazy is not None and (lazy.strong, lazy.weak) == (whole.strong, whole.weak)
+            assert not lazy.compared and lazy.unpacked() == whole and lazy.compared, name
+            for whole_keys in (False, True):
+                sent = pickle.loads(pickle.dumps(_map_in_worker([item], whole_keys)))
+                assert (sent[0][2][2] is not None) == whole_keys  # the fields travel only when asked for
+                assert _received(sent)[0][2].unpacked() == whole, name
+            checked += 1
+    assert checked > 200
+
+
+def test_workers_compute_keys_whole_once_most_of_a_page_was_compared():
+    records = as_harvested(read_marc(DEMO / "calis-lc-chinese.mrc", limit=MIN_PARALLEL))
+    items = [(r.raw, r.encoding, None) for r in records]
+    pool = CrosswalkPool(workers=2)
+    try:
+        first = [keys for _, _, keys in pool.map(items)]
+        assert all(k._packed is None for k in first)  # nothing known yet: the key strings alone
+        compared = int(len(first) * WHOLE_KEYS_SHARE) + 1
+        for keys in first[:compared]:
+            keys.unpacked()
+        pool.observe(first)
+        assert pool.whole_keys
+        second = [keys for _, _, keys in pool.map(items)]
+        assert all(k._packed is not None for k in second) and second == first
+        pool.observe([map_one(item)[2] for item in items])  # a page whose records matched nothing
+        assert not pool.whole_keys
+    finally:
+        pool.close()
