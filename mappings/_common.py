@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import operator
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -209,8 +208,6 @@ def normalise_isbn(token: str) -> str | None:
     compact = token if len(token) in (10, 13) and token[:-1].isdigit() else _isbn_token(token)
     if len(set(compact[:-1])) <= 1:
         return None
-    if compact.isascii() and compact[:-1].isdigit() and compact[-1] in _CHECK_CHARS:
-        return _bare_isbn13(compact)
     try:
         number = stdnum_isbn.validate(compact)
     except ValidationError:
@@ -219,45 +216,6 @@ def normalise_isbn(token: str) -> str | None:
         return number
     body = "978" + number[:9]  # stdnum's to_isbn13 would compact and validate the number again
     return body + stdnum_ean.calc_check_digit(body)
-
-
-#: What may end a bare ISBN: a digit, or X (ISBN-10's check digit ten; stdnum upper-cases it).
-_CHECK_CHARS = frozenset("0123456789Xx")
-_ISBN10_WEIGHTS = tuple(range(1, 10))
-_EAN_WEIGHTS = (1, 3) * 6  # the 12 digits before an EAN-13's check digit, from the left
-
-
-def _bare_isbn13(number: str) -> str | None:
-    """:func:`normalise_isbn` of 10 or 13 ASCII characters, digits but for the last (a digit or X),
-    checked as ``stdnum.isbn.validate`` checks them (mod 11 for ISBN-10; for ISBN-13 the EAN
-    check digit and the 978/979 prefix), without its clean-up: stdnum passes over every
-    character several times in Python, which was most of the crosswalk's identifier cost
-    (``normalise_isbn`` of an LC record's ISBN: 8.5 µs through stdnum, 2.1 this way).
-
-    Held equal to stdnum on generated numbers with every possible last character
-    (``tests/mappings/test_matchkeys.py``) and on 604,380 ISBN strings of the LC and shared MARC
-    files."""
-    check = number[-1].upper()
-    if len(number) == 10:
-        total = _weighted(number[:9], _ISBN10_WEIGHTS) % 11
-        if ("X" if total == 10 else str(total)) != check:
-            return None
-        body = "978" + number[:9]
-        return body + _ean_check(body)
-    if check == "X" or number[:3] not in ("978", "979") or _ean_check(number[:12]) != check:
-        return None
-    return number
-
-
-def _ean_check(body: str) -> str:
-    """The EAN-13 check digit of 12 ASCII digits (``stdnum.ean.calc_check_digit``)."""
-    return str(-_weighted(body, _EAN_WEIGHTS) % 10)
-
-
-def _weighted(digits: str, weights: tuple[int, ...]) -> int:
-    """The sum of each ASCII digit times its weight (each digit read as its character code, from
-    which ``"0"`` is taken once per weight)."""
-    return sum(map(operator.mul, digits.encode("ascii"), weights)) - ord("0") * sum(weights)
 
 
 def normalise_issn(value: str | None) -> str | None:
