@@ -82,13 +82,13 @@ class PageKeys:
     The store writes and looks up every record's key strings (``strong``, ``weak``), but compares
     the other fields (:func:`mappings.matchrules.compatible`) only for records that share a key
     with another one. When a member's records match nothing yet (a consortium's first harvest of
-    it, the build bench), computing those fields for every record was ~30 µs a record of the
-    crosswalk; they are then computed here, from the stored document's text, for the few records
-    compared. When most records of a page are compared (a member whose records the union
-    catalogue already holds), the worker processes compute them whole instead
-    (:meth:`CrosswalkPool.observe`), as the harvest's own process is its serial part; they arrive
-    pickled and are unpickled when first read (~1.5 µs a record, against ~10 for unpickling the
-    dataclass of every record)."""
+    it, the build bench), computing those fields for every record was a quarter of the crosswalk
+    (a worker's CPU 165 → 123 µs a record without them, bench/RESULTS.md); they are then computed
+    here, from the stored document's text, for the few records compared. When most records of a
+    page are compared (a member whose records the union catalogue already holds), the worker
+    processes compute them whole instead (:meth:`CrosswalkPool.observe`), as the harvest's own
+    process is its serial part; they arrive pickled and are unpickled when first read (~1.5 µs a
+    record, against ~10 for unpickling the dataclass of every record)."""
 
     __slots__ = ("strong", "weak", "compared", "_text", "_packed", "_keys")
 
