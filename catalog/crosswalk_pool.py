@@ -16,7 +16,7 @@ import multiprocessing
 import operator
 import os
 import pickle
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
@@ -198,32 +198,41 @@ class CrosswalkPool:
 
     def __init__(self, workers: int = 0) -> None:
         self.processes = auto_workers() if workers < 1 else 0 if workers == 1 else workers
-        #: Whether the worker processes compute every record's match keys whole (see :meth:`observe`).
-        self.whole_keys = False
+        #: Per source of pages (a member's feed), whether the worker processes compute every
+        #: record's match keys whole (see :meth:`observe`); a source not seen yet: key strings only.
+        self._whole: dict[Hashable, bool] = {}
         self._pool: ProcessPoolExecutor | None = None
 
-    def observe(self, keys: Iterable[object]) -> None:
-        """After a page is clustered: have the worker processes compute the next pages' match
-        keys whole when more than :data:`WHOLE_KEYS_SHARE` of this page's were compared, so that
-        the harvest's own process (its serial part) does not compute them (see :class:`PageKeys`)."""
+    def whole_keys(self, source: Hashable = None) -> bool:
+        """Whether the next pages of ``source`` get their match keys computed whole."""
+        return self._whole.get(source, False)
+
+    def observe(self, keys: Iterable[object], source: Hashable = None) -> None:
+        """After a page of ``source`` is clustered: have the worker processes compute that
+        source's next pages' match keys whole when more than :data:`WHOLE_KEYS_SHARE` of this
+        page's were compared, so that the harvest's own process (its serial part) does not compute
+        them (see :class:`PageKeys`). Kept per source: members harvested in turns (or by several
+        harvests of one process) differ, one whose records the union catalogue already holds
+        from one whose records match nothing yet."""
         page = [k for k in keys if isinstance(k, PageKeys)]
         if page:
-            self.whole_keys = sum(k.compared for k in page) > WHOLE_KEYS_SHARE * len(page)
+            self._whole[source] = sum(k.compared for k in page) > WHOLE_KEYS_SHARE * len(page)
 
-    def submit(self, items: list[Item]) -> CrosswalkJob:
-        """Start mapping a batch in the worker processes and return at once."""
+    def submit(self, items: list[Item], source: Hashable = None) -> CrosswalkJob:
+        """Start mapping a batch of ``source`` in the worker processes and return at once."""
         if self.processes < 1 or len(items) < MIN_PARALLEL:
             return CrosswalkJob(items)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self.processes, mp_context=multiprocessing.get_context("fork"), initializer=_yield_to_the_pipeline
             )
+        whole = self.whole_keys(source)
         size = -(-len(items) // (self.processes * 2))
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
-        return CrosswalkJob(items, [self._pool.submit(_map_in_worker, chunk, self.whole_keys) for chunk in chunks])
+        return CrosswalkJob(items, [self._pool.submit(_map_in_worker, chunk, whole) for chunk in chunks])
 
-    def map(self, items: list[Item]) -> list[Mapped]:
-        return self.submit(items).result()
+    def map(self, items: list[Item], source: Hashable = None) -> list[Mapped]:
+        return self.submit(items, source).result()
 
     def close(self) -> None:
         if self._pool is not None:

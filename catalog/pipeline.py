@@ -303,7 +303,7 @@ def _submit_crosswalk(services: Services, member_code: str, feed: str, page: Pag
         if connection_lost(exc):
             return None  # the database is away: the page is crosswalked when it is stored
         raise
-    return shared_pool(services).submit(items)
+    return shared_pool(services).submit(items, (member_code, feed))
 
 
 def _commit_page(
@@ -346,7 +346,7 @@ def _commit_page_once(
         mapper = mapper_with(shared_pool(services), ahead)
         seeds, known, documents, fresh = store_records(session, member, feed, page.records, run, mapper, page.sweep)
         change = recluster(session, seeds, max_size=services.settings.max_cluster_size, known=known, fresh=fresh)
-        shared_pool(services).observe(known.values())
+        shared_pool(services).observe(known.values(), (member_code, feed))
         documents.alone = {uid: rid for uid, rid in change.alone.items() if rid in documents}
         documents.stamp = change.stamp
         touched = change.touched | change.removed

@@ -86,7 +86,7 @@ def test_keys_computed_when_compared_equal_the_keys_computed_whole():
     assert checked > 200
 
 
-def test_workers_compute_keys_whole_once_most_of_a_page_was_compared():
+def test_workers_compute_a_feeds_keys_whole_once_most_of_its_page_was_compared():
     records = as_harvested(read_marc(DEMO / "calis-lc-chinese.mrc", limit=MIN_PARALLEL))
     items = [(r.raw, r.encoding, None) for r in records]
     pool = CrosswalkPool(workers=2)
@@ -96,11 +96,14 @@ def test_workers_compute_keys_whole_once_most_of_a_page_was_compared():
         compared = int(len(first) * WHOLE_KEYS_SHARE) + 1
         for keys in first[:compared]:
             keys.unpacked()
-        pool.observe(first)
-        assert pool.whole_keys
-        second = [keys for _, _, keys in pool.map(items)]
+        pool.observe(first, "m2")
+        assert pool.whole_keys("m2")
+        second = [keys for _, _, keys in pool.map(items, "m2")]
         assert all(k._packed is not None for k in second) and second == first
-        pool.observe([map_one(item)[2] for item in items])  # a page whose records matched nothing
-        assert not pool.whole_keys
+        # another member's feed, harvested in turn with it, keeps its own state
+        assert not pool.whole_keys("m1")
+        assert all(k._packed is None for _, _, k in pool.map(items, "m1"))
+        pool.observe([map_one(item)[2] for item in items], "m2")  # a page whose records matched nothing
+        assert not pool.whole_keys("m2")
     finally:
         pool.close()
