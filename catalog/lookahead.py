@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -83,14 +83,17 @@ def _changed(stored: tuple[str, bool] | None, rec: HarvestedRecord) -> bool:
     return stored is None or stored != (checksum(rec), False)
 
 
-def mapper_with(pool: CrosswalkPool, ahead: CrosswalkJob | None) -> Callable[[list[Item]], list[Mapped]]:
-    """A batch mapper that takes results from ``ahead`` and maps only what it lacks."""
+def mapper_with(
+    pool: CrosswalkPool, ahead: CrosswalkJob | None, source: Hashable = None
+) -> Callable[[list[Item]], list[Mapped]]:
+    """A batch mapper that takes results from ``ahead`` and maps only what it lacks (as pages of
+    ``source``, see :meth:`CrosswalkPool.observe`)."""
 
     def mapper(items: list[Item]) -> list[Mapped]:
         done = dict(zip(ahead.items, ahead.result(), strict=True)) if ahead else {}
         missing = list(dict.fromkeys(item for item in items if item not in done))
         if missing:
-            done.update(zip(missing, pool.map(missing), strict=True))
+            done.update(zip(missing, pool.map(missing, source), strict=True))
         return [done[item] for item in items]
 
     return mapper

@@ -343,7 +343,7 @@ def _commit_page_once(
         member = session.get(Member, member_code)
         run = session.get(HarvestRun, run_id)
         assert member is not None and run is not None
-        mapper = mapper_with(shared_pool(services), ahead)
+        mapper = mapper_with(shared_pool(services), ahead, (member_code, feed))
         seeds, known, documents, fresh = store_records(session, member, feed, page.records, run, mapper, page.sweep)
         change = recluster(session, seeds, max_size=services.settings.max_cluster_size, known=known, fresh=fresh)
         shared_pool(services).observe(known.values(), (member_code, feed))
