@@ -125,6 +125,30 @@ def with_context(doc: Doc) -> Doc:
     return out
 
 
+def shorter_keys(doc: Doc, length: int) -> Doc:
+    """The document with every completion input cut to ``length`` characters (each key once)."""
+    out = dict(doc)
+    for name in SUGGEST_FIELDS:
+        if name in doc:
+            cut = dict.fromkeys(key[:length].strip() for key in doc[name]["input"])
+            out[name] = {**doc[name], "input": [key for key in cut if key]}
+    return out
+
+
+def keyword_headings(doc: Doc) -> Doc:
+    """The document with the author and subject completion inputs as plain keyword values."""
+    out = dict(doc)
+    for name in ("suggest_author", "suggest_subject"):
+        if name in doc:
+            out[name] = doc[name]["input"]
+    return out
+
+
+def _keyword_heading_fields(mappings: Doc) -> None:
+    for name in ("suggest_author", "suggest_subject"):
+        mappings["properties"][name] = {"type": "keyword"}
+
+
 def without_empty(doc: Doc) -> Doc:
     """The document without empty strings, empty lists and nulls, except ``title_sort`` (an empty
     sort key sorts first, a missing one last)."""
@@ -170,6 +194,12 @@ def variants(full: list[Doc]) -> list[Variant]:
                 _with_settings(v4, {"merge.policy.segments_per_tier": 30}), full),
         Variant("no-subject-suggest", "v4 documents without `suggest_subject` (prices it)", v4,
                 _drop(full, "suggest_subject"), pricing_only=True),
+        Variant("keys-30", "v4 documents with every completion input cut to 30 characters (50 now)", v4,
+                [shorter_keys(d, 30) for d in full], comparable=False),
+        Variant("keys-20", "v4 documents with every completion input cut to 20 characters (50 now)", v4,
+                [shorter_keys(d, 20) for d in full], comparable=False),
+        Variant("kw-headings", "v4 with `suggest_author` and `suggest_subject` as keyword fields (doc values)",
+                _with(v4, _keyword_heading_fields), [keyword_headings(d) for d in full], comparable=False),
         Variant("combined", "`no-empty` + `no-docvalues` + `no-index` together",
                 _with(v4, _combined), sparse),
     ]
