@@ -9,14 +9,20 @@ index (``es_doc_cost.py --only kw-headings``); this bench prices it where it is 
 keystroke in a search box.
 
 The documents of the index of :mod:`bench.catalogues` (``lc``, built through the pipeline, or
-reused) are loaded into two fresh indices the same way (``parallel_bulk``, untimed): one as it is,
-one whose ``suggest_author`` and ``suggest_subject`` are keyword fields holding the same keys;
-``--segments N`` force-merges both, else they keep the segments the load left (as an index has
+reused) are loaded into fresh indices the same way (``parallel_bulk``, untimed): one as it is, the
+others with ``suggest_author`` and ``suggest_subject`` as keyword fields holding the same keys;
+``--segments N`` force-merges them, else they keep the segments the load left (as an index has
 after a build: a terms aggregation then maps every segment's terms to global ordinals). Each
 request goes straight to Elasticsearch:
 
 - *completion*: the body :func:`catalog.suggest.suggest_body` sends now;
-- *terms*: the title completion as now, authors and subjects from a ``terms`` aggregation per kind.
+- *terms*: the title completion as now, authors and subjects from a ``terms`` aggregation per kind;
+- *terms-map*: the same with ``execution_hint: map`` (no global ordinals);
+- *eager*: the same on a third index whose keyword fields have ``eager_global_ordinals`` (built at
+  each refresh instead of at the first aggregation after it).
+
+Then what a write costs (:func:`after_refresh`): documents indexed again, a refresh, the next
+suggestions timed and the node's CPU for the cycle.
 
 The prefixes (``--prefixes``): those of ``bench/suggest_latency.py`` (mostly titles being typed),
 or the first 1, 3 and 6 characters of the first author and subject heading of 100 records.
@@ -51,6 +57,7 @@ from bench.common import (  # noqa: E402
     load,
     machine,
     node_cpu,
+    process_cpu,
     stamp,
     summary,
     write_section,
@@ -61,25 +68,29 @@ from mappings.suggest import FIELDS, query_prefixes  # noqa: E402
 
 HEADING = "## Consortium scale: cluster and faults (issue 19)"
 HEADINGS = ("author", "subject")
-INDICES = {"completion": "bench19-suggest-completion", "terms": "bench19-suggest-terms"}
+INDICES = {"completion": "bench19-suggest-completion", "terms": "bench19-suggest-terms",
+           "eager": "bench19-suggest-eager"}
 LABELS = {"completion": "completion fields (now)", "terms": "keyword fields + terms aggregation",
-          "terms-map": "the same, `execution_hint: map`"}
+          "terms-map": "the same, `execution_hint: map`",
+          "eager": "the same, `eager_global_ordinals` (built at each refresh)"}
 PREFIXES = {"titles": "those of `bench/suggest_latency.py`",
             "headings": "the first 1, 3 and 6 characters of the first author and subject of 100 records"}
 #: Lucene regular-expression operators, escaped in a prefix put into an ``include`` pattern.
 _REGEX_SPECIAL = re.compile(r'([.?+*|{}\[\]()"\\#@&<>~^$])')
 
 
-def copy_index(es: Elasticsearch, alias: str, name: str, keyword_headings: bool, segments: int | None) -> None:
+def copy_index(es: Elasticsearch, alias: str, name: str, keyword_headings: bool, segments: int | None,
+               eager: bool = False) -> None:
     """``name``: the documents of ``alias`` loaded afresh (``parallel_bulk``, as a build loads them),
-    with the author and subject completion inputs as keyword values when ``keyword_headings``;
-    force-merged to ``segments`` segments, or left as the load left them."""
+    with the author and subject completion inputs as keyword values when ``keyword_headings`` (their
+    global ordinals built at each refresh when ``eager``); force-merged to ``segments`` segments, or
+    left as the load left them."""
     source = next(iter(es.indices.get_alias(name=alias)))
     es.indices.delete(index=name, ignore_unavailable=True)
     mappings = es.indices.get_mapping(index=source)[source]["mappings"]
     if keyword_headings:
         for kind in HEADINGS:
-            mappings["properties"][FIELDS[kind]] = {"type": "keyword"}
+            mappings["properties"][FIELDS[kind]] = {"type": "keyword", "eager_global_ordinals": eager}
     settings = es.indices.get_settings(index=source)[source]["settings"]["index"]
     es.indices.create(index=name, mappings=mappings, settings={"analysis": settings.get("analysis", {}),
                                                                "number_of_shards": 1, "number_of_replicas": 0})
@@ -102,26 +113,33 @@ def as_keyword_headings(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, **{FIELDS[k]: doc[FIELDS[k]]["input"] for k in HEADINGS if FIELDS[k] in doc}}
 
 
-def after_refresh(es: Elasticsearch, alias: str, targets: dict[str, Direct], rounds: int = 10,
-                  batch: int = 500) -> dict[str, tuple[float, float, float]]:
+def after_refresh(es: Elasticsearch, es_url: str, alias: str, targets: dict[str, Direct], rounds: int = 10,
+                  batch: int = 500) -> dict[str, tuple[float, float, float, float]]:
     """What a write costs the next suggestions, as during a harvest: ``rounds`` times, ``batch``
     documents indexed again and a refresh, then the first ten prefixes once each. Per target: the
-    median and the largest first suggestion after a refresh (ms), and the median of the other nine."""
+    median and the largest first suggestion after a refresh (ms), the median of the other nine, and
+    the node's CPU for the whole cycle (ms, median; read from ``/proc``, so the node must run here)."""
     docs = [hit["_source"] for hit in es.search(index=alias, size=batch, sort=[{"id": "asc"}])["hits"]["hits"]]
+    # the node's own process (the node statistic is refreshed once a second, too coarse for a cycle)
+    pid = next(iter(es.nodes.info(metric="process")["nodes"].values()))["process"]["id"]
     first: dict[str, list[float]] = {k: [] for k in targets}
     rest: dict[str, list[float]] = {k: [] for k in targets}
+    cycle: dict[str, list[float]] = {k: [] for k in targets}
     with httpx.Client(timeout=60) as client:
         for r in range(rounds):
             for kind, target in targets.items() if r % 2 == 0 else list(targets.items())[::-1]:
                 index = target.url.rsplit("/", 2)[-2]
-                keyword = index == INDICES["terms"]
+                keyword = index != INDICES["completion"]
+                before = process_cpu(pid)
                 helpers.bulk(es, ({"_index": index, "_id": d["id"], "_source": as_keyword_headings(d) if keyword
                                    else d} for d in docs), refresh=True)
                 for i in range(10):
                     started = time.perf_counter()
                     target.send(client, i)
                     (rest[kind] if i else first[kind]).append((time.perf_counter() - started) * 1e3)
-    return {k: (statistics.median(first[k]), max(first[k]), statistics.median(rest[k])) for k in targets}
+                cycle[kind].append((process_cpu(pid) - before) * 1e3)
+    return {k: (statistics.median(first[k]), max(first[k]), statistics.median(rest[k]), statistics.median(cycle[k]))
+            for k in targets}
 
 
 def segment_count(es: Elasticsearch, name: str) -> int:
@@ -243,20 +261,21 @@ def main(argv: list[str] | None = None) -> None:
         alias = services.settings.records_alias
         es = services.es.options(request_timeout=600)
         for kind, name in INDICES.items():
-            copy_index(es, alias, name, kind == "terms", args.segments or None)
+            copy_index(es, alias, name, kind != "completion", args.segments or None, eager=kind == "eager")
         segments = {kind: segment_count(es, name) for kind, name in INDICES.items()}
         typed = prefixes(es_url, alias) if args.prefixes == "titles" else heading_prefixes(es_url, alias)
         keys = [query_prefixes(t) for t in typed]
         bodies = {"completion": [httpx.Request("POST", "/", json=completion_body(k)).content for k in keys],
                   "terms": [httpx.Request("POST", "/", json=terms_body(k)).content for k in keys],
                   "terms-map": [httpx.Request("POST", "/", json=terms_body(k, "map")).content for k in keys]}
+        bodies["eager"] = bodies["terms"]
         targets = {kind: Direct(kind, f"{es_url}/{INDICES[kind.split('-')[0]]}/_search", body)
                    for kind, body in bodies.items()}
         same = agreeing(es_url, keys)
         for target in targets.values():
             load(target, args.clients, 5)
         one, many, cpu = measure(es_url, targets, args.rounds, args.clients, args.requests, len(typed))
-        writes = after_refresh(es, alias, targets)
+        writes = after_refresh(es, es_url, alias, targets)
         docs = es.count(index=alias)["count"]
         for name in INDICES.values():
             es.indices.delete(index=name)
@@ -264,8 +283,8 @@ def main(argv: list[str] | None = None) -> None:
     lines = [
         f"{stamp()}. Machine: {machine()}. `bench/suggest_by_terms.py`.",
         "",
-        f"Index: {docs:,} union documents (first 100,000 LC records) loaded into two fresh indices with "
-        f"`parallel_bulk`, segments: completion {segments['completion']}, terms {segments['terms']}"
+        f"Index: {docs:,} union documents (first 100,000 LC records) loaded into {len(INDICES)} fresh indices with "
+        f"`parallel_bulk`, segments: {', '.join(f'{k} {n}' for k, n in segments.items())}"
         f"{' (force-merged)' if args.segments else ' (as loaded)'}; "
         f"{len(typed)} prefixes ({PREFIXES[args.prefixes]}), straight to Elasticsearch; {args.rounds} rounds "
         f"alternating, each one client (every prefix once) then {args.clients} clients × {args.requests} requests.",
@@ -280,8 +299,9 @@ def main(argv: list[str] | None = None) -> None:
         + f". Authors and subjects offered alike by completion and terms (same keys, same order): {same} of "
         f"{len(keys) * len(HEADINGS)} prefix × kind answers.", "",
         "After a write (10 times: 500 documents indexed again and a refresh, then ten prefixes once each; ms):", "",
-        "| path | first suggestion after the refresh, median | largest | the next nine, median |", "|---|---|---|---|",
-        *(f"| {LABELS[k]} | {w[0]:.1f} | {w[1]:.1f} | {w[2]:.1f} |" for k, w in writes.items())]
+        "| path | first suggestion after the refresh, median | largest | the next nine, median | node CPU a cycle |",
+        "|---|---|---|---|---|",
+        *(f"| {LABELS[k]} | {w[0]:.1f} | {w[1]:.1f} | {w[2]:.1f} | {w[3]:.0f} |" for k, w in writes.items())]
     text = "\n".join(lines)
     print(text)
     if args.write:
