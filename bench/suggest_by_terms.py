@@ -27,7 +27,7 @@ suggestions timed and the node's CPU for the cycle.
 The prefixes (``--prefixes``): those of ``bench/suggest_latency.py`` (mostly titles being typed),
 or the first 1, 3 and 6 characters of the first author and subject heading of 100 records.
 Measured, rounds alternating: one client (each prefix once a round), then 20 clients; node CPU per
-request from the node's ``process.cpu``. Answers: for how many prefixes the authors and subjects
+request (:func:`node_cpu_reader`). Answers: for how many prefixes the authors and subjects
 offered (the keys, in order) are the same both ways.
 
     python bench/suggest_by_terms.py [--prefixes titles|headings] [--segments N] [--rounds 3] [--write]
@@ -40,6 +40,7 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,20 +109,27 @@ def copy_index(es: Elasticsearch, alias: str, name: str, keyword_headings: bool,
         es.indices.forcemerge(index=name, max_num_segments=segments)
 
 
+def node_cpu_reader(es: Elasticsearch, es_url: str) -> Callable[[], float]:
+    """The node's CPU seconds so far: from ``/proc`` when the node runs on this machine (exact), else
+    its ``process.cpu`` statistic (refreshed once a second, so coarse for spans of a few seconds)."""
+    pid = next(iter(es.nodes.info(metric="process")["nodes"].values()))["process"]["id"]
+    if Path(f"/proc/{pid}/stat").exists():
+        return lambda: process_cpu(pid)
+    return lambda: node_cpu(es_url)
+
+
 def as_keyword_headings(doc: dict[str, Any]) -> dict[str, Any]:
     """A document with its author and subject completion inputs as keyword values."""
     return {**doc, **{FIELDS[k]: doc[FIELDS[k]]["input"] for k in HEADINGS if FIELDS[k] in doc}}
 
 
-def after_refresh(es: Elasticsearch, es_url: str, alias: str, targets: dict[str, Direct], rounds: int = 10,
+def after_refresh(es: Elasticsearch, cpu: Callable[[], float], alias: str, targets: dict[str, Direct], rounds: int = 10,
                   batch: int = 500) -> dict[str, tuple[float, float, float, float]]:
     """What a write costs the next suggestions, as during a harvest: ``rounds`` times, ``batch``
     documents indexed again and a refresh, then the first ten prefixes once each. Per target: the
     median and the largest first suggestion after a refresh (ms), the median of the other nine, and
-    the node's CPU for the whole cycle (ms, median; read from ``/proc``, so the node must run here)."""
+    the node's CPU for the whole cycle (ms, median)."""
     docs = [hit["_source"] for hit in es.search(index=alias, size=batch, sort=[{"id": "asc"}])["hits"]["hits"]]
-    # the node's own process (the node statistic is refreshed once a second, too coarse for a cycle)
-    pid = next(iter(es.nodes.info(metric="process")["nodes"].values()))["process"]["id"]
     first: dict[str, list[float]] = {k: [] for k in targets}
     rest: dict[str, list[float]] = {k: [] for k in targets}
     cycle: dict[str, list[float]] = {k: [] for k in targets}
@@ -130,14 +138,14 @@ def after_refresh(es: Elasticsearch, es_url: str, alias: str, targets: dict[str,
             for kind, target in targets.items() if r % 2 == 0 else list(targets.items())[::-1]:
                 index = target.url.rsplit("/", 2)[-2]
                 keyword = index != INDICES["completion"]
-                before = process_cpu(pid)
+                before = cpu()
                 helpers.bulk(es, ({"_index": index, "_id": d["id"], "_source": as_keyword_headings(d) if keyword
                                    else d} for d in docs), refresh=True)
                 for i in range(10):
                     started = time.perf_counter()
                     target.send(client, i)
                     (rest[kind] if i else first[kind]).append((time.perf_counter() - started) * 1e3)
-                cycle[kind].append((process_cpu(pid) - before) * 1e3)
+                cycle[kind].append((cpu() - before) * 1e3)
     return {k: (statistics.median(first[k]), max(first[k]), statistics.median(rest[k]), statistics.median(cycle[k]))
             for k in targets}
 
@@ -218,7 +226,7 @@ class Direct:
         return client.post(self.url, content=body, headers={"content-type": "application/json"}).status_code
 
 
-def measure(es_url: str, targets: dict[str, Direct], rounds: int, clients: int, per_client: int,
+def measure(node: Callable[[], float], targets: dict[str, Direct], rounds: int, clients: int, per_client: int,
             typed: int) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]], dict[str, float]]:
     """(one-client summaries, many-client summaries, node CPU ms per request) of each target."""
     one: dict[str, list[float]] = {k: [] for k in targets}
@@ -228,14 +236,14 @@ def measure(es_url: str, targets: dict[str, Direct], rounds: int, clients: int, 
     sent = {k: 0 for k in targets}
     for r in range(rounds):
         for kind in targets if r % 2 == 0 else list(targets)[::-1]:
-            before = node_cpu(es_url)
+            before = node()
             lat, wall, errors = load(targets[kind], 1, typed)
             one[kind] += lat
             walls[kind][0] += wall
             lat2, wall2, errors2 = load(targets[kind], clients, per_client)
             many[kind] += lat2
             walls[kind][1] += wall2
-            cpu[kind] += node_cpu(es_url) - before
+            cpu[kind] += node() - before
             sent[kind] += len(lat) + len(lat2)
             if errors or errors2:
                 raise SystemExit(f"{kind}: {errors + errors2} requests failed")
@@ -274,8 +282,9 @@ def main(argv: list[str] | None = None) -> None:
         same = agreeing(es_url, keys)
         for target in targets.values():
             load(target, args.clients, 5)
-        one, many, cpu = measure(es_url, targets, args.rounds, args.clients, args.requests, len(typed))
-        writes = after_refresh(es, es_url, alias, targets)
+        node = node_cpu_reader(es, es_url)
+        one, many, cpu = measure(node, targets, args.rounds, args.clients, args.requests, len(typed))
+        writes = after_refresh(es, node, alias, targets)
         docs = es.count(index=alias)["count"]
         for name in INDICES.values():
             es.indices.delete(index=name)
