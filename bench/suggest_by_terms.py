@@ -40,6 +40,7 @@ import re
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,29 @@ def segment_count(es: Elasticsearch, name: str) -> int:
     return int(es.indices.stats(index=name, metric="segments")["_all"]["primaries"]["segments"]["count"])
 
 
+def input_counts(es: Elasticsearch, alias: str, cuts: tuple[int, ...] = (30, 20)) -> list[str]:
+    """Lines on what the records give the completion fields: inputs a record per kind, the share of
+    them distinct, and the share of distinct keys that share their first ``cuts`` characters with
+    another key (what ``skip_duplicates`` would fold together if the keys were cut so)."""
+    inputs: dict[str, list[str]] = {kind: [] for kind in FIELDS}
+    docs = 0
+    for hit in helpers.scan(es, index=alias, query={"query": {"match_all": {}}}, _source=list(FIELDS.values())):
+        docs += 1
+        for kind, field in FIELDS.items():
+            inputs[kind] += (hit["_source"].get(field) or {}).get("input", [])
+    lines = [f"{docs:,} documents."]
+    for kind, keys in inputs.items():
+        distinct = set(keys)
+        folded = []
+        for cut in cuts:
+            heads = Counter(key[:cut].strip() for key in distinct)
+            shared = sum(1 for key in distinct if heads[key[:cut].strip()] > 1)
+            folded.append(f"{shared / len(distinct):.1%} share their first {cut} characters")
+        lines.append(f"{kind}: {len(keys) / docs:.2f} inputs a record, {len(distinct) / len(keys):.0%} of them "
+                     f"distinct; of the distinct keys, {', '.join(folded)}")
+    return lines
+
+
 def heading_prefixes(es_url: str, alias: str, count: int = 100) -> list[str]:
     """What a box sends while the first author and first subject of ``count`` records (lowest ids)
     are typed: their first 1, 3 and 6 characters."""
@@ -262,12 +286,17 @@ def main(argv: list[str] | None = None) -> None:
                     help="those of bench/suggest_latency.py, or the starts of authors and subject headings")
     ap.add_argument("--segments", type=int, default=0,
                     help="force-merge both indices to this many segments (0: as the load leaves them)")
+    ap.add_argument("--inputs", action="store_true", help="only count what the records give the completion fields")
     ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = ap.parse_args(argv)
     with es_node(work_dir("lc")) as es_url:
         services, _ = catalogue("lc", es_url)
         alias = services.settings.records_alias
         es = services.es.options(request_timeout=600)
+        if args.inputs:
+            print("\n".join(input_counts(es, alias)))
+            services.close()
+            return
         for kind, name in INDICES.items():
             copy_index(es, alias, name, kind != "completion", args.segments or None, eager=kind == "eager")
         segments = {kind: segment_count(es, name) for kind, name in INDICES.items()}
