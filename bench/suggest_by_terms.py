@@ -36,12 +36,14 @@ offered (the keys, in order) are the same both ways.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,7 @@ if __package__ in (None, ""):  # run as a script
 from bench.catalogues import catalogue, work_dir  # noqa: E402
 from bench.common import (  # noqa: E402
     LATENCY_TABLE,
+    bench_settings,
     es_node,
     latency_row,
     load,
@@ -277,6 +280,26 @@ def measure(node: Callable[[], float], targets: dict[str, Direct], rounds: int, 
             {k: cpu[k] / sent[k] * 1e3 for k in targets})
 
 
+@contextmanager
+def source_index(work: Path | None) -> Iterator[tuple[str, Elasticsearch, str, str]]:
+    """(node URL, client, alias, what the index holds): the 100,000-record LC catalogue of
+    :mod:`bench.catalogues`, or the index a ``bench/million_build.py`` run left in ``work``."""
+    if work is None:
+        with es_node(work_dir("lc")) as es_url:
+            services, _ = catalogue("lc", es_url)
+            try:
+                yield (es_url, services.es.options(request_timeout=600), services.settings.records_alias,
+                       "first 100,000 LC records")
+            finally:
+                services.close()
+        return
+    os.environ.setdefault("UNICAT_ES_JAVA_OPTS", "-Xms2g -Xmx2g")  # as the million-record build ran
+    with es_node(work.resolve()) as es_url:
+        httpx.get(f"{es_url}/_cluster/health", params={"wait_for_status": "green", "timeout": "120s"}, timeout=130)
+        yield (es_url, Elasticsearch(es_url, request_timeout=600), bench_settings(work.resolve(), es_url).records_alias,
+               "the million-record build's index")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=20)
@@ -286,16 +309,14 @@ def main(argv: list[str] | None = None) -> None:
                     help="those of bench/suggest_latency.py, or the starts of authors and subject headings")
     ap.add_argument("--segments", type=int, default=0,
                     help="force-merge both indices to this many segments (0: as the load leaves them)")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="use the index a bench/million_build.py run left in this folder (default: 100,000 LC records)")
     ap.add_argument("--inputs", action="store_true", help="only count what the records give the completion fields")
     ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = ap.parse_args(argv)
-    with es_node(work_dir("lc")) as es_url:
-        services, _ = catalogue("lc", es_url)
-        alias = services.settings.records_alias
-        es = services.es.options(request_timeout=600)
+    with source_index(args.work) as (es_url, es, alias, holding):
         if args.inputs:
             print("\n".join(input_counts(es, alias)))
-            services.close()
             return
         for kind, name in INDICES.items():
             copy_index(es, alias, name, kind != "completion", args.segments or None, eager=kind == "eager")
@@ -317,11 +338,10 @@ def main(argv: list[str] | None = None) -> None:
         docs = es.count(index=alias)["count"]
         for name in INDICES.values():
             es.indices.delete(index=name)
-        services.close()
     lines = [
         f"{stamp()}. Machine: {machine()}. `bench/suggest_by_terms.py`.",
         "",
-        f"Index: {docs:,} union documents (first 100,000 LC records) loaded into {len(INDICES)} fresh indices with "
+        f"Index: {docs:,} union documents ({holding}) loaded into {len(INDICES)} fresh indices with "
         f"`parallel_bulk`, segments: {', '.join(f'{k} {n}' for k, n in segments.items())}"
         f"{' (force-merged)' if args.segments else ' (as loaded)'}; "
         f"{len(typed)} prefixes ({PREFIXES[args.prefixes]}), straight to Elasticsearch; {args.rounds} rounds "
