@@ -135,18 +135,20 @@ def shorter_keys(doc: Doc, length: int) -> Doc:
     return out
 
 
+#: The completion fields the ``kw-headings`` variant (and ``bench/suggest_by_terms.py``) makes keyword fields.
+HEADING_FIELDS = (FIELDS["author"], FIELDS["subject"])
+
+
 def keyword_headings(doc: Doc) -> Doc:
     """The document with the author and subject completion inputs as plain keyword values."""
-    out = dict(doc)
-    for name in ("suggest_author", "suggest_subject"):
-        if name in doc:
-            out[name] = doc[name]["input"]
-    return out
+    return {**doc, **{name: doc[name]["input"] for name in HEADING_FIELDS if name in doc}}
 
 
-def _keyword_heading_fields(mappings: Doc) -> None:
-    for name in ("suggest_author", "suggest_subject"):
-        mappings["properties"][name] = {"type": "keyword"}
+def keyword_heading_fields(mappings: Doc, eager: bool = False) -> None:
+    """The author and subject completion fields of ``mappings`` made keyword fields (their global
+    ordinals built at each refresh when ``eager``)."""
+    for name in HEADING_FIELDS:
+        mappings["properties"][name] = {"type": "keyword", "eager_global_ordinals": eager}
 
 
 def without_empty(doc: Doc) -> Doc:
@@ -199,7 +201,7 @@ def variants(full: list[Doc]) -> list[Variant]:
         Variant("keys-20", "v4 documents with every completion input cut to 20 characters (50 now)", v4,
                 [shorter_keys(d, 20) for d in full], comparable=False),
         Variant("kw-headings", "v4 with `suggest_author` and `suggest_subject` as keyword fields (doc values)",
-                _with(v4, _keyword_heading_fields), [keyword_headings(d) for d in full], comparable=False),
+                _with(v4, keyword_heading_fields), [keyword_headings(d) for d in full], comparable=False),
         Variant("combined", "`no-empty` + `no-docvalues` + `no-index` together",
                 _with(v4, _combined), sparse),
     ]

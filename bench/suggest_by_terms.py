@@ -67,6 +67,7 @@ from bench.common import (  # noqa: E402
     summary,
     write_section,
 )
+from bench.es_doc_cost import keyword_heading_fields, keyword_headings  # noqa: E402
 from bench.suggest_latency import prefixes  # noqa: E402
 from catalog.suggest import PER_KIND, suggest_body  # noqa: E402
 from mappings.suggest import FIELDS, query_prefixes  # noqa: E402
@@ -84,25 +85,24 @@ PREFIXES = {"titles": "those of `bench/suggest_latency.py`",
 _REGEX_SPECIAL = re.compile(r'([.?+*|{}\[\]()"\\#@&<>~^$])')
 
 
-def copy_index(es: Elasticsearch, alias: str, name: str, keyword_headings: bool, segments: int | None,
+def copy_index(es: Elasticsearch, alias: str, name: str, as_keywords: bool, segments: int | None,
                eager: bool = False) -> None:
     """``name``: the documents of ``alias`` loaded afresh (``parallel_bulk``, as a build loads them),
-    with the author and subject completion inputs as keyword values when ``keyword_headings`` (their
+    with the author and subject completion inputs as keyword values when ``as_keywords`` (their
     global ordinals built at each refresh when ``eager``); force-merged to ``segments`` segments, or
     left as the load left them."""
     source = next(iter(es.indices.get_alias(name=alias)))
     es.indices.delete(index=name, ignore_unavailable=True)
     mappings = es.indices.get_mapping(index=source)[source]["mappings"]
-    if keyword_headings:
-        for kind in HEADINGS:
-            mappings["properties"][FIELDS[kind]] = {"type": "keyword", "eager_global_ordinals": eager}
+    if as_keywords:
+        keyword_heading_fields(mappings, eager)
     settings = es.indices.get_settings(index=source)[source]["settings"]["index"]
     es.indices.create(index=name, mappings=mappings, settings={"analysis": settings.get("analysis", {}),
                                                                "number_of_shards": 1, "number_of_replicas": 0})
 
     def actions() -> Any:
         for hit in helpers.scan(es, index=alias, query={"query": {"match_all": {}}}):
-            doc = as_keyword_headings(hit["_source"]) if keyword_headings else hit["_source"]
+            doc = keyword_headings(hit["_source"]) if as_keywords else hit["_source"]
             yield {"_index": name, "_id": hit["_id"], "_source": doc}
 
     for ok, item in helpers.parallel_bulk(es, actions(), chunk_size=500):
@@ -122,11 +122,6 @@ def node_cpu_reader(es: Elasticsearch, es_url: str) -> Callable[[], float]:
     return lambda: node_cpu(es_url)
 
 
-def as_keyword_headings(doc: dict[str, Any]) -> dict[str, Any]:
-    """A document with its author and subject completion inputs as keyword values."""
-    return {**doc, **{FIELDS[k]: doc[FIELDS[k]]["input"] for k in HEADINGS if FIELDS[k] in doc}}
-
-
 def after_refresh(es: Elasticsearch, cpu: Callable[[], float], alias: str, targets: dict[str, Direct], rounds: int = 10,
                   batch: int = 500) -> dict[str, tuple[float, float, float, float]]:
     """What a write costs the next suggestions, as during a harvest: ``rounds`` times, ``batch``
@@ -140,10 +135,9 @@ def after_refresh(es: Elasticsearch, cpu: Callable[[], float], alias: str, targe
     with httpx.Client(timeout=60) as client:
         for r in range(rounds):
             for kind, target in targets.items() if r % 2 == 0 else list(targets.items())[::-1]:
-                index = target.url.rsplit("/", 2)[-2]
-                keyword = index != INDICES["completion"]
+                keyword = target.index != INDICES["completion"]
                 before = cpu()
-                helpers.bulk(es, ({"_index": index, "_id": d["id"], "_source": as_keyword_headings(d) if keyword
+                helpers.bulk(es, ({"_index": target.index, "_id": d["id"], "_source": keyword_headings(d) if keyword
                                    else d} for d in docs), refresh=True)
                 for i in range(10):
                     started = time.perf_counter()
@@ -245,8 +239,9 @@ def agreeing(es_url: str, keys: list[list[str]]) -> int:
 class Direct:
     """One request straight to Elasticsearch with a prepared body."""
 
-    def __init__(self, kind: str, url: str, bodies: list[bytes]) -> None:
-        self.kind, self.url, self.bodies = kind, url, bodies
+    def __init__(self, kind: str, es_url: str, index: str, bodies: list[bytes]) -> None:
+        self.kind, self.index, self.bodies = kind, index, bodies
+        self.url = f"{es_url}/{index}/_search"
 
     def send(self, client: httpx.Client, i: int) -> int:
         body = self.bodies[i % len(self.bodies)]
@@ -327,8 +322,7 @@ def main(argv: list[str] | None = None) -> None:
                   "terms": [httpx.Request("POST", "/", json=terms_body(k)).content for k in keys],
                   "terms-map": [httpx.Request("POST", "/", json=terms_body(k, "map")).content for k in keys]}
         bodies["eager"] = bodies["terms"]
-        targets = {kind: Direct(kind, f"{es_url}/{INDICES[kind.split('-')[0]]}/_search", body)
-                   for kind, body in bodies.items()}
+        targets = {kind: Direct(kind, es_url, INDICES[kind.split("-")[0]], body) for kind, body in bodies.items()}
         same = agreeing(es_url, keys)
         for target in targets.values():
             load(target, args.clients, 5)
